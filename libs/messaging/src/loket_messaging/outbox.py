@@ -1,0 +1,64 @@
+"""Inbox and transactional outbox tables, kept in each service's own database."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from loket_contracts.envelope import CloudEvent
+
+from loket_messaging.clock import to_db
+from loket_messaging.clock import utcnow as now_utc
+from sqlalchemy import Column, LargeBinary, Text
+from sqlmodel import Field, Session, SQLModel
+
+
+def utcnow() -> datetime:
+    return to_db(now_utc())
+
+
+class InboxEntry(SQLModel, table=True):
+    """An event this service has processed; its presence makes a redelivery a no-op."""
+
+    __tablename__ = "msg_inbox"
+    event_id: str = Field(primary_key=True, max_length=200)
+    event_type: str = Field(max_length=200)
+    topic: str = Field(max_length=200)
+    processed_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxEntry(SQLModel, table=True):
+    """An event committed with the state change that caused it, published by the relay."""
+
+    __tablename__ = "msg_outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=200)
+    topic: str = Field(max_length=200)
+    key: str | None = Field(default=None, max_length=200)
+    headers_json: str = Field(sa_column=Column(Text, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = Field(default=None, index=True)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An event a handler wants published once its transaction commits."""
+
+    topic: str
+    event: CloudEvent
+    key: str | None = None
+
+
+def stage(session: Session, outgoing: Outgoing) -> None:
+    headers = [(k, v.decode()) for k, v in outgoing.event.kafka_headers()]
+    session.add(
+        OutboxEntry(
+            event_id=outgoing.event.id,
+            topic=outgoing.topic,
+            key=outgoing.key or outgoing.event.correlation_id,
+            headers_json=json.dumps(headers),
+            body=outgoing.event.data,
+        )
+    )

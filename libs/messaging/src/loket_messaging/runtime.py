@@ -1,0 +1,242 @@
+"""ServiceRuntime: one FastStream consumer per service, inbox, outbox relay, DLQ.
+
+A handler is a plain function `(session, event) -> [Outgoing]`. The runtime calls it inside one
+database transaction together with the inbox insert and the outbox rows, commits, and only then
+commits the Kafka offset. Anything that cannot be decoded or validated goes to `<topic>.dlq`
+with the reason, and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, header_map
+from loket_contracts.topics import dlq
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from loket_messaging.db import create_schema, make_engine, unit_of_work
+from loket_messaging.kafka import consumer_options, make_producer
+from loket_messaging.outbox import InboxEntry, OutboxEntry, Outgoing, stage, utcnow
+from loket_messaging.settings import Settings
+
+log = logging.getLogger("loket.messaging")
+
+Handler = Callable[[Session, CloudEvent], Sequence[Outgoing]]
+Periodic = Callable[[Session], Sequence[Outgoing]]
+
+
+class Rejected(Exception):
+    """A handler refuses a message that is well-formed but unusable; it goes to the DLQ."""
+
+
+class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.event.set()
+
+
+class ServiceRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.service
+        self.group_id = f"loket-{settings.service}"
+        self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=self.group_id)
+        self.app = FastStream(self.broker)
+        self.engine: Engine = make_engine(settings.database_url)
+        self._handlers: dict[str, dict[str, Handler]] = {}
+        self._periodic: list[tuple[float, Periodic]] = []
+        self._producer: AIOKafkaProducer | None = None
+        self._relay_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._assigned = _Assigned()
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+        self.app.on_startup(self._on_startup)
+        self.app.after_startup(self._after_startup)
+        self.app.on_shutdown(self._on_shutdown)
+
+    # ---- registration ---------------------------------------------------------------------
+
+    def handle(self, topic: str, event_type: str, handler: Handler) -> None:
+        self._handlers.setdefault(topic, {})[event_type] = handler
+
+    def every(self, seconds: float, job: Periodic) -> None:
+        self._periodic.append((seconds, job))
+
+    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
+        self._startup.append(hook)
+
+    def _subscribe(self) -> None:
+        topics = list(self._handlers)
+        subscriber = self.broker.subscriber(
+            *topics,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=raw_body,
+            listener=self._assigned,
+            **consumer_options(),
+        )
+        subscriber(self._consume)
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def _on_startup(self) -> None:
+        await asyncio.to_thread(create_schema, self.engine)
+        self._producer = make_producer(self.settings.kafka_bootstrap, self.group_id)
+        await self._producer.start()
+        for hook in self._startup:
+            await hook()
+
+    async def _after_startup(self) -> None:
+        self._tasks.append(asyncio.create_task(self._relay_loop(), name="outbox-relay"))
+        for seconds, job in self._periodic:
+            self._tasks.append(asyncio.create_task(self._periodic_loop(seconds, job)))
+        self._tasks.append(asyncio.create_task(self._ready_when_assigned()))
+
+    async def _ready_when_assigned(self) -> None:
+        await self._assigned.event.wait()
+        self.settings.mark_ready()
+        log.info("%s ready: partitions assigned for group %s", self.name, self.group_id)
+
+    async def _on_shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._producer is not None:
+            await self._publish_pending()  # flush what was committed before we stop
+            await self._producer.stop()
+        self.engine.dispose()
+
+    def run(self) -> None:
+        logging.basicConfig(
+            level=logging.INFO, format=f"%(asctime)s {self.name} %(levelname)s %(message)s"
+        )
+        self._subscribe()
+        asyncio.run(self.app.run())
+
+    # ---- consuming ------------------------------------------------------------------------
+
+    async def _consume(self, body: bytes, msg: KafkaMessage) -> None:
+        record: ConsumerRecord[Any, Any] = msg.raw_message  # type: ignore[assignment]
+        headers = header_map(record.headers)
+        try:
+            event = from_kafka(headers, body)
+            handler = self._handlers.get(record.topic, {}).get(event.type)
+            if handler is None:
+                raise EnvelopeError(f"unknown event type {event.type!r} on {record.topic}")
+            processed = await asyncio.to_thread(self._process, record.topic, event, handler)
+        except (EnvelopeError, Rejected) as exc:
+            await self._dead_letter(record, str(exc))
+            return
+        if processed:
+            self._relay_wake.set()
+
+    def _process(self, topic: str, event: CloudEvent, handler: Handler) -> bool:
+        with unit_of_work(self.engine) as session:
+            if session.get(InboxEntry, event.id) is not None:
+                log.info("duplicate event %s (%s) ignored", event.id, event.type)
+                return False
+            outgoing = handler(session, event)
+            session.add(InboxEntry(event_id=event.id, event_type=event.type, topic=topic))
+            for out in outgoing:
+                stage(session, out)
+        return True
+
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
+        assert self._producer is not None
+        await dead_letter(self._producer, record, reason, self.group_id)
+
+    # ---- outbox relay ---------------------------------------------------------------------
+
+    async def _relay_loop(self) -> None:
+        while True:
+            try:
+                sent = await self._publish_pending()
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                sent = 0
+                await asyncio.sleep(1)
+            if sent == 0:
+                self._relay_wake.clear()
+                # Woken right after a commit; the timeout catches rows from periodic jobs
+                # and from other replicas' crashed relays.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._relay_wake.wait(), timeout=1.0)
+
+    async def _publish_pending(self, limit: int = 200) -> int:
+        assert self._producer is not None
+        with unit_of_work(self.engine) as session:
+            rows = session.scalars(
+                select(OutboxEntry)
+                .where(OutboxEntry.published_at.is_(None))  # type: ignore[union-attr]
+                .order_by(OutboxEntry.id)  # type: ignore[arg-type]
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                headers = [(k, v.encode()) for k, v in json.loads(row.headers_json)]
+                key = row.key.encode() if row.key else None
+                await self._producer.send_and_wait(
+                    row.topic, value=row.body, key=key, headers=headers
+                )
+                row.published_at = utcnow()
+            return len(rows)
+
+    async def _periodic_loop(self, seconds: float, job: Periodic) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                staged = await asyncio.to_thread(self._run_periodic, job)
+            except Exception:
+                log.exception("periodic job %s failed", getattr(job, "__name__", job))
+                continue
+            if staged:
+                self._relay_wake.set()
+
+    def _run_periodic(self, job: Periodic) -> int:
+        with unit_of_work(self.engine) as session:
+            outgoing = job(session)
+            for out in outgoing:
+                stage(session, out)
+            return len(outgoing)
+
+
+async def dead_letter(
+    producer: AIOKafkaProducer, record: ConsumerRecord[Any, Any], reason: str, group_id: str
+) -> None:
+    """Park `record` on `<topic>.dlq` with the reason and where it came from; nothing is lost."""
+    log.warning("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset,
+                reason)
+    headers = [*(record.headers or ()),
+               ("dlq_reason", reason.encode()),
+               ("dlq_source_topic", record.topic.encode()),
+               ("dlq_source_partition", str(record.partition).encode()),
+               ("dlq_source_offset", str(record.offset).encode()),
+               ("dlq_consumer_group", group_id.encode()),
+               ("dlq_time", datetime.now(UTC).isoformat().encode())]
+    await producer.send_and_wait(dlq(record.topic), value=record.value, key=record.key,
+                                 headers=headers)
+
+
+async def raw_body(msg: Any) -> bytes:
+    # Keep the bytes as they came: the envelope decides how to read them.
+    body: bytes = msg.body
+    return body

@@ -1,0 +1,147 @@
+"""Reads and atomic writes on the capacity projection and holds."""
+
+from __future__ import annotations
+
+import json
+from loket_contracts.capacity import FacilityProfile, SlotPublished, SlotWithdrawn
+from loket_messaging.clock import from_db, to_db
+from sqlalchemy import and_, delete, select, update
+from sqlmodel import Session
+
+from loket_allocation.adapters.tables import FacilityRow, HoldLineRow, OfferingRow, SlotRow
+from loket_allocation.domain.first_fit import Candidate
+
+
+class CapacityConflict(Exception):
+    """Capacity changed between choosing and holding; the command is retried."""
+
+
+def apply_profile(session: Session, body: FacilityProfile) -> bool:
+    row = session.get(FacilityRow, body.facility_id)
+    if row is not None and body.sequence <= row.profile_sequence:
+        return False  # stale or duplicate
+    row = row or FacilityRow(facility_id=body.facility_id, name="", site="", country="", kind="")
+    row.name, row.site, row.country, row.kind = body.name, body.site, body.country, body.kind
+    row.priority_areas = json.dumps(body.priority_areas)
+    row.profile_sequence = body.sequence
+    session.add(row)
+    session.execute(delete(OfferingRow).where(OfferingRow.facility_id == body.facility_id))  # type: ignore[arg-type]
+    for o in body.offerings:
+        session.add(
+            OfferingRow(
+                facility_id=body.facility_id,
+                offering_id=o.offering_id,
+                service_type=o.service_type,
+                unit=o.unit,
+                market_price_eur=o.market_price_eur,  # type: ignore[arg-type]
+                access_modes=json.dumps(o.access_modes),
+            )
+        )
+    return True
+
+
+def apply_slot_published(session: Session, body: SlotPublished) -> bool:
+    row = session.get(SlotRow, (body.facility_id, body.slot_id))
+    if row is not None and body.sequence <= row.sequence:
+        return False  # a newer publish or a withdrawal was already applied
+    row = row or SlotRow(facility_id=body.facility_id, slot_id=body.slot_id)
+    row.offering_id = body.offering_id
+    row.start, row.end = to_db(body.start), to_db(body.end)
+    row.capacity_units = body.capacity_units
+    row.withdrawn = False
+    row.sequence = body.sequence
+    session.add(row)
+    return True
+
+
+def apply_slot_withdrawn(session: Session, body: SlotWithdrawn) -> bool:
+    row = session.get(SlotRow, (body.facility_id, body.slot_id))
+    if row is not None and body.sequence <= row.sequence:
+        return False
+    # A tombstone even for a slot we never saw: an older publish arriving later stays dead.
+    row = row or SlotRow(facility_id=body.facility_id, slot_id=body.slot_id)
+    row.withdrawn = True
+    row.sequence = body.sequence
+    session.add(row)
+    return True
+
+
+def candidates(session: Session, service_types: set[str]) -> list[Candidate]:
+    stmt = (
+        select(SlotRow, OfferingRow, FacilityRow)
+        .join(
+            OfferingRow,
+            and_(
+                OfferingRow.facility_id == SlotRow.facility_id,  # type: ignore[arg-type]
+                OfferingRow.offering_id == SlotRow.offering_id,  # type: ignore[arg-type]
+            ),
+        )
+        .join(FacilityRow, FacilityRow.facility_id == SlotRow.facility_id)  # type: ignore[arg-type]
+        .where(
+            OfferingRow.service_type.in_(service_types),  # type: ignore[attr-defined]
+            SlotRow.withdrawn.is_(False),  # type: ignore[attr-defined]
+        )
+    )
+    out: list[Candidate] = []
+    for slot, offering, facility in session.execute(stmt).all():
+        free = slot.capacity_units - slot.held_units - slot.booked_units
+        if free <= 0 or slot.start is None or slot.end is None:
+            continue
+        out.append(
+            Candidate(
+                facility_id=facility.facility_id,
+                facility_name=facility.name,
+                site=facility.site,
+                country=facility.country,
+                kind=facility.kind,
+                offering_id=offering.offering_id,
+                service_type=offering.service_type,
+                unit=offering.unit,
+                market_price_eur=offering.market_price_eur,
+                access_modes=tuple(json.loads(offering.access_modes)),
+                slot_id=slot.slot_id,
+                start=from_db(slot.start),
+                end=from_db(slot.end),
+                free_units=free,
+            )
+        )
+    return out
+
+
+def hold_units(session: Session, facility_id: str, slot_id: str, units: int) -> None:
+    """Atomic conditional update: holds only if the units are still free right now."""
+    result = session.execute(
+        update(SlotRow)
+        .where(
+            SlotRow.facility_id == facility_id,  # type: ignore[arg-type]
+            SlotRow.slot_id == slot_id,  # type: ignore[arg-type]
+            SlotRow.withdrawn.is_(False),  # type: ignore[attr-defined]
+            SlotRow.capacity_units - SlotRow.held_units - SlotRow.booked_units >= units,  # type: ignore[operator]
+        )
+        .values(held_units=SlotRow.held_units + units)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise CapacityConflict(f"slot {facility_id}/{slot_id} no longer has {units} free units")
+
+
+def move_units(session: Session, application_id: str, *, from_: str, to: str | None) -> int:
+    """Move a hold's units between held/booked counters, or release them (`to=None`)."""
+    lines = session.scalars(
+        select(HoldLineRow).where(HoldLineRow.application_id == application_id)  # type: ignore[arg-type]
+    ).all()
+    total = 0
+    for line in lines:
+        column = getattr(SlotRow, from_)
+        values = {from_: column - line.units}
+        if to is not None:
+            values[to] = getattr(SlotRow, to) + line.units
+        session.execute(
+            update(SlotRow)
+            .where(
+                SlotRow.facility_id == line.facility_id,  # type: ignore[arg-type]
+                SlotRow.slot_id == line.slot_id,  # type: ignore[arg-type]
+            )
+            .values(**values)
+        )
+        total += line.units
+    return total

@@ -1,0 +1,73 @@
+"""The allocation service's tables: the capacity projection and holds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from loket_messaging.outbox import utcnow
+from sqlalchemy import Column, Numeric, Text
+from sqlmodel import Field, SQLModel
+
+
+class FacilityRow(SQLModel, table=True):
+    __tablename__ = "alloc_facility"
+    facility_id: str = Field(primary_key=True, max_length=120)
+    name: str
+    site: str
+    country: str = Field(max_length=2, index=True)
+    kind: str = Field(max_length=2)
+    priority_areas: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    profile_sequence: int = -1
+
+
+class OfferingRow(SQLModel, table=True):
+    __tablename__ = "alloc_offering"
+    facility_id: str = Field(primary_key=True, max_length=120)
+    offering_id: str = Field(primary_key=True, max_length=120)
+    service_type: str = Field(index=True, max_length=120)
+    unit: str = Field(max_length=10)
+    market_price_eur: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+    access_modes: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+
+
+class SlotRow(SQLModel, table=True):
+    __tablename__ = "alloc_slot"
+    facility_id: str = Field(primary_key=True, max_length=120)
+    slot_id: str = Field(primary_key=True, max_length=120)
+    offering_id: str = Field(default="", max_length=120)
+    start: datetime | None = None
+    end: datetime | None = None
+    capacity_units: int = 0
+    held_units: int = 0
+    booked_units: int = 0
+    withdrawn: bool = False
+    sequence: int = Field(default=-1, description="newest facility sequence applied to this slot")
+
+
+class HoldRow(SQLModel, table=True):
+    __tablename__ = "alloc_hold"
+    application_id: str = Field(primary_key=True, max_length=200)
+    status: str = Field(max_length=20, index=True)  # held | confirmed | released | expired
+    expires_at: datetime = Field(index=True)
+    placed_json: str = Field(sa_column=Column(Text, nullable=False))  # the HoldPlaced body
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class HoldLineRow(SQLModel, table=True):
+    __tablename__ = "alloc_hold_line"
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(index=True, max_length=200)
+    facility_id: str = Field(max_length=120)
+    slot_id: str = Field(max_length=120)
+    units: int
+
+
+class DeliveryRow(SQLModel, table=True):
+    __tablename__ = "alloc_delivery"
+    facility_id: str = Field(primary_key=True, max_length=120)
+    sequence: int = Field(primary_key=True)
+    application_id: str = Field(index=True, max_length=200)
+    slot_id: str
+    units_delivered: int
+    delivered_at: datetime

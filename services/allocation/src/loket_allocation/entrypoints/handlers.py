@@ -1,0 +1,187 @@
+"""Kafka entrypoints of the allocation service: capacity projection, holds, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+
+from loket_contracts import capacity as cap
+from loket_contracts import messages as m
+from loket_contracts import topics
+from loket_contracts.envelope import CloudEvent, make_event
+from loket_messaging import Outgoing, ServiceRuntime
+from loket_messaging.clock import from_db, to_db, utcnow
+from loket_messaging.runtime import Rejected
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlmodel import Session
+
+from loket_allocation.adapters import repository as repo
+from loket_allocation.adapters.tables import DeliveryRow, HoldLineRow, HoldRow
+from loket_allocation.domain.first_fit import NoAllocation, first_fit
+
+SOURCE = "loket/allocation"
+EXPIRY_SWEEP_S = 5.0
+
+
+def _event(type_: str, body: BaseModel, application_id: str) -> Outgoing:
+    return Outgoing(
+        topics.ALLOCATION_EVENTS,
+        make_event(source=SOURCE, type_=type_, body=body, correlation_id=application_id),
+    )
+
+
+# ---- facility capacity (public contract) ---------------------------------------------------
+
+
+def _capacity_body(event: CloudEvent) -> BaseModel:
+    body = event.decode(cap.CAPACITY_BODIES[event.type])
+    expected = f"facility/{body.facility_id}"  # type: ignore[attr-defined]
+    if event.source != expected:
+        raise Rejected(f"ce_source {event.source!r} does not match facility_id: want {expected!r}")
+    return body
+
+
+def on_profile(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    repo.apply_profile(session, _capacity_body(event))  # type: ignore[arg-type]
+    return []
+
+
+def on_slot_published(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    repo.apply_slot_published(session, _capacity_body(event))  # type: ignore[arg-type]
+    return []
+
+
+def on_slot_withdrawn(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    repo.apply_slot_withdrawn(session, _capacity_body(event))  # type: ignore[arg-type]
+    return []
+
+
+def on_delivery(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    body: cap.Delivery = _capacity_body(event)  # type: ignore[assignment]
+    if session.get(DeliveryRow, (body.facility_id, body.sequence)) is None:
+        session.add(
+            DeliveryRow(
+                facility_id=body.facility_id,
+                sequence=body.sequence,
+                application_id=body.application_id,
+                slot_id=body.slot_id,
+                units_delivered=body.units_delivered,
+                delivered_at=to_db(body.delivered_at),
+            )
+        )
+    return []
+
+
+# ---- holds -----------------------------------------------------------------------------------
+
+
+def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    cmd = event.decode(m.HoldRequested)
+    existing = session.get(HoldRow, cmd.application_id)
+    if existing is not None and existing.status in ("held", "confirmed"):
+        # Idempotent by application id: the same hold again.
+        placed = m.HoldPlaced.model_validate_json(existing.placed_json)
+        return [_event(m.HOLD_PLACED, placed, cmd.application_id)]
+    now = utcnow()
+    result = first_fit(
+        cmd.needs,
+        repo.candidates(session, {n.service_type for n in cmd.needs}),
+        cmd.applicant_workplace_country,
+    )
+    if isinstance(result, NoAllocation):
+        return [_event(m.HOLD_FAILED, m.HoldFailed(application_id=cmd.application_id,
+                                                   reason=result.reason), cmd.application_id)]
+    expires_at = now + timedelta(seconds=cmd.hold_ttl_seconds)
+    lines: list[m.AllocatedLine] = []
+    for choice in result.choices:
+        c = choice.candidate
+        repo.hold_units(session, c.facility_id, c.slot_id, choice.units)
+        session.add(HoldLineRow(application_id=cmd.application_id, facility_id=c.facility_id,
+                                slot_id=c.slot_id, units=choice.units))
+        lines.append(
+            m.AllocatedLine(
+                facility_id=c.facility_id, facility_name=c.facility_name, site=c.site,
+                country=c.country, kind=c.kind,  # type: ignore[arg-type]
+                offering_id=c.offering_id, slot_id=c.slot_id, service_type=c.service_type,
+                unit=c.unit,  # type: ignore[arg-type]
+                units=choice.units, start=c.start, end=c.end,
+                market_price_eur=c.market_price_eur,
+                market_value_eur=c.market_price_eur * Decimal(choice.units),
+            )
+        )
+    placed = m.HoldPlaced(application_id=cmd.application_id, expires_at=expires_at, lines=lines,
+                          reason=result.reason)
+    row = existing or HoldRow(application_id=cmd.application_id, status="held",
+                              expires_at=to_db(expires_at), placed_json="")
+    row.status, row.expires_at, row.placed_json = "held", to_db(expires_at), placed.model_dump_json()
+    session.add(row)
+    return [_event(m.HOLD_PLACED, placed, cmd.application_id)]
+
+
+def on_confirm_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    cmd = event.decode(m.AllocationRef)
+    hold = session.get(HoldRow, cmd.application_id)
+    if hold is None or hold.status in ("released", "expired"):
+        status = "missing" if hold is None else hold.status
+        body = m.AllocationConfirmed(application_id=cmd.application_id, confirmed=False,
+                                     reason=f"no hold to confirm (hold {status})")
+    else:
+        if hold.status == "held":
+            repo.move_units(session, cmd.application_id, from_="held_units", to="booked_units")
+            hold.status = "confirmed"
+            session.add(hold)
+        body = m.AllocationConfirmed(application_id=cmd.application_id, confirmed=True,
+                                     reason="hold confirmed as booking")
+    return [_event(m.ALLOCATION_CONFIRMED, body, cmd.application_id)]
+
+
+def _release(session: Session, hold: HoldRow, status: str) -> int:
+    column = "booked_units" if hold.status == "confirmed" else "held_units"
+    units = repo.move_units(session, hold.application_id, from_=column, to=None)
+    session.execute(
+        HoldLineRow.__table__.delete().where(  # type: ignore[attr-defined]
+            HoldLineRow.application_id == hold.application_id  # type: ignore[arg-type]
+        )
+    )
+    hold.status = status
+    session.add(hold)
+    return units
+
+
+def on_release_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    cmd = event.decode(m.AllocationRef)
+    hold = session.get(HoldRow, cmd.application_id)
+    units = 0
+    if hold is not None and hold.status in ("held", "confirmed"):
+        units = _release(session, hold, "released")
+    body = m.AllocationReleased(application_id=cmd.application_id, units_released=units)
+    return [_event(m.ALLOCATION_RELEASED, body, cmd.application_id)]
+
+
+def expire_holds(session: Session) -> Sequence[Outgoing]:
+    """Holds past their expiry give their units back (SPEC lifecycle step 3)."""
+    now = to_db(utcnow())
+    due = session.scalars(
+        select(HoldRow).where(HoldRow.status == "held", HoldRow.expires_at < now)  # type: ignore[arg-type]
+    ).all()
+    out = []
+    for hold in due:
+        units = _release(session, hold, "expired")
+        reason = f"hold expired at {from_db(hold.expires_at):%Y-%m-%d %H:%M} UTC"
+        body = m.AllocationReleased(application_id=hold.application_id, units_released=units,
+                                    reason=reason)
+        out.append(_event(m.ALLOCATION_RELEASED, body, hold.application_id))
+    return out
+
+
+def register(runtime: ServiceRuntime) -> None:
+    runtime.handle(topics.FACILITY_CAPACITY, cap.PROFILE, on_profile)
+    runtime.handle(topics.FACILITY_CAPACITY, cap.SLOT_PUBLISHED, on_slot_published)
+    runtime.handle(topics.FACILITY_CAPACITY, cap.SLOT_WITHDRAWN, on_slot_withdrawn)
+    runtime.handle(topics.FACILITY_CAPACITY, cap.DELIVERY, on_delivery)
+    runtime.handle(topics.ALLOCATION_COMMANDS, m.HOLD_REQUESTED, on_hold_requested)
+    runtime.handle(topics.ALLOCATION_COMMANDS, m.CONFIRM_REQUESTED, on_confirm_requested)
+    runtime.handle(topics.ALLOCATION_COMMANDS, m.RELEASE_REQUESTED, on_release_requested)
+    runtime.every(EXPIRY_SWEEP_S, expire_holds)

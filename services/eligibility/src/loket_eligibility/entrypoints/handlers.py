@@ -1,0 +1,47 @@
+"""Kafka entrypoint: decode the command, decide, record, answer through the outbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from loket_contracts import messages as m
+from loket_contracts import topics
+from loket_contracts.envelope import CloudEvent, make_event
+from loket_messaging import Outgoing, ServiceRuntime
+from sqlmodel import Session
+
+from loket_eligibility.adapters.tables import EligibilityDecisionRow
+from loket_eligibility.domain.rules import decide
+from loket_eligibility.domain.scheme import PILOT_2026
+
+SOURCE = "loket/eligibility"
+
+
+def on_eligibility_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    cmd = event.decode(m.EligibilityRequested)
+    decision = decide(cmd.applicant, cmd.priority_area, cmd.as_of, PILOT_2026)
+    session.add(
+        EligibilityDecisionRow(
+            application_id=cmd.application_id,
+            undertaking_id=cmd.applicant.undertaking_id,
+            outcome=decision.outcome,
+            sme_category=decision.sme_category,
+            scheme_version=PILOT_2026.version,
+            rules_json=json.dumps([r.model_dump() for r in decision.rules]),
+        )
+    )
+    body = m.EligibilityDecided(
+        application_id=cmd.application_id,
+        outcome=decision.outcome,  # type: ignore[arg-type]
+        sme_category=decision.sme_category,  # type: ignore[arg-type]
+        scheme_version=PILOT_2026.version,
+        rules=decision.rules,
+    )
+    out = make_event(source=SOURCE, type_=m.ELIGIBILITY_DECIDED, body=body,
+                     correlation_id=cmd.application_id)
+    return [Outgoing(topics.ELIGIBILITY_EVENTS, out)]
+
+
+def register(runtime: ServiceRuntime) -> None:
+    runtime.handle(topics.ELIGIBILITY_COMMANDS, m.ELIGIBILITY_REQUESTED, on_eligibility_requested)

@@ -1,0 +1,1 @@
+"""HTTP gateway: the single access point for applicants, facilities and programme managers."""

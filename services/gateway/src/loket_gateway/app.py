@@ -1,0 +1,270 @@
+"""FastAPI routes: thin translations from HTTP to Temporal (applications) and Kafka (capacity)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import Depends, FastAPI, Header, Request, Response
+from loket_contracts import capacity as cap
+from loket_contracts.application import (
+    DEFAULT_ACCEPTANCE_WINDOW_S,
+    QUERY_STATUS,
+    QUERY_TERMS,
+    TASK_QUEUE,
+    UPDATE_ACCEPT_TERMS,
+    UPDATE_DECLINE_TERMS,
+    WORKFLOW_NAME,
+    ApplicationInput,
+    ApplicationStatus,
+    Terms,
+    TermsDecision,
+)
+from loket_contracts.capacity import PriorityArea
+from loket_contracts.envelope import make_event
+from loket_contracts.messages import Applicant, Need
+from loket_contracts.topics import FACILITY_CAPACITY
+from loket_messaging.db import create_schema, make_engine, unit_of_work
+from loket_messaging.kafka import make_producer
+from loket_messaging.settings import Settings
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from loket_gateway import problems
+from loket_gateway.problems import Problem
+from loket_gateway.tables import IdempotencyRow
+
+DEFAULT_CALL = "LOKET-2026-01"
+
+
+class ApplicationRequest(BaseModel):
+    """What a start-up submits: who it is, what it needs, in which call."""
+
+    applicant: Applicant
+    priority_area: PriorityArea
+    call_id: str = DEFAULT_CALL
+    needs: list[Need] = Field(min_length=1, max_length=20)
+    applicant_payment_eur: Decimal = Field(default=Decimal(0), ge=0)
+
+
+class ApplicationAccepted(BaseModel):
+    application_id: str
+    stage: str
+    links: dict[str, str]
+
+
+class Published(BaseModel):
+    event_id: str
+    topic: str
+    type: str
+
+
+class State:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        self.client: Client | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.acceptance_window_s = int(
+            os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", DEFAULT_ACCEPTANCE_WINDOW_S))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    state = State(settings or Settings.from_env("gateway"))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(create_schema, state.engine)
+        state.client = await Client.connect(state.settings.temporal_address,
+                                            namespace=state.settings.temporal_namespace,
+                                            data_converter=pydantic_data_converter)
+        state.producer = make_producer(state.settings.kafka_bootstrap, "loket-gateway")
+        await state.producer.start()
+        try:
+            yield
+        finally:
+            await state.producer.stop()
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="Loket gateway",
+        version="0.1.0",
+        description="Apply once for cross-border access to research and technology "
+        "infrastructures; facilities publish capacity; managers follow every application.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+
+    def client() -> Client:
+        assert state.client is not None
+        return state.client
+
+    ClientDep = Annotated[Client, Depends(client)]
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # ---- applicants ----------------------------------------------------------------------
+
+    @app.post("/v1/applications", status_code=202, response_model=ApplicationAccepted,
+              responses={422: {"description": "invalid request or reused Idempotency-Key"}})
+    async def submit(
+        req: ApplicationRequest,
+        response: Response,
+        temporal: ClientDep,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> ApplicationAccepted:
+        request_hash = hashlib.sha256(req.model_dump_json().encode()).hexdigest()
+        inp = ApplicationInput(
+            application_id=f"app-{uuid.uuid4().hex[:16]}",
+            applicant=req.applicant, priority_area=req.priority_area, call_id=req.call_id,
+            needs=req.needs, applicant_payment_eur=req.applicant_payment_eur,
+            acceptance_window_seconds=state.acceptance_window_s,
+            submitted_at=datetime.now(UTC),
+        )
+        if idempotency_key is not None:
+            inp = await asyncio.to_thread(_remember, state, idempotency_key, request_hash, inp)
+        try:
+            await temporal.start_workflow(
+                WORKFLOW_NAME, inp, id=inp.application_id, task_queue=TASK_QUEUE,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # a retry with the same Idempotency-Key: the application already runs
+        response.headers["Location"] = f"/v1/applications/{inp.application_id}"
+        return ApplicationAccepted(
+            application_id=inp.application_id, stage="submitted",
+            links={"self": f"/v1/applications/{inp.application_id}",
+                   "terms": f"/v1/applications/{inp.application_id}/terms"},
+        )
+
+    @app.get("/v1/applications/{application_id}", response_model=ApplicationStatus)
+    async def status(application_id: str, temporal: ClientDep) -> ApplicationStatus:
+        return await _query(temporal.get_workflow_handle(application_id), QUERY_STATUS,
+                            ApplicationStatus)
+
+    @app.get("/v1/applications/{application_id}/terms", response_model=Terms)
+    async def terms(application_id: str, temporal: ClientDep) -> Terms:
+        handle = temporal.get_workflow_handle(application_id)
+        found: Terms | None = await _query(handle, QUERY_TERMS, Terms)
+        if found is None:
+            current = await _query(handle, QUERY_STATUS, ApplicationStatus)
+            raise Problem(409, "terms-not-ready", "Terms are not ready",
+                          f"application {application_id} is in stage {current.stage}",
+                          stage=current.stage)
+        return found
+
+    @app.post("/v1/applications/{application_id}/accept", response_model=ApplicationStatus)
+    async def accept(application_id: str, decision: TermsDecision,
+                     temporal: ClientDep) -> ApplicationStatus:
+        return await _update(temporal.get_workflow_handle(application_id), UPDATE_ACCEPT_TERMS,
+                             decision)
+
+    @app.post("/v1/applications/{application_id}/decline", response_model=ApplicationStatus)
+    async def decline(application_id: str, decision: TermsDecision,
+                      temporal: ClientDep) -> ApplicationStatus:
+        return await _update(temporal.get_workflow_handle(application_id), UPDATE_DECLINE_TERMS,
+                             decision)
+
+    # ---- facilities: publish capacity onto the public topic -------------------------------
+
+    async def publish(facility_id: str, type_: str, body: cap._Body) -> Published:
+        if body.facility_id != facility_id:
+            raise Problem(422, "facility-mismatch", "facility_id does not match the URL",
+                          f"body facility_id {body.facility_id!r} ≠ {facility_id!r}")
+        event = make_event(source=f"facility/{facility_id}", type_=type_, body=body,
+                           subject=facility_id)
+        assert state.producer is not None
+        await state.producer.send_and_wait(FACILITY_CAPACITY, value=event.data,
+                                           key=facility_id.encode(),
+                                           headers=event.kafka_headers())
+        return Published(event_id=event.id, topic=FACILITY_CAPACITY, type=type_)
+
+    @app.put("/v1/facilities/{facility_id}/profile", status_code=202, response_model=Published)
+    async def facility_profile(facility_id: str, body: cap.FacilityProfile) -> Published:
+        return await publish(facility_id, cap.PROFILE, body)
+
+    @app.post("/v1/facilities/{facility_id}/slots", status_code=202, response_model=Published)
+    async def slot_published(facility_id: str, body: cap.SlotPublished) -> Published:
+        return await publish(facility_id, cap.SLOT_PUBLISHED, body)
+
+    @app.post("/v1/facilities/{facility_id}/slots/{slot_id}/withdrawal", status_code=202,
+              response_model=Published)
+    async def slot_withdrawn(facility_id: str, slot_id: str,
+                             body: cap.SlotWithdrawn) -> Published:
+        if body.slot_id != slot_id:
+            raise Problem(422, "slot-mismatch", "slot_id does not match the URL",
+                          f"body slot_id {body.slot_id!r} ≠ {slot_id!r}")
+        return await publish(facility_id, cap.SLOT_WITHDRAWN, body)
+
+    @app.post("/v1/facilities/{facility_id}/deliveries", status_code=202,
+              response_model=Published)
+    async def delivery(facility_id: str, body: cap.Delivery) -> Published:
+        return await publish(facility_id, cap.DELIVERY, body)
+
+    app.state.loket = state
+    return app
+
+
+def _remember(state: State, key: str, request_hash: str, inp: ApplicationInput) -> ApplicationInput:
+    """Bind an Idempotency-Key to one request; a retry gets the first application back."""
+    try:
+        with unit_of_work(state.engine) as session:
+            session.add(IdempotencyRow(key=key, request_sha256=request_hash,
+                                       application_id=inp.application_id,
+                                       workflow_input_json=inp.model_dump_json()))
+        return inp
+    except IntegrityError:
+        pass
+    with unit_of_work(state.engine) as session:
+        row = session.get(IdempotencyRow, key)
+        assert row is not None
+        if row.request_sha256 != request_hash:
+            raise Problem(422, "idempotency-key-reused", "Idempotency-Key already used",
+                          "this Idempotency-Key was used for a different request body",
+                          application_id=row.application_id)
+        return ApplicationInput.model_validate_json(row.workflow_input_json)
+
+
+async def _query(handle: WorkflowHandle[Any, Any], name: str, result_type: type) -> Any:
+    try:
+        return await handle.query(name, result_type=result_type)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Problem(404, "application-not-found", "No such application",
+                          f"no application {handle.id}") from exc
+        raise
+
+
+async def _update(handle: WorkflowHandle[Any, Any], name: str,
+                  decision: TermsDecision) -> ApplicationStatus:
+    try:
+        result: ApplicationStatus = await handle.execute_update(
+            name, decision, result_type=ApplicationStatus)
+        return result
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        kind = cause.type if isinstance(cause, ApplicationError) else None
+        detail = cause.message if isinstance(cause, ApplicationError) else str(exc)
+        slug = {"TermsMismatch": "terms-mismatch", "WrongStage": "wrong-stage"}.get(
+            kind or "", "update-rejected")
+        raise Problem(409, slug, "The decision was not accepted", detail) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Problem(404, "application-not-found", "No such application",
+                          f"no running application {handle.id}") from exc
+        raise

@@ -1,0 +1,63 @@
+"""The vouchers service's tables: aid ledger, call budgets, vouchers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from loket_messaging.outbox import utcnow
+from sqlalchemy import Column, Numeric
+from sqlmodel import Field, SQLModel
+
+
+def money() -> Column:  # type: ignore[type-arg]
+    return Column(Numeric(14, 2), nullable=False)
+
+
+class CallBudgetRow(SQLModel, table=True):
+    __tablename__ = "vch_call_budget"
+    call_id: str = Field(primary_key=True, max_length=60)
+    priority_area: str = Field(primary_key=True, max_length=60)
+    total_eur: Decimal = Field(sa_column=money())
+    reserved_eur: Decimal = Field(sa_column=money())
+    granted_eur: Decimal = Field(sa_column=money())
+
+
+class UndertakingRow(SQLModel, table=True):
+    """One row per single undertaking, locked while its ledger is checked and written."""
+
+    __tablename__ = "vch_undertaking"
+    undertaking_id: str = Field(primary_key=True, max_length=200)
+    version: int = 0
+
+
+class AidRow(SQLModel, table=True):
+    """Aid this scheme reserved or granted, one row per application."""
+
+    __tablename__ = "vch_aid"
+    application_id: str = Field(primary_key=True, max_length=200)
+    undertaking_id: str = Field(index=True, max_length=200)
+    call_id: str = Field(max_length=60)
+    priority_area: str = Field(max_length=60)
+    instrument: str = Field(max_length=20)
+    aid_element_eur: Decimal = Field(sa_column=money())
+    co_payment_eur: Decimal = Field(sa_column=money())
+    de_minimis_headroom_after_eur: Decimal = Field(sa_column=money())
+    status: str = Field(max_length=20, index=True)  # reserved | granted | released
+    grant_date: date  # planned at reservation, actual at issuance
+    scheme_version: str = Field(max_length=40)
+    reason: str
+    voucher_id: str | None = Field(default=None, max_length=60)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeclaredAidRow(SQLModel, table=True):
+    """Aid the applicant declared from other sources, kept with the application for audit."""
+
+    __tablename__ = "vch_declared_aid"
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(index=True, max_length=200)
+    undertaking_id: str = Field(index=True, max_length=200)
+    granted_on: date
+    amount_eur: Decimal = Field(sa_column=money())
+    instrument: str = Field(max_length=20)

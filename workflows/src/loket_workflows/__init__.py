@@ -1,0 +1,1 @@
+"""Temporal workflows that orchestrate each voucher application, plus the Kafka→signal bridge."""

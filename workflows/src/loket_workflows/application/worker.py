@@ -1,0 +1,54 @@
+"""`python -m loket_workflows.application.worker`: the application workflow worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from loket_contracts.application import TASK_QUEUE
+from loket_messaging.kafka import make_producer
+from loket_messaging.settings import Settings
+from temporalio.worker import Worker
+
+from loket_workflows.application.activities import CommandActivities
+from loket_workflows.application.workflows import ApplicationWorkflow
+from loket_workflows.temporal import connect
+
+log = logging.getLogger("loket.worker")
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    producer = make_producer(settings.kafka_bootstrap, "loket-workflows")
+    await producer.start()
+    try:
+        activities = CommandActivities(producer)
+        async with Worker(
+            client,
+            task_queue=TASK_QUEUE,
+            workflows=[ApplicationWorkflow],
+            activities=[activities.send_command],
+        ):
+            settings.mark_ready()
+            log.info("worker polling task queue %s", TASK_QUEUE)
+            await stop.wait()
+    finally:
+        await producer.stop()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(Settings.from_env("workflows"), stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""One workflow per application: eligibility → hold → screening → terms → acceptance → voucher.
+
+Service results arrive as `service_event` signals from the bridge. Human steps (accept/decline)
+are updates raced against a durable timer. Everything here is deterministic: time comes from
+`workflow.now()`, I/O only through the `send_command` activity.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from loket_contracts import messages as m
+    from loket_contracts import topics
+    from loket_contracts.application import (
+        QUERY_STATUS,
+        QUERY_TERMS,
+        SIGNAL_SERVICE_EVENT,
+        TERMINAL_STAGES,
+        UPDATE_ACCEPT_TERMS,
+        UPDATE_DECLINE_TERMS,
+        WORKFLOW_NAME,
+        AidSummary,
+        ApplicationInput,
+        ApplicationStatus,
+        ServiceEvent,
+        Stage,
+        StageChange,
+        Terms,
+        TermsDecision,
+    )
+
+    from loket_workflows.application.dto import SendCommand
+
+# How long a service may take to answer a command before the application fails over to
+# compensation. Generous: a service may be down for a deploy or a broker pause.
+SERVICE_REPLY_TIMEOUT = timedelta(hours=6)
+SEND_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
+
+
+class ServiceTimeout(Exception):
+    pass
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class ApplicationWorkflow:
+    @workflow.init
+    def __init__(self, inp: ApplicationInput) -> None:
+        self._inp = inp
+        self._status = ApplicationStatus(
+            application_id=inp.application_id,
+            stage=Stage.SUBMITTED,
+            history=[StageChange(stage=Stage.SUBMITTED, at=inp.submitted_at)],
+        )
+        self._inbox: dict[str, list[ServiceEvent]] = {}
+        self._seen: set[str] = set()
+        self._terms: Terms | None = None
+        self._decision: str | None = None  # "accept" | "decline"
+        self._decline_reason: str | None = None
+        self._holding = False
+        self._reserved = False
+
+    # ---- signals, updates, queries ------------------------------------------------------
+
+    @workflow.signal(name=SIGNAL_SERVICE_EVENT)
+    def on_service_event(self, event: ServiceEvent) -> None:
+        if event.event_id in self._seen:  # the bridge may redeliver
+            return
+        self._seen.add(event.event_id)
+        self._inbox.setdefault(event.type, []).append(event)
+
+    @workflow.query(name=QUERY_STATUS)
+    def status(self) -> ApplicationStatus:
+        return self._status
+
+    @workflow.query(name=QUERY_TERMS)
+    def terms(self) -> Terms | None:
+        return self._terms
+
+    @workflow.update(name=UPDATE_ACCEPT_TERMS)
+    def accept_terms(self, decision: TermsDecision) -> ApplicationStatus:
+        self._decision = "accept"
+        return self._status
+
+    @accept_terms.validator
+    def _validate_accept(self, decision: TermsDecision) -> None:
+        self._validate_decision(decision)
+
+    @workflow.update(name=UPDATE_DECLINE_TERMS)
+    def decline_terms(self, decision: TermsDecision) -> ApplicationStatus:
+        self._decision = "decline"
+        self._decline_reason = decision.reason
+        return self._status
+
+    @decline_terms.validator
+    def _validate_decline(self, decision: TermsDecision) -> None:
+        self._validate_decision(decision)
+
+    def _validate_decision(self, decision: TermsDecision) -> None:
+        if self._status.stage != Stage.AWAITING_ACCEPTANCE or self._decision is not None:
+            raise ApplicationError(
+                f"terms cannot be decided in stage {self._status.stage}", type="WrongStage"
+            )
+        assert self._terms is not None
+        if decision.terms_sha256 != self._terms.sha256:
+            raise ApplicationError(
+                "terms_sha256 does not match the terms offered: read the current terms again",
+                type="TermsMismatch",
+            )
+
+    # ---- the lifecycle -------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: ApplicationInput) -> ApplicationStatus:
+        try:
+            await self._lifecycle(inp)
+        except ServiceTimeout as exc:
+            await self._compensate()
+            self._finish(Stage.FAILED, [str(exc)])
+        return self._status
+
+    async def _lifecycle(self, inp: ApplicationInput) -> None:
+        app_id = inp.application_id
+        today = workflow.now().date()
+
+        # 2. eligibility
+        self._enter(Stage.ELIGIBILITY)
+        await self._send(topics.ELIGIBILITY_COMMANDS, m.ELIGIBILITY_REQUESTED, "eligibility",
+                         m.EligibilityRequested(application_id=app_id, applicant=inp.applicant,
+                                                priority_area=inp.priority_area, as_of=today))
+        decided = m.EligibilityDecided.model_validate_json(
+            (await self._receive(m.ELIGIBILITY_DECIDED)).data)
+        self._status.eligibility = decided.rules
+        self._status.sme_category = decided.sme_category
+        if decided.outcome == "ineligible":
+            return self._finish(Stage.INELIGIBLE, decided.failed_reasons)
+        if decided.outcome == "manual_review":
+            return self._finish(Stage.MANUAL_REVIEW, decided.failed_reasons)
+
+        # 3. allocation hold
+        self._enter(Stage.ALLOCATION)
+        await self._send(topics.ALLOCATION_COMMANDS, m.HOLD_REQUESTED, "hold",
+                         m.HoldRequested(application_id=app_id,
+                                         applicant_workplace_country=inp.applicant.workplace_country,
+                                         needs=inp.needs, hold_ttl_seconds=inp.hold_ttl_seconds))
+        held = await self._receive(m.HOLD_PLACED, m.HOLD_FAILED)
+        if held.type == m.HOLD_FAILED:
+            failed = m.HoldFailed.model_validate_json(held.data)
+            return self._finish(Stage.UNALLOCATABLE, [failed.reason])
+        self._holding = True
+        placed = m.HoldPlaced.model_validate_json(held.data)
+        self._status.allocation = placed.lines
+
+        # 4. state aid + budget
+        self._enter(Stage.SCREENING)
+        market_value = sum((line.market_value_eur for line in placed.lines), Decimal(0))
+        await self._send(topics.VOUCHERS_COMMANDS, m.SCREENING_REQUESTED, "screening",
+                         m.ScreeningRequested(
+                             application_id=app_id,
+                             undertaking_id=inp.applicant.undertaking_id,
+                             linked_undertakings=[e.undertaking_id for e in inp.applicant.linked_enterprises],
+                             declared_prior_aid=inp.applicant.declared_prior_aid,
+                             call_id=inp.call_id, priority_area=inp.priority_area,
+                             market_value_eur=market_value,
+                             applicant_payment_eur=inp.applicant_payment_eur, as_of=today))
+        screened = await self._receive(m.AID_RESERVED, m.SCREENING_REFUSED)
+        if screened.type == m.SCREENING_REFUSED:
+            refused = m.ScreeningRefused.model_validate_json(screened.data)
+            await self._compensate()
+            return self._finish(Stage.REFUSED, [refused.reason])
+        self._reserved = True
+        aid = m.AidReserved.model_validate_json(screened.data)
+        self._status.aid = AidSummary(instrument=aid.instrument, aid_element_eur=aid.aid_element_eur,
+                                      voucher_eur=aid.voucher_eur, co_payment_eur=aid.co_payment_eur,
+                                      reason=aid.reason)
+
+        # 5. terms
+        self._enter(Stage.TERMS)
+        await self._send(topics.CHARTER_COMMANDS, m.TERMS_REQUESTED, "terms",
+                         m.TermsRequested(application_id=app_id, applicant_name=inp.applicant.name,
+                                          applicant_country=inp.applicant.country,
+                                          lines=placed.lines, instrument=aid.instrument,
+                                          aid_element_eur=aid.aid_element_eur,
+                                          voucher_eur=aid.voucher_eur,
+                                          co_payment_eur=aid.co_payment_eur))
+        rendered = m.TermsRendered.model_validate_json((await self._receive(m.TERMS_RENDERED)).data)
+        self._terms = Terms(application_id=app_id, template_id=rendered.template_id,
+                            template_version=rendered.template_version, text=rendered.text,
+                            sha256=rendered.sha256)
+        self._status.terms_sha256 = rendered.sha256
+
+        # 6. acceptance, raced against the deadline
+        window = timedelta(seconds=inp.acceptance_window_seconds)
+        self._status.acceptance_deadline = workflow.now() + window
+        self._enter(Stage.AWAITING_ACCEPTANCE)
+        try:
+            await workflow.wait_condition(lambda: self._decision is not None, timeout=window)
+        except TimeoutError:
+            await self._compensate()
+            return self._finish(Stage.EXPIRED, [
+                f"terms not accepted by the deadline {self._status.acceptance_deadline:%Y-%m-%d %H:%M} UTC"])
+        if self._decision == "decline":
+            await self._compensate()
+            return self._finish(Stage.DECLINED, [
+                f"applicant declined the terms{': ' + self._decline_reason if self._decline_reason else ''}"])
+
+        # 7. voucher issued, allocation confirmed
+        self._enter(Stage.ISSUING)
+        await self._send(topics.ALLOCATION_COMMANDS, m.CONFIRM_REQUESTED, "confirm",
+                         m.AllocationRef(application_id=app_id))
+        confirmed = m.AllocationConfirmed.model_validate_json(
+            (await self._receive(m.ALLOCATION_CONFIRMED)).data)
+        if not confirmed.confirmed:
+            self._holding = False
+            await self._compensate()
+            return self._finish(Stage.FAILED, [confirmed.reason])
+        await self._send(topics.VOUCHERS_COMMANDS, m.ISSUE_REQUESTED, "issue",
+                         m.VoucherRef(application_id=app_id))
+        issued = m.VoucherIssued.model_validate_json((await self._receive(m.VOUCHER_ISSUED)).data)
+        self._status.voucher_id = issued.voucher_id
+        self._finish(Stage.VOUCHER_ISSUED, [f"voucher {issued.voucher_id} for EUR {issued.voucher_eur:,.2f} ({issued.instrument})"])
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _enter(self, stage: Stage) -> None:
+        self._status.stage = stage
+        self._status.history.append(StageChange(stage=stage, at=workflow.now()))
+
+    def _finish(self, stage: Stage, reasons: list[str]) -> None:
+        assert stage in TERMINAL_STAGES
+        self._status.reasons = reasons
+        self._enter(stage)
+
+    async def _send(self, topic: str, type_: str, step: str, body: BaseModel) -> None:
+        app_id = self._inp.application_id
+        await workflow.execute_activity(
+            "send_command",
+            SendCommand(topic=topic, type=type_, event_id=f"{app_id}/{step}",
+                        correlation_id=app_id, body_json=body.model_dump_json()),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=SEND_RETRY,
+        )
+
+    async def _receive(self, *types: str) -> ServiceEvent:
+        def arrived() -> bool:
+            return any(self._inbox.get(t) for t in types)
+
+        try:
+            await workflow.wait_condition(arrived, timeout=SERVICE_REPLY_TIMEOUT)
+        except TimeoutError:
+            raise ServiceTimeout(f"no answer of type {' or '.join(types)} within "
+                                 f"{SERVICE_REPLY_TIMEOUT}") from None
+        for t in types:
+            if self._inbox.get(t):
+                return self._inbox[t].pop(0)
+        raise AssertionError("unreachable")
+
+    async def _compensate(self) -> None:
+        """Give back what this application holds: slot holds, aid headroom and budget."""
+        app_id = self._inp.application_id
+        if self._holding:
+            await self._send(topics.ALLOCATION_COMMANDS, m.RELEASE_REQUESTED, "release-hold",
+                             m.AllocationRef(application_id=app_id))
+        if self._reserved:
+            await self._send(topics.VOUCHERS_COMMANDS, m.RESERVATION_RELEASE_REQUESTED,
+                             "release-reservation", m.VoucherRef(application_id=app_id))
+        if self._holding:
+            await self._receive(m.ALLOCATION_RELEASED)
+            self._holding = False
+        if self._reserved:
+            await self._receive(m.RESERVATION_RELEASED)
+            self._reserved = False
