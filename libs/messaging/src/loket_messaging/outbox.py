@@ -8,14 +8,9 @@ from datetime import datetime
 
 from loket_contracts.envelope import CloudEvent
 
-from loket_messaging.clock import to_db
-from loket_messaging.clock import utcnow as now_utc
+from loket_messaging.clock import utcnow
 from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, Session, SQLModel
-
-
-def utcnow() -> datetime:
-    return to_db(now_utc())
 
 
 class InboxEntry(SQLModel, table=True):

@@ -82,6 +82,15 @@ class State:
             os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", DEFAULT_ACCEPTANCE_WINDOW_S))
 
 
+def get_client(request: Request) -> Client:
+    client: Client | None = request.app.state.loket.client
+    assert client is not None, "the lifespan connects the Temporal client"
+    return client
+
+
+ClientDep = Annotated[Client, Depends(get_client)]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     state = State(settings or Settings.from_env("gateway"))
 
@@ -107,12 +116,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-
-    def client() -> Client:
-        assert state.client is not None
-        return state.client
-
-    ClientDep = Annotated[Client, Depends(client)]
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from loket_contracts.capacity import FacilityProfile, SlotPublished, SlotWithdrawn
-from loket_messaging.clock import from_db, to_db
 from sqlalchemy import and_, delete, select, update
 from sqlmodel import Session
 
@@ -46,7 +45,7 @@ def apply_slot_published(session: Session, body: SlotPublished) -> bool:
         return False  # a newer publish or a withdrawal was already applied
     row = row or SlotRow(facility_id=body.facility_id, slot_id=body.slot_id)
     row.offering_id = body.offering_id
-    row.start, row.end = to_db(body.start), to_db(body.end)
+    row.start, row.end = body.start, body.end
     row.capacity_units = body.capacity_units
     row.withdrawn = False
     row.sequence = body.sequence
@@ -100,8 +99,8 @@ def candidates(session: Session, service_types: set[str]) -> list[Candidate]:
                 market_price_eur=offering.market_price_eur,
                 access_modes=tuple(json.loads(offering.access_modes)),
                 slot_id=slot.slot_id,
-                start=from_db(slot.start),
-                end=from_db(slot.end),
+                start=slot.start,
+                end=slot.end,
                 free_units=free,
             )
         )

@@ -11,7 +11,7 @@ from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.envelope import CloudEvent, make_event
 from loket_messaging import Outgoing, ServiceRuntime
-from loket_messaging.clock import from_db, to_db, utcnow
+from loket_messaging.clock import utcnow
 from loket_messaging.runtime import Rejected
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -68,7 +68,7 @@ def on_delivery(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
                 application_id=body.application_id,
                 slot_id=body.slot_id,
                 units_delivered=body.units_delivered,
-                delivered_at=to_db(body.delivered_at),
+                delivered_at=body.delivered_at,
             )
         )
     return []
@@ -114,8 +114,8 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
     placed = m.HoldPlaced(application_id=cmd.application_id, expires_at=expires_at, lines=lines,
                           reason=result.reason)
     row = existing or HoldRow(application_id=cmd.application_id, status="held",
-                              expires_at=to_db(expires_at), placed_json="")
-    row.status, row.expires_at, row.placed_json = "held", to_db(expires_at), placed.model_dump_json()
+                              expires_at=expires_at, placed_json="")
+    row.status, row.expires_at, row.placed_json = "held", expires_at, placed.model_dump_json()
     session.add(row)
     return [_event(m.HOLD_PLACED, placed, cmd.application_id)]
 
@@ -162,14 +162,14 @@ def on_release_requested(session: Session, event: CloudEvent) -> Sequence[Outgoi
 
 def expire_holds(session: Session) -> Sequence[Outgoing]:
     """Holds past their expiry give their units back (SPEC lifecycle step 3)."""
-    now = to_db(utcnow())
+    now = utcnow()
     due = session.scalars(
         select(HoldRow).where(HoldRow.status == "held", HoldRow.expires_at < now)  # type: ignore[arg-type]
     ).all()
     out = []
     for hold in due:
         units = _release(session, hold, "expired")
-        reason = f"hold expired at {from_db(hold.expires_at):%Y-%m-%d %H:%M} UTC"
+        reason = f"hold expired at {hold.expires_at:%Y-%m-%d %H:%M} UTC"
         body = m.AllocationReleased(application_id=hold.application_id, units_released=units,
                                     reason=reason)
         out.append(_event(m.ALLOCATION_RELEASED, body, hold.application_id))

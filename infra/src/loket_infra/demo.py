@@ -1,0 +1,133 @@
+"""`loket demo`: start the embedded platform, run the scenario through HTTP and Kafka, check it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from loket_contracts.application import TERMINAL_STAGES
+from loket_contracts.topics import FACILITY_CAPACITY
+from rich.console import Console
+from rich.table import Table
+
+from loket_infra.kafka_tools import publish_capacity, wait_caught_up
+from loket_infra.scenario import CASES, Case, facility_events, request_body
+from loket_infra.stack import EmbeddedStack, StackConfig
+
+DEMO_ACCEPTANCE_WINDOW_S = 20  # the real default is 14 days; the demo shows an expiry too
+FOLLOW_DEADLINE_S = 240
+POLL_S = 0.5
+TERMINAL = {str(s) for s in TERMINAL_STAGES}
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def _ok(resp: httpx.Response) -> httpx.Response:
+    if resp.is_error:
+        raise DemoError(f"{resp.request.method} {resp.request.url.path} → {resp.status_code}: "
+                        f"{resp.text}")
+    return resp
+
+
+@dataclass
+class Outcome:
+    case: Case
+    application_id: str
+    status: dict[str, Any]
+
+
+async def _poll_until(http: httpx.AsyncClient, app_id: str, stages: set[str],
+                      deadline: float) -> dict[str, Any]:
+    while True:
+        resp = _ok(await http.get(f"/v1/applications/{app_id}"))
+        status: dict[str, Any] = resp.json()
+        if status["stage"] in stages:
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{app_id} stuck in {status['stage']}")
+        await asyncio.sleep(POLL_S)
+
+
+async def follow(http: httpx.AsyncClient, case: Case) -> Outcome:
+    key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"loket-demo/{case.label}"))
+    resp = _ok(await http.post("/v1/applications", json=request_body(case),
+                               headers={"Idempotency-Key": key}))
+    app_id = resp.json()["application_id"]
+    deadline = time.monotonic() + FOLLOW_DEADLINE_S
+    status = await _poll_until(http, app_id, TERMINAL | {"awaiting_acceptance"}, deadline)
+    if status["stage"] == "awaiting_acceptance" and case.action != "silent":
+        terms = _ok(await http.get(f"/v1/applications/{app_id}/terms")).json()
+        decision = {"terms_sha256": terms["sha256"]}
+        if case.action == "decline":
+            decision["reason"] = "we found a closer facility"
+        _ok(await http.post(f"/v1/applications/{app_id}/{case.action}", json=decision))
+    status = await _poll_until(http, app_id, TERMINAL, deadline)
+    return Outcome(case, app_id, status)
+
+
+async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
+    events = facility_events()
+    via_http = [e for e in events if e.facility_id in {"nl-eindhoven-battery"}]
+    via_kafka = [e for e in events if e not in via_http]
+    await publish_capacity(stack.kafka_bootstrap, via_kafka)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+        for body in via_http:
+            path = ("profile" if type(body).__name__ == "FacilityProfile" else "slots")
+            method = http.put if path == "profile" else http.post
+            _ok(await method(f"/v1/facilities/{body.facility_id}/{path}",
+                          content=body.model_dump_json(),
+                          headers={"content-type": "application/json"}))
+        await wait_caught_up(stack.kafka_bootstrap, "loket-allocation", FACILITY_CAPACITY)
+        facilities = {e.facility_id for e in events}
+        countries = {e.country for e in events if hasattr(e, "country")}
+        console.print(f"{len(facilities)} facilities in {len(countries)} countries published "
+                      f"{len(events)} capacity events; submitting {len(CASES)} applications…")
+        return list(await asyncio.gather(*(follow(http, case) for case in CASES)))
+
+
+def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
+    table = Table(title="Loket demo: applications", show_lines=False)
+    for col in ("application", "applicant / case", "stage", "expected", "reason",
+                "voucher EUR", "sites (countries)"):
+        table.add_column(col, overflow="fold")
+    mismatches = 0
+    for o in outcomes:
+        s = o.status
+        ok = s["stage"] == o.case.expect
+        mismatches += not ok
+        voucher = ""
+        if s.get("aid") and s["stage"] == "voucher_issued":
+            voucher = f"{Decimal(s['aid']['voucher_eur']):,.0f}"
+        sites = ", ".join(sorted({f"{a['site']} ({a['country']})" for a in s.get("allocation", [])}))
+        reason = "; ".join(s.get("reasons", []))
+        table.add_row(o.application_id, f"{o.case.applicant['name']}: {o.case.label}",
+                      f"[green]{s['stage']}[/]" if ok else f"[red]{s['stage']}[/]",
+                      o.case.expect, reason, voucher, sites)
+    return table, mismatches
+
+
+def run_demo(data_dir: Path) -> int:
+    console = Console(width=200)
+    t0 = time.monotonic()
+    config = StackConfig(data_dir=data_dir, acceptance_window_s=DEMO_ACCEPTANCE_WINDOW_S)
+    with EmbeddedStack(config) as stack:
+        console.print(f"platform up in {time.monotonic() - t0:.1f}s (Kafka {config.kafka} at "
+                      f"{stack.kafka_bootstrap}, Temporal {stack.temporal_address}, gateway "
+                      f"{stack.gateway_url}); logs in {stack.log_dir}")
+        outcomes = asyncio.run(drive(stack, console))
+    table, mismatches = _table(outcomes)
+    console.print(table)
+    issued = [o for o in outcomes if o.status["stage"] == "voucher_issued"]
+    total = sum(Decimal(o.status["aid"]["voucher_eur"]) for o in issued)
+    console.print(f"{len(outcomes)} applications, {len(issued)} vouchers worth EUR {total:,.2f}; "
+                  f"{mismatches} outcome(s) differ from the scenario; "
+                  f"{time.monotonic() - t0:.1f}s in all")
+    return 0 if mismatches == 0 else 1

@@ -1,0 +1,64 @@
+"""Operator helpers over the Kafka protocol: publish like an external facility, check lag."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from loket_contracts.capacity import CAPACITY_BODIES
+from loket_contracts.envelope import make_event
+from loket_contracts.topics import FACILITY_CAPACITY
+from pydantic import BaseModel
+
+TYPE_BY_BODY = {model: type_ for type_, model in CAPACITY_BODIES.items()}
+
+
+async def publish_capacity(bootstrap: str, events: list[BaseModel]) -> None:
+    """Publish facility events the way an external producer does: binary CloudEvents."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    try:
+        for body in events:
+            facility_id: str = body.facility_id  # type: ignore[attr-defined]
+            event = make_event(source=f"facility/{facility_id}", type_=TYPE_BY_BODY[type(body)],
+                               body=body, subject=facility_id)
+            await producer.send_and_wait(FACILITY_CAPACITY, value=event.data,
+                                         key=facility_id.encode(), headers=event.kafka_headers())
+    finally:
+        await producer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def wait_caught_up(bootstrap: str, group: str, topic: str, deadline_s: float = 60) -> None:
+    """Wait until `group` has committed every record now in `topic` (consumer lag zero)."""
+    targets = await end_offsets(bootstrap, topic)
+    # A consumer that never subscribes only reads the group's committed offsets: it does not
+    # join the group (the admin client's OffsetFetch version is not understood by tansu).
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                             enable_auto_commit=False)
+    await probe.start()
+    try:
+        end = time.monotonic() + deadline_s
+        while True:
+            lagging = {}
+            for tp, target in targets.items():
+                done = await probe.committed(tp)
+                if target > 0 and (done is None or done < target):
+                    lagging[tp] = (done, target)
+            if not lagging:
+                return
+            if time.monotonic() > end:
+                raise TimeoutError(f"{group} still behind on {topic}: {lagging}")
+            await asyncio.sleep(0.1)
+    finally:
+        await probe.stop()
