@@ -1,0 +1,143 @@
+"""End to end through HTTP: what an applicant and a facility see."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+
+from loket_contracts import messages as m
+from loket_contracts.envelope import make_event
+from loket_contracts.topics import ALLOCATION_COMMANDS, VOUCHERS_COMMANDS, VOUCHERS_EVENTS
+from loket_infra.stack import EmbeddedStack
+
+from .conftest import Loket
+
+
+def prior_aid(amount: int) -> list[dict[str, str]]:
+    return [{"granted_on": "2025-06-01", "amount_eur": str(amount), "instrument": "de_minimis"}]
+
+
+async def test_voucher_issued_for_a_two_country_ri_ti_bundle(loket: Loket) -> None:
+    beamline = await loket.facility("FR", kind="RI", price=4000)
+    cleanroom = await loket.facility("BE", kind="TI", price=900, unit="hour", units=40)
+    app_id = await loket.submit(loket.application(loket.applicant("AT"), (beamline, 2),
+                                                  (cleanroom, 10)))
+    terms = await loket.until_terms(app_id)
+    # The applicant can check that what they accept is exactly the text they read.
+    assert terms["sha256"] == hashlib.sha256(terms["text"].encode()).hexdigest()
+    assert "Site" in terms["text"] and "(EU) 2023/2831" in terms["text"]
+
+    wrong = await loket.http.post(f"/v1/applications/{app_id}/accept",
+                                  json={"terms_sha256": "0" * 64})
+    assert wrong.status_code == 409
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert wrong.json()["type"].endswith("/terms-mismatch")
+
+    ok = await loket.http.post(f"/v1/applications/{app_id}/accept",
+                               json={"terms_sha256": terms["sha256"]})
+    assert ok.status_code == 200, ok.text
+    status = await loket.wait_stage(app_id, {"voucher_issued", "failed"})
+    assert status["stage"] == "voucher_issued", status
+    assert status["voucher_id"].startswith("V-")
+    assert {line["country"] for line in status["allocation"]} == {"FR", "BE"}
+    assert status["aid"]["instrument"] == "de_minimis"
+    assert Decimal(status["aid"]["voucher_eur"]) == Decimal(2 * 4000 + 10 * 900)
+
+
+async def test_decline_releases_the_hold_and_gives_headroom_back(loket: Loket) -> None:
+    # One slot with exactly 3 units, and a single undertaking with €10,000 de minimis headroom.
+    site = await loket.facility("DE", units=3, price=3000)
+    undertaking = loket.applicant("PT", declared_prior_aid=prior_aid(290_000))
+    first = await loket.submit(loket.application(undertaking, (site, 3)))
+    terms = await loket.until_terms(first)
+    declined = await loket.http.post(f"/v1/applications/{first}/decline",
+                                     json={"terms_sha256": terms["sha256"], "reason": "later"})
+    assert declined.status_code == 200
+    assert (await loket.wait_stage(first, {"declined"}))["stage"] == "declined"
+
+    # Same undertaking, same units: only possible if both the slot and the €9,000 came back.
+    second = await loket.submit(loket.application(undertaking, (site, 3)))
+    terms = await loket.until_terms(second)
+    status = (await loket.http.get(f"/v1/applications/{second}")).json()
+    assert [line["slot_id"] for line in status["allocation"]] == [site.slot_id]
+    assert Decimal(status["aid"]["aid_element_eur"]) == Decimal(9000)
+    await loket.http.post(f"/v1/applications/{second}/accept",
+                          json={"terms_sha256": terms["sha256"]})
+    assert (await loket.wait_stage(second, {"voucher_issued", "failed"}))["stage"] == "voucher_issued"
+
+
+async def test_ineligible_applicant_is_told_why(loket: Loket) -> None:
+    site = await loket.facility("SE")
+    big = loket.applicant("DK", staff_awu=900, turnover_eur="200000000",
+                          balance_sheet_eur="150000000")
+    app_id = await loket.submit(loket.application(big, (site, 1)))
+    status = await loket.wait_stage(app_id, {"ineligible", "voucher_issued", "awaiting_acceptance"})
+    assert status["stage"] == "ineligible"
+    assert any("exceed the SME limits" in reason for reason in status["reasons"])
+    failed = [r for r in status["eligibility"] if not r["passed"]]
+    assert failed[0]["rule_id"] == "sme.size"
+    assert "2003/361" in failed[0]["legal_source"]
+    assert status["allocation"] == []
+
+
+async def test_poison_messages_go_to_the_dlq_and_the_service_keeps_serving(
+    loket: Loket, stack: EmbeddedStack
+) -> None:
+    marker = f"poison-{id(loket)}".encode()
+    await loket.produce("loket.facility.capacity.v1", b"not json " + marker, key=b"x")
+    bad_slot = (b'{"facility_id":"fac-x","sequence":1,"slot_id":"s","offering_id":"o",'
+                b'"start":"2027-05-02T00:00:00Z","end":"2027-05-01T00:00:00Z",'
+                b'"capacity_units":1,"note":"' + marker + b'"}')
+    event = make_event(source="facility/fac-x", type_="eu.loket.facility.slot.published.v1",
+                       body=m.HoldFailed(application_id="x", reason="x"))
+    await loket.produce("loket.facility.capacity.v1", bad_slot, key=b"fac-x",
+                        headers=event.kafka_headers())
+    # The allocation service must still serve: new capacity is usable right after the poison.
+    site = await loket.facility("IT")
+    app_id = await loket.submit(loket.application(loket.applicant("AT"), (site, 1)))
+    assert (await loket.until_terms(app_id))["sha256"]
+
+    parked = [(h, v) for h, v in await loket.records("loket.facility.capacity.v1.dlq")
+              if marker in v]
+    reasons = sorted(h["dlq_reason"] for h, _ in parked)
+    assert len(parked) == 2, reasons
+    assert any("ce_specversion" in r for r in reasons)  # no CloudEvents headers at all
+    assert any("end must be after start" in r for r in reasons)  # invalid body
+    assert all(h["dlq_consumer_group"] == "loket-allocation" for h, _ in parked)
+    assert stack.processes["allocation"].alive()
+
+
+async def test_duplicate_commands_change_nothing(loket: Loket) -> None:
+    site = await loket.facility("NL", units=4, price=2500)
+    app_id = await loket.submit(loket.application(loket.applicant("PL"), (site, 2)))
+    await loket.until_terms(app_id)
+    status = (await loket.http.get(f"/v1/applications/{app_id}")).json()
+
+    # Redeliver the screening command with its original event id (as a broker redelivery or a
+    # retried activity would) and re-send the hold command with a fresh id (a client retry).
+    screening = m.ScreeningRequested(
+        application_id=app_id, undertaking_id="PL-dup", call_id="LOKET-2026-01",
+        priority_area="advanced-materials", market_value_eur=Decimal(5000),
+        applicant_payment_eur=Decimal(0), as_of="2026-11-28")  # type: ignore[arg-type]
+    dup = make_event(source="loket/workflows", type_=m.SCREENING_REQUESTED, body=screening,
+                     correlation_id=app_id, event_id=f"{app_id}/screening")
+    await loket.produce(VOUCHERS_COMMANDS, dup.data, app_id.encode(), dup.kafka_headers())
+    hold = m.HoldRequested(application_id=app_id, applicant_workplace_country="PL",
+                           needs=[m.Need.model_validate(n) for n in
+                                  loket.application(loket.applicant(), (site, 2))["needs"]],
+                           hold_ttl_seconds=3600)
+    again = make_event(source="loket/workflows", type_=m.HOLD_REQUESTED, body=hold,
+                       correlation_id=app_id)
+    await loket.produce(ALLOCATION_COMMANDS, again.data, app_id.encode(), again.kafka_headers())
+    await loket.caught_up("loket-vouchers", VOUCHERS_COMMANDS)
+    await loket.caught_up("loket-allocation", ALLOCATION_COMMANDS)
+
+    reserved = [json.loads(v) for h, v in await loket.records(VOUCHERS_EVENTS)
+                if h.get("ce_correlationid") == app_id and h["ce_type"] == m.AID_RESERVED]
+    assert len(reserved) == 1  # the redelivered command produced no second reservation
+    after = (await loket.http.get(f"/v1/applications/{app_id}")).json()
+    assert after["aid"] == status["aid"] and after["allocation"] == status["allocation"]
+    # The hold was not doubled: the slot's other 2 units are still free for someone else.
+    other = await loket.submit(loket.application(loket.applicant("CZ"), (site, 2)))
+    assert (await loket.until_terms(other))["sha256"]
