@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from loket_contracts.application import TERMINAL_STAGES
 from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
 from loket_contracts.envelope import header_map
 from loket_contracts.topics import FACILITY_CAPACITY
-from loket_infra.kafka_tools import publish_capacity, wait_caught_up
+from loket_infra.kafka_tools import partitions, publish_capacity, wait_caught_up
 from loket_infra.stack import SERVICES, EmbeddedStack, StackConfig
 
 pytestmark = pytest.mark.e2e
@@ -140,11 +140,11 @@ class Loket:
 
     async def records(self, topic: str) -> list[tuple[dict[str, str], bytes]]:
         """Every record now in `topic`, read without joining any consumer group."""
+        parts = await partitions(self.stack.kafka_bootstrap, topic)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.stack.kafka_bootstrap,
                                     enable_auto_commit=False, fetch_max_wait_ms=20)
         await consumer.start()
         try:
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
             ends = await consumer.end_offsets(parts)

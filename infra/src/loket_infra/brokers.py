@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -13,6 +14,8 @@ from loket_infra.processes import Process
 
 INFRA_DIR = Path(__file__).resolve().parents[2]  # infra/
 KAFKA_DIR = INFRA_DIR / "kafka"
+# Consumer session timeout for the embedded stack: short, so groups form fast on restarts.
+SESSION_TIMEOUT_MS = 3000
 
 
 def tansu_binary() -> str:
@@ -54,6 +57,11 @@ def apache_kafka_classpath() -> str:
     return f"{lib}/*"
 
 
+def cluster_id() -> str:
+    # Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding.
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
 def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> Process:
     classpath = apache_kafka_classpath()
     logs_dir = data_dir / "kafka-logs"
@@ -74,6 +82,7 @@ def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> 
             "transaction.state.log.replication.factor=1",
             "transaction.state.log.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
+            f"group.min.session.timeout.ms={SESSION_TIMEOUT_MS}",
             "auto.create.topics.enable=false",
         ]) + "\n"
     )
@@ -81,7 +90,7 @@ def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> 
     if not (logs_dir / "meta.properties").exists():
         subprocess.run(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t",
-             uuid.uuid4().hex[:22], "-c", str(props)],
+             cluster_id(), "-c", str(props)],
             check=True, stdout=subprocess.DEVNULL,
         )
     return Process("kafka(apache)", [java, "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(props)],

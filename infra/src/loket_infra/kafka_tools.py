@@ -29,12 +29,23 @@ async def publish_capacity(bootstrap: str, events: list[BaseModel]) -> None:
         await producer.stop()
 
 
+async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    # The producer's partitions_for fetches metadata for just this topic (public API).
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        return [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
+    finally:
+        await producer.stop()
+
+
 async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    parts = await partitions(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return dict(await consumer.end_offsets(partitions))
+        consumer.assign(parts)
+        return dict(await consumer.end_offsets(parts))
     finally:
         await consumer.stop()
 

@@ -181,6 +181,7 @@ class EmbeddedStack:
             "LOKET_TEMPORAL_NAMESPACE": self.namespace,
             "LOKET_DATA_DIR": str(self.data_dir),
             "LOKET_READY_FILE": str(self.data_dir / "run" / f"{name}.ready"),
+            "LOKET_KAFKA_SESSION_TIMEOUT_MS": str(brokers.SESSION_TIMEOUT_MS),
             "PYTHONUNBUFFERED": "1",
         }
         url = self.config.database_urls.get(name)

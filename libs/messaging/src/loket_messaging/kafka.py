@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 # The 500 ms default lets an idle partition fetch wait up to half a second per hop.
 FETCH_MAX_WAIT_MS = 20
-# Short sessions: the broker holds a group join for up to half the session timeout, and
-# FastStream's subscribers join one after another.
-SESSION_TIMEOUT_MS = 4000
-HEARTBEAT_INTERVAL_MS = 700
+# Apache Kafka's default group.min.session.timeout.ms. The embedded stack goes shorter
+# (tansu holds a group join for half the session timeout) through LOKET_KAFKA_SESSION_TIMEOUT_MS.
+DEFAULT_SESSION_TIMEOUT_MS = 6000
 
 
 def consumer_options() -> dict[str, Any]:
+    session = int(os.environ.get("LOKET_KAFKA_SESSION_TIMEOUT_MS", DEFAULT_SESSION_TIMEOUT_MS))
     return {
         "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
-        "session_timeout_ms": SESSION_TIMEOUT_MS,
-        "heartbeat_interval_ms": HEARTBEAT_INTERVAL_MS,
+        "session_timeout_ms": session,
+        "heartbeat_interval_ms": max(100, session // 4),
         "auto_offset_reset": "earliest",
     }
 
