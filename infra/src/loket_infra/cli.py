@@ -55,6 +55,14 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.data_dir))
 
 
+def _docs(args: argparse.Namespace) -> int:
+    from loket_infra.apidocs import write
+
+    for path in write(Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(prog="loket", description=__doc__)
@@ -70,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     demo = sub.add_parser("demo", help="start everything, run the demo scenario, stop")
     demo.add_argument("--data-dir", default=".loket/demo")
     demo.set_defaults(func=_demo)
+    docs = sub.add_parser("docs", help="write the AsyncAPI and OpenAPI documents")
+    docs.add_argument("--out", default="docs")
+    docs.set_defaults(func=_docs)
     args = parser.parse_args(argv)
     code = args.func(args)
     sys.stdout.flush()

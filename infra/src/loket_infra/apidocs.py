@@ -1,0 +1,95 @@
+"""Contract documents generated from the code that enforces them: AsyncAPI 3.0 for Kafka,
+OpenAPI for HTTP. `loket docs` writes both to docs/; a test keeps the committed copies current."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from loket_contracts import capacity as cap
+from loket_contracts import messages as m
+from loket_contracts import topics
+
+# (topic, message types on it, description)
+CHANNELS: list[tuple[str, dict[str, type], str]] = [
+    (topics.FACILITY_CAPACITY, dict(cap.CAPACITY_BODIES),
+     "Public: facilities publish profiles, slots, withdrawals and deliveries with any Kafka "
+     "client. Key = facility id; ce_source = facility/<facility_id>; `sequence` strictly "
+     "increasing per facility makes duplicates and out-of-order delivery harmless."),
+    *[(topic, {t: m.BODIES[t] for t in types}, desc) for topic, types, desc in [
+        (topics.ELIGIBILITY_COMMANDS, [m.ELIGIBILITY_REQUESTED], "Workflow → eligibility"),
+        (topics.ELIGIBILITY_EVENTS, [m.ELIGIBILITY_DECIDED], "Eligibility decisions"),
+        (topics.ALLOCATION_COMMANDS, [m.HOLD_REQUESTED, m.CONFIRM_REQUESTED, m.RELEASE_REQUESTED],
+         "Workflow → allocation"),
+        (topics.ALLOCATION_EVENTS, [m.HOLD_PLACED, m.HOLD_FAILED, m.ALLOCATION_CONFIRMED,
+                                    m.ALLOCATION_RELEASED], "Allocation results"),
+        (topics.VOUCHERS_COMMANDS, [m.SCREENING_REQUESTED, m.ISSUE_REQUESTED,
+                                    m.RESERVATION_RELEASE_REQUESTED], "Workflow → vouchers"),
+        (topics.VOUCHERS_EVENTS, [m.AID_RESERVED, m.SCREENING_REFUSED, m.VOUCHER_ISSUED,
+                                  m.RESERVATION_RELEASED], "State aid, budget and voucher results"),
+        (topics.CHARTER_COMMANDS, [m.TERMS_REQUESTED], "Workflow → charter"),
+        (topics.CHARTER_EVENTS, [m.TERMS_RENDERED], "Rendered terms"),
+    ]],
+]
+
+CE_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"],
+    "properties": {
+        "ce_specversion": {"const": "1.0"},
+        "ce_id": {"type": "string", "description": "unique per event; consumers dedupe on it"},
+        "ce_source": {"type": "string"},
+        "ce_type": {"type": "string"},
+        "ce_time": {"type": "string", "format": "date-time"},
+        "ce_subject": {"type": "string"},
+        "ce_correlationid": {"type": "string", "description": "the application id"},
+        "content-type": {"const": "application/json"},
+    },
+}
+
+
+def asyncapi() -> dict[str, Any]:
+    channels: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for topic, types, description in CHANNELS:
+        cid = topic.replace(".", "_")
+        refs = {}
+        for type_, model in types.items():
+            mid = type_.replace(".", "_")
+            messages[mid] = {"name": type_, "contentType": "application/json",
+                             "headers": CE_HEADERS, "payload": model.model_json_schema()}
+            refs[mid] = {"$ref": f"#/components/messages/{mid}"}
+        channels[cid] = {"address": topic, "description": description, "messages": refs}
+        channels[cid + "_dlq"] = {
+            "address": topics.dlq(topic),
+            "description": f"Records from {topic} that could not be processed, unchanged, with "
+                           "dlq_reason, dlq_source_topic/partition/offset and dlq_consumer_group "
+                           "headers."}
+        operations[f"publish_{cid}"] = {"action": "send", "channel": {"$ref": f"#/channels/{cid}"}}
+    return {"asyncapi": "3.0.0",
+            "info": {"title": "Loket Kafka contracts", "version": "1.0.0",
+                     "description": "CloudEvents 1.0, Kafka protocol binding, binary mode."},
+            "channels": channels, "operations": operations,
+            "components": {"messages": messages}}
+
+
+def openapi() -> dict[str, Any]:
+    from loket_gateway.app import create_app
+    from loket_messaging.settings import Settings
+
+    settings = Settings.from_env("gateway")
+    app = create_app(Settings(**{**settings.__dict__, "database_url": "sqlite://"}))
+    spec: dict[str, Any] = app.openapi()
+    return spec
+
+
+def write(docs: Path) -> list[Path]:
+    docs.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, doc in (("asyncapi.json", asyncapi()), ("openapi.json", openapi())):
+        path = docs / name
+        path.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+        out.append(path)
+    return out

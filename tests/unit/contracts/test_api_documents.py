@@ -1,0 +1,30 @@
+"""The committed AsyncAPI/OpenAPI documents describe the contracts the code enforces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from loket_infra.apidocs import asyncapi, openapi
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+
+
+def _normalise(doc: object) -> object:
+    return json.loads(json.dumps(doc, sort_keys=True, default=str))
+
+
+def test_asyncapi_document_is_current() -> None:
+    committed = json.loads((DOCS / "asyncapi.json").read_text())
+    assert committed == _normalise(asyncapi()), "run `.venv/bin/loket docs` and commit docs/"
+
+
+def test_openapi_document_is_current() -> None:
+    committed = json.loads((DOCS / "openapi.json").read_text())
+    assert committed == _normalise(openapi()), "run `.venv/bin/loket docs` and commit docs/"
+
+
+def test_public_capacity_topic_documents_every_facility_event() -> None:
+    channel = asyncapi()["channels"]["loket_facility_capacity_v1"]
+    assert channel["address"] == "loket.facility.capacity.v1"
+    assert len(channel["messages"]) == 4
