@@ -48,8 +48,9 @@ def _postgres_urls(tmp_name: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    config = StackConfig(data_dir=tmp_path_factory.mktemp("loket") / "stack",
-                         database_urls=_postgres_urls("e2e"))
+    config = StackConfig(
+        data_dir=tmp_path_factory.mktemp("loket") / "stack", database_urls=_postgres_urls("e2e")
+    )
     with EmbeddedStack(config) as running:
         yield running
 
@@ -68,21 +69,43 @@ class Loket:
     def __init__(self, stack: EmbeddedStack, http: httpx.AsyncClient) -> None:
         self.stack, self.http = stack, http
 
-    async def facility(self, country: str, kind: str = "RI", units: int = 6,
-                       price: int = 3000, unit: str = "shift") -> Facility:
+    async def facility(
+        self, country: str, kind: str = "RI", units: int = 6, price: int = 3000, unit: str = "shift"
+    ) -> Facility:
         """A new facility with one offering of its own service type and one slot."""
         tag = uuid.uuid4().hex[:8]
         fid, stype = f"fac-{country.lower()}-{tag}", f"test.svc-{tag}"
-        await publish_capacity(self.stack.kafka_bootstrap, [
-            FacilityProfile(facility_id=fid, sequence=1, name=f"Facility {tag}", site=f"Site {tag}",
-                            country=country, kind=kind,  # type: ignore[arg-type]
-                            offerings=[Offering(offering_id="o1", service_type=stype,
-                                                unit=unit,  # type: ignore[arg-type]
-                                                market_price_eur=price,
-                                                access_modes=["physical"])]),
-            SlotPublished(facility_id=fid, sequence=2, slot_id=f"{fid}-s1", offering_id="o1",
-                          start=T0, end=T0 + timedelta(days=3), capacity_units=units),
-        ])
+        await publish_capacity(
+            self.stack.kafka_bootstrap,
+            [
+                FacilityProfile(
+                    facility_id=fid,
+                    sequence=1,
+                    name=f"Facility {tag}",
+                    site=f"Site {tag}",
+                    country=country,
+                    kind=kind,  # type: ignore[arg-type]
+                    offerings=[
+                        Offering(
+                            offering_id="o1",
+                            service_type=stype,
+                            unit=unit,  # type: ignore[arg-type]
+                            market_price_eur=price,
+                            access_modes=["physical"],
+                        )
+                    ],
+                ),
+                SlotPublished(
+                    facility_id=fid,
+                    sequence=2,
+                    slot_id=f"{fid}-s1",
+                    offering_id="o1",
+                    start=T0,
+                    end=T0 + timedelta(days=3),
+                    capacity_units=units,
+                ),
+            ],
+        )
         await self.caught_up("loket-allocation", FACILITY_CAPACITY)
         return Facility(fid, stype, f"{fid}-s1", country)
 
@@ -90,20 +113,39 @@ class Loket:
         await wait_caught_up(self.stack.kafka_bootstrap, group, topic, deadline_s=60)
 
     @staticmethod
-    def applicant(country: str = "AT", undertaking_id: str | None = None, **more: Any) -> dict[str, Any]:
-        return {"undertaking_id": undertaking_id or f"{country}-{uuid.uuid4().hex[:8]}",
-                "name": "Test Start-up", "country": country, "workplace_country": country,
-                "registered_on": "2024-02-01", "staff_awu": 9, "turnover_eur": "900000",
-                "balance_sheet_eur": "700000", "nace_code": "C26.1", **more}
+    def applicant(
+        country: str = "AT", undertaking_id: str | None = None, **more: Any
+    ) -> dict[str, Any]:
+        return {
+            "undertaking_id": undertaking_id or f"{country}-{uuid.uuid4().hex[:8]}",
+            "name": "Test Start-up",
+            "country": country,
+            "workplace_country": country,
+            "registered_on": "2024-02-01",
+            "staff_awu": 9,
+            "turnover_eur": "900000",
+            "balance_sheet_eur": "700000",
+            "nace_code": "C26.1",
+            **more,
+        }
 
     @staticmethod
-    def application(applicant: dict[str, Any], *needs: tuple[Facility, int],
-                    area: str = "advanced-materials") -> dict[str, Any]:
-        return {"applicant": applicant, "priority_area": area,
-                "needs": [{"service_type": f.service_type, "units": units,
-                           "earliest_start": T0.isoformat(),
-                           "latest_end": (T0 + timedelta(days=10)).isoformat()}
-                          for f, units in needs]}
+    def application(
+        applicant: dict[str, Any], *needs: tuple[Facility, int], area: str = "advanced-materials"
+    ) -> dict[str, Any]:
+        return {
+            "applicant": applicant,
+            "priority_area": area,
+            "needs": [
+                {
+                    "service_type": f.service_type,
+                    "units": units,
+                    "earliest_start": T0.isoformat(),
+                    "latest_end": (T0 + timedelta(days=10)).isoformat(),
+                }
+                for f, units in needs
+            ],
+        }
 
     async def submit(self, body: dict[str, Any], key: str | None = None) -> str:
         headers = {"Idempotency-Key": key} if key else {}
@@ -111,7 +153,9 @@ class Loket:
         assert resp.status_code == 202, resp.text
         return str(resp.json()["application_id"])
 
-    async def wait_stage(self, app_id: str, stages: set[str], deadline_s: float = 90) -> dict[str, Any]:
+    async def wait_stage(
+        self, app_id: str, stages: set[str], deadline_s: float = 90
+    ) -> dict[str, Any]:
         end = time.monotonic() + deadline_s
         while True:
             resp = await self.http.get(f"/v1/applications/{app_id}")
@@ -129,8 +173,13 @@ class Loket:
         assert resp.status_code == 200, resp.text
         return dict(resp.json())
 
-    async def produce(self, topic: str, value: bytes, key: bytes | None = None,
-                      headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def produce(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.stack.kafka_bootstrap)
         await producer.start()
         try:
@@ -141,8 +190,11 @@ class Loket:
     async def records(self, topic: str) -> list[tuple[dict[str, str], bytes]]:
         """Every record now in `topic`, read without joining any consumer group."""
         parts = await partitions(self.stack.kafka_bootstrap, topic)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.stack.kafka_bootstrap,
-                                    enable_auto_commit=False, fetch_max_wait_ms=20)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.stack.kafka_bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+        )
         await consumer.start()
         try:
             consumer.assign(parts)

@@ -21,21 +21,24 @@ def prior_aid(amount: int) -> list[dict[str, str]]:
 async def test_voucher_issued_for_a_two_country_ri_ti_bundle(loket: Loket) -> None:
     beamline = await loket.facility("FR", kind="RI", price=4000)
     cleanroom = await loket.facility("BE", kind="TI", price=900, unit="hour", units=40)
-    app_id = await loket.submit(loket.application(loket.applicant("AT"), (beamline, 2),
-                                                  (cleanroom, 10)))
+    app_id = await loket.submit(
+        loket.application(loket.applicant("AT"), (beamline, 2), (cleanroom, 10))
+    )
     terms = await loket.until_terms(app_id)
     # The applicant can check that what they accept is exactly the text they read.
     assert terms["sha256"] == hashlib.sha256(terms["text"].encode()).hexdigest()
     assert "Site" in terms["text"] and "(EU) 2023/2831" in terms["text"]
 
-    wrong = await loket.http.post(f"/v1/applications/{app_id}/accept",
-                                  json={"terms_sha256": "0" * 64})
+    wrong = await loket.http.post(
+        f"/v1/applications/{app_id}/accept", json={"terms_sha256": "0" * 64}
+    )
     assert wrong.status_code == 409
     assert wrong.headers["content-type"] == "application/problem+json"
     assert wrong.json()["type"].endswith("/terms-mismatch")
 
-    ok = await loket.http.post(f"/v1/applications/{app_id}/accept",
-                               json={"terms_sha256": terms["sha256"]})
+    ok = await loket.http.post(
+        f"/v1/applications/{app_id}/accept", json={"terms_sha256": terms["sha256"]}
+    )
     assert ok.status_code == 200, ok.text
     status = await loket.wait_stage(app_id, {"voucher_issued", "failed"})
     assert status["stage"] == "voucher_issued", status
@@ -51,8 +54,10 @@ async def test_decline_releases_the_hold_and_gives_headroom_back(loket: Loket) -
     undertaking = loket.applicant("PT", declared_prior_aid=prior_aid(290_000))
     first = await loket.submit(loket.application(undertaking, (site, 3)))
     terms = await loket.until_terms(first)
-    declined = await loket.http.post(f"/v1/applications/{first}/decline",
-                                     json={"terms_sha256": terms["sha256"], "reason": "later"})
+    declined = await loket.http.post(
+        f"/v1/applications/{first}/decline",
+        json={"terms_sha256": terms["sha256"], "reason": "later"},
+    )
     assert declined.status_code == 200
     assert (await loket.wait_stage(first, {"declined"}))["stage"] == "declined"
 
@@ -62,15 +67,19 @@ async def test_decline_releases_the_hold_and_gives_headroom_back(loket: Loket) -
     status = (await loket.http.get(f"/v1/applications/{second}")).json()
     assert [line["slot_id"] for line in status["allocation"]] == [site.slot_id]
     assert Decimal(status["aid"]["aid_element_eur"]) == Decimal(9000)
-    await loket.http.post(f"/v1/applications/{second}/accept",
-                          json={"terms_sha256": terms["sha256"]})
-    assert (await loket.wait_stage(second, {"voucher_issued", "failed"}))["stage"] == "voucher_issued"
+    await loket.http.post(
+        f"/v1/applications/{second}/accept", json={"terms_sha256": terms["sha256"]}
+    )
+    assert (await loket.wait_stage(second, {"voucher_issued", "failed"}))[
+        "stage"
+    ] == "voucher_issued"
 
 
 async def test_ineligible_applicant_is_told_why(loket: Loket) -> None:
     site = await loket.facility("SE")
-    big = loket.applicant("DK", staff_awu=900, turnover_eur="200000000",
-                          balance_sheet_eur="150000000")
+    big = loket.applicant(
+        "DK", staff_awu=900, turnover_eur="200000000", balance_sheet_eur="150000000"
+    )
     app_id = await loket.submit(loket.application(big, (site, 1)))
     status = await loket.wait_stage(app_id, {"ineligible", "voucher_issued", "awaiting_acceptance"})
     assert status["stage"] == "ineligible"
@@ -86,20 +95,27 @@ async def test_poison_messages_go_to_the_dlq_and_the_service_keeps_serving(
 ) -> None:
     marker = f"poison-{id(loket)}".encode()
     await loket.produce("loket.facility.capacity.v1", b"not json " + marker, key=b"x")
-    bad_slot = (b'{"facility_id":"fac-x","sequence":1,"slot_id":"s","offering_id":"o",'
-                b'"start":"2027-05-02T00:00:00Z","end":"2027-05-01T00:00:00Z",'
-                b'"capacity_units":1,"note":"' + marker + b'"}')
-    event = make_event(source="facility/fac-x", type_="eu.loket.facility.slot.published.v1",
-                       body=m.HoldFailed(application_id="x", reason="x"))
-    await loket.produce("loket.facility.capacity.v1", bad_slot, key=b"fac-x",
-                        headers=event.kafka_headers())
+    bad_slot = (
+        b'{"facility_id":"fac-x","sequence":1,"slot_id":"s","offering_id":"o",'
+        b'"start":"2027-05-02T00:00:00Z","end":"2027-05-01T00:00:00Z",'
+        b'"capacity_units":1,"note":"' + marker + b'"}'
+    )
+    event = make_event(
+        source="facility/fac-x",
+        type_="eu.loket.facility.slot.published.v1",
+        body=m.HoldFailed(application_id="x", reason="x"),
+    )
+    await loket.produce(
+        "loket.facility.capacity.v1", bad_slot, key=b"fac-x", headers=event.kafka_headers()
+    )
     # The allocation service must still serve: new capacity is usable right after the poison.
     site = await loket.facility("IT")
     app_id = await loket.submit(loket.application(loket.applicant("AT"), (site, 1)))
     assert (await loket.until_terms(app_id))["sha256"]
 
-    parked = [(h, v) for h, v in await loket.records("loket.facility.capacity.v1.dlq")
-              if marker in v]
+    parked = [
+        (h, v) for h, v in await loket.records("loket.facility.capacity.v1.dlq") if marker in v
+    ]
     reasons = sorted(h["dlq_reason"] for h, _ in parked)
     assert len(parked) == 2, reasons
     assert any("ce_specversion" in r for r in reasons)  # no CloudEvents headers at all
@@ -117,24 +133,43 @@ async def test_duplicate_commands_change_nothing(loket: Loket) -> None:
     # Redeliver the screening command with its original event id (as a broker redelivery or a
     # retried activity would) and re-send the hold command with a fresh id (a client retry).
     screening = m.ScreeningRequested(
-        application_id=app_id, undertaking_id="PL-dup", call_id="LOKET-2026-01",
-        priority_area="advanced-materials", market_value_eur=Decimal(5000),
-        applicant_payment_eur=Decimal(0), as_of="2026-11-28")  # type: ignore[arg-type]
-    dup = make_event(source="loket/workflows", type_=m.SCREENING_REQUESTED, body=screening,
-                     correlation_id=app_id, event_id=f"{app_id}/screening")
+        application_id=app_id,
+        undertaking_id="PL-dup",
+        call_id="LOKET-2026-01",
+        priority_area="advanced-materials",
+        market_value_eur=Decimal(5000),
+        applicant_payment_eur=Decimal(0),
+        as_of="2026-11-28",
+    )  # type: ignore[arg-type]
+    dup = make_event(
+        source="loket/workflows",
+        type_=m.SCREENING_REQUESTED,
+        body=screening,
+        correlation_id=app_id,
+        event_id=f"{app_id}/screening",
+    )
     await loket.produce(VOUCHERS_COMMANDS, dup.data, app_id.encode(), dup.kafka_headers())
-    hold = m.HoldRequested(application_id=app_id, applicant_workplace_country="PL",
-                           needs=[m.Need.model_validate(n) for n in
-                                  loket.application(loket.applicant(), (site, 2))["needs"]],
-                           hold_ttl_seconds=3600)
-    again = make_event(source="loket/workflows", type_=m.HOLD_REQUESTED, body=hold,
-                       correlation_id=app_id)
+    hold = m.HoldRequested(
+        application_id=app_id,
+        applicant_workplace_country="PL",
+        needs=[
+            m.Need.model_validate(n)
+            for n in loket.application(loket.applicant(), (site, 2))["needs"]
+        ],
+        hold_ttl_seconds=3600,
+    )
+    again = make_event(
+        source="loket/workflows", type_=m.HOLD_REQUESTED, body=hold, correlation_id=app_id
+    )
     await loket.produce(ALLOCATION_COMMANDS, again.data, app_id.encode(), again.kafka_headers())
     await loket.caught_up("loket-vouchers", VOUCHERS_COMMANDS)
     await loket.caught_up("loket-allocation", ALLOCATION_COMMANDS)
 
-    reserved = [json.loads(v) for h, v in await loket.records(VOUCHERS_EVENTS)
-                if h.get("ce_correlationid") == app_id and h["ce_type"] == m.AID_RESERVED]
+    reserved = [
+        json.loads(v)
+        for h, v in await loket.records(VOUCHERS_EVENTS)
+        if h.get("ce_correlationid") == app_id and h["ce_type"] == m.AID_RESERVED
+    ]
     assert len(reserved) == 1  # the redelivered command produced no second reservation
     after = (await loket.http.get(f"/v1/applications/{app_id}")).json()
     assert after["aid"] == status["aid"] and after["allocation"] == status["allocation"]

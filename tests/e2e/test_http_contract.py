@@ -30,15 +30,23 @@ async def test_idempotency_key_returns_the_same_application(loket: Loket) -> Non
     first = await loket.submit(body, key)
     assert await loket.submit(body, key) == first
     other = dict(body, priority_area="ai")
-    reused = await loket.http.post("/v1/applications", json=other,
-                                   headers={"Idempotency-Key": key})
+    reused = await loket.http.post("/v1/applications", json=other, headers={"Idempotency-Key": key})
     assert reused.status_code == 422
     assert reused.json()["type"].endswith("/idempotency-key-reused")
 
 
 async def test_facility_endpoint_rejects_a_slot_that_ends_before_it_starts(loket: Loket) -> None:
-    resp = await loket.http.post("/v1/facilities/fac-1/slots", json={
-        "facility_id": "fac-1", "sequence": 1, "slot_id": "s1", "offering_id": "o1",
-        "start": "2027-05-02T00:00:00Z", "end": "2027-05-01T00:00:00Z", "capacity_units": 2})
+    resp = await loket.http.post(
+        "/v1/facilities/fac-1/slots",
+        json={
+            "facility_id": "fac-1",
+            "sequence": 1,
+            "slot_id": "s1",
+            "offering_id": "o1",
+            "start": "2027-05-02T00:00:00Z",
+            "end": "2027-05-01T00:00:00Z",
+            "capacity_units": 2,
+        },
+    )
     assert resp.status_code == 422
     assert "end must be after start" in resp.json()["detail"]

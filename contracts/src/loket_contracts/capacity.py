@@ -19,9 +19,7 @@ DELIVERY = "eu.loket.facility.delivery.v1"
 
 Unit = Literal["shift", "hour", "day"]
 AccessMode = Literal["physical", "remote", "virtual"]
-PriorityArea = Literal[
-    "advanced-materials", "clean-energy", "quantum", "ai", "health-biotech"
-]
+PriorityArea = Literal["advanced-materials", "clean-energy", "quantum", "ai", "health-biotech"]
 
 
 class _Body(BaseModel):

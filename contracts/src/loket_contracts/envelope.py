@@ -8,6 +8,7 @@ Loket's `correlation_id`: the application id the event belongs to.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ class CloudEvent(BaseModel):
             headers.append(("ce_correlationid", self.correlation_id.encode()))
         return headers
 
-    def decode(self, model: type[BodyT]) -> BodyT:
+    def decode(self, model: builtins.type[BodyT]) -> BodyT:  # `type` is a field here
         """Validate the body against `model`; raises EnvelopeError with pydantic's reasons."""
         try:
             return model.model_validate_json(self.data)
@@ -65,7 +66,9 @@ def _short(exc: ValidationError) -> str:
     )
 
 
-def header_map(headers: Iterable[tuple[str, bytes | str]] | dict[str, str] | None) -> dict[str, str]:
+def header_map(
+    headers: Iterable[tuple[str, bytes | str]] | dict[str, str] | None,
+) -> dict[str, str]:
     if headers is None:
         return {}
     items = headers.items() if isinstance(headers, dict) else headers

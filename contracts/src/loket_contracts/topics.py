@@ -29,7 +29,7 @@ ALL_TOPICS: Final = (FACILITY_CAPACITY, *COMMAND_TOPICS, *SERVICE_EVENT_TOPICS)
 
 
 def dlq(topic: str) -> str:
-    """Dead-letter topic for `topic`: where messages that cannot be processed go, with the reason."""
+    """Dead-letter topic: where records that cannot be processed go, with the reason."""
     return f"{topic}.dlq"
 
 

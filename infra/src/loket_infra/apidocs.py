@@ -10,27 +10,46 @@ from typing import Any
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts import topics
+from pydantic import BaseModel
 
 # (topic, message types on it, description)
-CHANNELS: list[tuple[str, dict[str, type], str]] = [
-    (topics.FACILITY_CAPACITY, dict(cap.CAPACITY_BODIES),
-     "Public: facilities publish profiles, slots, withdrawals and deliveries with any Kafka "
-     "client. Key = facility id; ce_source = facility/<facility_id>; `sequence` strictly "
-     "increasing per facility makes duplicates and out-of-order delivery harmless."),
-    *[(topic, {t: m.BODIES[t] for t in types}, desc) for topic, types, desc in [
-        (topics.ELIGIBILITY_COMMANDS, [m.ELIGIBILITY_REQUESTED], "Workflow → eligibility"),
-        (topics.ELIGIBILITY_EVENTS, [m.ELIGIBILITY_DECIDED], "Eligibility decisions"),
-        (topics.ALLOCATION_COMMANDS, [m.HOLD_REQUESTED, m.CONFIRM_REQUESTED, m.RELEASE_REQUESTED],
-         "Workflow → allocation"),
-        (topics.ALLOCATION_EVENTS, [m.HOLD_PLACED, m.HOLD_FAILED, m.ALLOCATION_CONFIRMED,
-                                    m.ALLOCATION_RELEASED], "Allocation results"),
-        (topics.VOUCHERS_COMMANDS, [m.SCREENING_REQUESTED, m.ISSUE_REQUESTED,
-                                    m.RESERVATION_RELEASE_REQUESTED], "Workflow → vouchers"),
-        (topics.VOUCHERS_EVENTS, [m.AID_RESERVED, m.SCREENING_REFUSED, m.VOUCHER_ISSUED,
-                                  m.RESERVATION_RELEASED], "State aid, budget and voucher results"),
-        (topics.CHARTER_COMMANDS, [m.TERMS_REQUESTED], "Workflow → charter"),
-        (topics.CHARTER_EVENTS, [m.TERMS_RENDERED], "Rendered terms"),
-    ]],
+CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
+    (
+        topics.FACILITY_CAPACITY,
+        dict(cap.CAPACITY_BODIES),
+        "Public: facilities publish profiles, slots, withdrawals and deliveries with any Kafka "
+        "client. Key = facility id; ce_source = facility/<facility_id>; `sequence` strictly "
+        "increasing per facility makes duplicates and out-of-order delivery harmless.",
+    ),
+    *[
+        (topic, {t: m.BODIES[t] for t in types}, desc)
+        for topic, types, desc in [
+            (topics.ELIGIBILITY_COMMANDS, [m.ELIGIBILITY_REQUESTED], "Workflow → eligibility"),
+            (topics.ELIGIBILITY_EVENTS, [m.ELIGIBILITY_DECIDED], "Eligibility decisions"),
+            (
+                topics.ALLOCATION_COMMANDS,
+                [m.HOLD_REQUESTED, m.CONFIRM_REQUESTED, m.RELEASE_REQUESTED],
+                "Workflow → allocation",
+            ),
+            (
+                topics.ALLOCATION_EVENTS,
+                [m.HOLD_PLACED, m.HOLD_FAILED, m.ALLOCATION_CONFIRMED, m.ALLOCATION_RELEASED],
+                "Allocation results",
+            ),
+            (
+                topics.VOUCHERS_COMMANDS,
+                [m.SCREENING_REQUESTED, m.ISSUE_REQUESTED, m.RESERVATION_RELEASE_REQUESTED],
+                "Workflow → vouchers",
+            ),
+            (
+                topics.VOUCHERS_EVENTS,
+                [m.AID_RESERVED, m.SCREENING_REFUSED, m.VOUCHER_ISSUED, m.RESERVATION_RELEASED],
+                "State aid, budget and voucher results",
+            ),
+            (topics.CHARTER_COMMANDS, [m.TERMS_REQUESTED], "Workflow → charter"),
+            (topics.CHARTER_EVENTS, [m.TERMS_RENDERED], "Rendered terms"),
+        ]
+    ],
 ]
 
 CE_HEADERS: dict[str, Any] = {
@@ -58,21 +77,32 @@ def asyncapi() -> dict[str, Any]:
         refs = {}
         for type_, model in types.items():
             mid = type_.replace(".", "_")
-            messages[mid] = {"name": type_, "contentType": "application/json",
-                             "headers": CE_HEADERS, "payload": model.model_json_schema()}
+            messages[mid] = {
+                "name": type_,
+                "contentType": "application/json",
+                "headers": CE_HEADERS,
+                "payload": model.model_json_schema(),
+            }
             refs[mid] = {"$ref": f"#/components/messages/{mid}"}
         channels[cid] = {"address": topic, "description": description, "messages": refs}
         channels[cid + "_dlq"] = {
             "address": topics.dlq(topic),
             "description": f"Records from {topic} that could not be processed, unchanged, with "
-                           "dlq_reason, dlq_source_topic/partition/offset and dlq_consumer_group "
-                           "headers."}
+            "dlq_reason, dlq_source_topic/partition/offset and dlq_consumer_group "
+            "headers.",
+        }
         operations[f"publish_{cid}"] = {"action": "send", "channel": {"$ref": f"#/channels/{cid}"}}
-    return {"asyncapi": "3.0.0",
-            "info": {"title": "Loket Kafka contracts", "version": "1.0.0",
-                     "description": "CloudEvents 1.0, Kafka protocol binding, binary mode."},
-            "channels": channels, "operations": operations,
-            "components": {"messages": messages}}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Loket Kafka contracts",
+            "version": "1.0.0",
+            "description": "CloudEvents 1.0, Kafka protocol binding, binary mode.",
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages},
+    }
 
 
 def openapi() -> dict[str, Any]:

@@ -35,8 +35,16 @@ def tansu(port: int, log: Path) -> Process:
     url = f"tcp://127.0.0.1:{port}"
     return Process(
         "kafka(tansu)",
-        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
+        [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
         log,
     )
 
@@ -47,11 +55,21 @@ def apache_kafka_classpath() -> str:
     if not lib.is_dir() or not any(lib.glob("kafka_2.13-*.jar")):
         mvn = shutil.which("mvn")
         if mvn is None:
-            raise RuntimeError("LOKET_KAFKA=apache needs Maven (apt-get install maven) to fetch "
-                               "the broker jars from Maven Central")
+            raise RuntimeError(
+                "LOKET_KAFKA=apache needs Maven (apt-get install maven) to fetch "
+                "the broker jars from Maven Central"
+            )
         subprocess.run(
-            [mvn, "-q", "-B", "-f", str(KAFKA_DIR / "pom.xml"), "dependency:copy-dependencies",
-             f"-DoutputDirectory={lib}", "-DincludeScope=runtime"],
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(KAFKA_DIR / "pom.xml"),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={lib}",
+                "-DincludeScope=runtime",
+            ],
             check=True,
         )
     return f"{lib}/*"
@@ -67,31 +85,45 @@ def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> 
     logs_dir = data_dir / "kafka-logs"
     props = data_dir / "kraft.properties"
     props.write_text(
-        "\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-            "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name=PLAINTEXT",
-            f"log.dirs={logs_dir}",
-            "num.partitions=3",
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            f"group.min.session.timeout.ms={SESSION_TIMEOUT_MS}",
-            "auto.create.topics.enable=false",
-        ]) + "\n"
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={logs_dir}",
+                "num.partitions=3",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                f"group.min.session.timeout.ms={SESSION_TIMEOUT_MS}",
+                "auto.create.topics.enable=false",
+            ]
+        )
+        + "\n"
     )
     java = shutil.which("java") or "java"
     if not (logs_dir / "meta.properties").exists():
         subprocess.run(
-            [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t",
-             cluster_id(), "-c", str(props)],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                java,
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id(),
+                "-c",
+                str(props),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
-    return Process("kafka(apache)", [java, "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(props)],
-                   log)
+    return Process(
+        "kafka(apache)", [java, "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(props)], log
+    )

@@ -18,27 +18,29 @@ RUNNABLE = {**SERVICES, **WORKERS, "gateway": "loket_gateway"}
 
 def _up(args: argparse.Namespace) -> int:
     config = StackConfig(
-        data_dir=Path(args.data_dir), ui=True, fresh=args.fresh,
+        data_dir=Path(args.data_dir),
+        ui=True,
+        fresh=args.fresh,
         kafka_port=int(os.environ.get("LOKET_KAFKA_PORT", 19092)),
         temporal_port=int(os.environ.get("LOKET_TEMPORAL_PORT", 17233)),
         temporal_ui_port=int(os.environ.get("LOKET_TEMPORAL_UI_PORT", 18233)),
         gateway_port=int(os.environ.get("LOKET_GATEWAY_PORT", 18080)),
     )
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
     with EmbeddedStack(config) as stack:
-        print(f"Loket is up. Gateway {stack.gateway_url}/docs · Temporal UI {stack.temporal_ui} "
-              f"· Kafka {stack.kafka_bootstrap} · logs {stack.log_dir}. Ctrl-C stops it.",
-              flush=True)
-        try:
-            while not stop.wait(0.5):
-                dead = [n for n, p in stack.processes.items() if not p.alive()]
-                if dead:
-                    print(f"stopping: {', '.join(dead)} exited; see {stack.log_dir}",
-                          file=sys.stderr)
-                    return 1
-        except KeyboardInterrupt:
-            pass
+        print(
+            f"Loket is up. Gateway {stack.gateway_url}/docs · Temporal UI {stack.temporal_ui} "
+            f"· Kafka {stack.kafka_bootstrap} · logs {stack.log_dir}. Ctrl-C stops it.",
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            dead = [n for n, p in stack.processes.items() if not p.alive()]
+            if dead:
+                print(f"stopping: {', '.join(dead)} exited; see {stack.log_dir}", file=sys.stderr)
+                return 1
+        print("stopping…", flush=True)
     return 0
 
 
@@ -68,9 +70,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="loket", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole platform on embedded infrastructure")
-    up.add_argument("--data-dir", default=".loket")
-    up.add_argument("--keep", dest="fresh", action="store_false",
-                    help="keep the data folder (Temporal history, service databases)")
+    up.add_argument("--data-dir", default=".loket/up")
+    up.add_argument(
+        "--keep",
+        dest="fresh",
+        action="store_false",
+        help="keep the data folder (Temporal history, service databases)",
+    )
     up.set_defaults(func=_up)
     svc = sub.add_parser("service", help="run one service in the foreground")
     svc.add_argument("name", choices=sorted(RUNNABLE))

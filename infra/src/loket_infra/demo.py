@@ -32,8 +32,9 @@ class DemoError(RuntimeError):
 
 def _ok(resp: httpx.Response) -> httpx.Response:
     if resp.is_error:
-        raise DemoError(f"{resp.request.method} {resp.request.url.path} → {resp.status_code}: "
-                        f"{resp.text}")
+        raise DemoError(
+            f"{resp.request.method} {resp.request.url.path} → {resp.status_code}: {resp.text}"
+        )
     return resp
 
 
@@ -44,8 +45,9 @@ class Outcome:
     status: dict[str, Any]
 
 
-async def _poll_until(http: httpx.AsyncClient, app_id: str, stages: set[str],
-                      deadline: float) -> dict[str, Any]:
+async def _poll_until(
+    http: httpx.AsyncClient, app_id: str, stages: set[str], deadline: float
+) -> dict[str, Any]:
     while True:
         resp = _ok(await http.get(f"/v1/applications/{app_id}"))
         status: dict[str, Any] = resp.json()
@@ -58,8 +60,11 @@ async def _poll_until(http: httpx.AsyncClient, app_id: str, stages: set[str],
 
 async def follow(http: httpx.AsyncClient, case: Case) -> Outcome:
     key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"loket-demo/{case.label}"))
-    resp = _ok(await http.post("/v1/applications", json=request_body(case),
-                               headers={"Idempotency-Key": key}))
+    resp = _ok(
+        await http.post(
+            "/v1/applications", json=request_body(case), headers={"Idempotency-Key": key}
+        )
+    )
     app_id = resp.json()["application_id"]
     deadline = time.monotonic() + FOLLOW_DEADLINE_S
     status = await _poll_until(http, app_id, TERMINAL | {"awaiting_acceptance"}, deadline)
@@ -80,23 +85,36 @@ async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
     await publish_capacity(stack.kafka_bootstrap, via_kafka)
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
         for body in via_http:
-            path = ("profile" if type(body).__name__ == "FacilityProfile" else "slots")
+            path = "profile" if type(body).__name__ == "FacilityProfile" else "slots"
             method = http.put if path == "profile" else http.post
-            _ok(await method(f"/v1/facilities/{body.facility_id}/{path}",
-                          content=body.model_dump_json(),
-                          headers={"content-type": "application/json"}))
+            _ok(
+                await method(
+                    f"/v1/facilities/{body.facility_id}/{path}",
+                    content=body.model_dump_json(),
+                    headers={"content-type": "application/json"},
+                )
+            )
         await wait_caught_up(stack.kafka_bootstrap, "loket-allocation", FACILITY_CAPACITY)
         facilities = {e.facility_id for e in events}
         countries = {e.country for e in events if hasattr(e, "country")}
-        console.print(f"{len(facilities)} facilities in {len(countries)} countries published "
-                      f"{len(events)} capacity events; submitting {len(CASES)} applications…")
+        console.print(
+            f"{len(facilities)} facilities in {len(countries)} countries published "
+            f"{len(events)} capacity events; submitting {len(CASES)} applications…"
+        )
         return list(await asyncio.gather(*(follow(http, case) for case in CASES)))
 
 
 def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
     table = Table(title="Loket demo: applications", show_lines=False)
-    for col in ("application", "applicant / case", "stage", "expected", "reason",
-                "voucher EUR", "sites (countries)"):
+    for col in (
+        "application",
+        "applicant / case",
+        "stage",
+        "expected",
+        "reason",
+        "voucher EUR",
+        "sites (countries)",
+    ):
         table.add_column(col, overflow="fold")
     mismatches = 0
     for o in outcomes:
@@ -106,11 +124,19 @@ def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
         voucher = ""
         if s.get("aid") and s["stage"] == "voucher_issued":
             voucher = f"{Decimal(s['aid']['voucher_eur']):,.0f}"
-        sites = ", ".join(sorted({f"{a['site']} ({a['country']})" for a in s.get("allocation", [])}))
+        sites = ", ".join(
+            sorted({f"{a['site']} ({a['country']})" for a in s.get("allocation", [])})
+        )
         reason = "; ".join(s.get("reasons", []))
-        table.add_row(o.application_id, f"{o.case.applicant['name']}: {o.case.label}",
-                      f"[green]{s['stage']}[/]" if ok else f"[red]{s['stage']}[/]",
-                      o.case.expect, reason, voucher, sites)
+        table.add_row(
+            o.application_id,
+            f"{o.case.applicant['name']}: {o.case.label}",
+            f"[green]{s['stage']}[/]" if ok else f"[red]{s['stage']}[/]",
+            o.case.expect,
+            reason,
+            voucher,
+            sites,
+        )
     return table, mismatches
 
 
@@ -119,15 +145,19 @@ def run_demo(data_dir: Path) -> int:
     t0 = time.monotonic()
     config = StackConfig(data_dir=data_dir, acceptance_window_s=DEMO_ACCEPTANCE_WINDOW_S)
     with EmbeddedStack(config) as stack:
-        console.print(f"platform up in {time.monotonic() - t0:.1f}s (Kafka {config.kafka} at "
-                      f"{stack.kafka_bootstrap}, Temporal {stack.temporal_address}, gateway "
-                      f"{stack.gateway_url}); logs in {stack.log_dir}")
+        console.print(
+            f"platform up in {time.monotonic() - t0:.1f}s (Kafka {config.kafka} at "
+            f"{stack.kafka_bootstrap}, Temporal {stack.temporal_address}, gateway "
+            f"{stack.gateway_url}); logs in {stack.log_dir}"
+        )
         outcomes = asyncio.run(drive(stack, console))
     table, mismatches = _table(outcomes)
     console.print(table)
     issued = [o for o in outcomes if o.status["stage"] == "voucher_issued"]
     total = sum(Decimal(o.status["aid"]["voucher_eur"]) for o in issued)
-    console.print(f"{len(outcomes)} applications, {len(issued)} vouchers worth EUR {total:,.2f}; "
-                  f"{mismatches} outcome(s) differ from the scenario; "
-                  f"{time.monotonic() - t0:.1f}s in all")
+    console.print(
+        f"{len(outcomes)} applications, {len(issued)} vouchers worth EUR {total:,.2f}; "
+        f"{mismatches} outcome(s) differ from the scenario; "
+        f"{time.monotonic() - t0:.1f}s in all"
+    )
     return 0 if mismatches == 0 else 1

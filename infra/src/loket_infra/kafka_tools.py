@@ -11,7 +11,7 @@ from loket_contracts.envelope import make_event
 from loket_contracts.topics import FACILITY_CAPACITY
 from pydantic import BaseModel
 
-TYPE_BY_BODY = {model: type_ for type_, model in CAPACITY_BODIES.items()}
+TYPE_BY_BODY: dict[type[BaseModel], str] = {m: t for t, m in CAPACITY_BODIES.items()}
 
 
 async def publish_capacity(bootstrap: str, events: list[BaseModel]) -> None:
@@ -21,10 +21,18 @@ async def publish_capacity(bootstrap: str, events: list[BaseModel]) -> None:
     try:
         for body in events:
             facility_id: str = body.facility_id  # type: ignore[attr-defined]
-            event = make_event(source=f"facility/{facility_id}", type_=TYPE_BY_BODY[type(body)],
-                               body=body, subject=facility_id)
-            await producer.send_and_wait(FACILITY_CAPACITY, value=event.data,
-                                         key=facility_id.encode(), headers=event.kafka_headers())
+            event = make_event(
+                source=f"facility/{facility_id}",
+                type_=TYPE_BY_BODY[type(body)],
+                body=body,
+                subject=facility_id,
+            )
+            await producer.send_and_wait(
+                FACILITY_CAPACITY,
+                value=event.data,
+                key=facility_id.encode(),
+                headers=event.kafka_headers(),
+            )
     finally:
         await producer.stop()
 
@@ -55,8 +63,7 @@ async def wait_caught_up(bootstrap: str, group: str, topic: str, deadline_s: flo
     targets = await end_offsets(bootstrap, topic)
     # A consumer that never subscribes only reads the group's committed offsets: it does not
     # join the group (the admin client's OffsetFetch version is not understood by tansu).
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                             enable_auto_commit=False)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await probe.start()
     try:
         end = time.monotonic() + deadline_s

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +41,13 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def wait_until(what: str, check: Callable[[], bool], deadline_s: float,
-               alive: Callable[[], bool] | None = None, log: Path | None = None) -> None:
+def wait_until(
+    what: str,
+    check: Callable[[], bool],
+    deadline_s: float,
+    alive: Callable[[], bool] | None = None,
+    log: Path | None = None,
+) -> None:
     """Poll `check` until true; fail with the log's tail if the deadline passes or a
     process dies first."""
     end = time.monotonic() + deadline_s
@@ -60,6 +67,13 @@ def _tail(log: Path | None, lines: int = 30) -> str:
     return f"; last lines of {log}:\n" + "\n".join(text)
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the launcher dies, even by kill -9 (no orphans)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @dataclass
 class Process:
     name: str
@@ -73,8 +87,13 @@ class Process:
         out = self.log.open("ab")
         # Own session: a stop signal reaches the whole process group, never our terminal.
         self.popen = subprocess.Popen(
-            list(self.argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env}, start_new_session=True,
+            list(self.argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         out.close()
 

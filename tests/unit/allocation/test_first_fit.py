@@ -11,18 +11,31 @@ from loket_contracts.messages import Need
 T0 = datetime(2027, 3, 1, tzinfo=UTC)
 
 
-def slot(fid: str, country: str, stype: str, free: int, day: int = 0, price: int = 1000,
-         sid: str = "s1") -> Candidate:
-    return Candidate(facility_id=fid, facility_name=fid, site=fid, country=country, kind="RI",
-                     offering_id="o", service_type=stype, unit="shift",
-                     market_price_eur=Decimal(price), access_modes=("physical",), slot_id=sid,
-                     start=T0 + timedelta(days=day), end=T0 + timedelta(days=day + 2),
-                     free_units=free)
+def slot(
+    fid: str, country: str, stype: str, free: int, day: int = 0, price: int = 1000, sid: str = "s1"
+) -> Candidate:
+    return Candidate(
+        facility_id=fid,
+        facility_name=fid,
+        site=fid,
+        country=country,
+        kind="RI",
+        offering_id="o",
+        service_type=stype,
+        unit="shift",
+        market_price_eur=Decimal(price),
+        access_modes=("physical",),
+        slot_id=sid,
+        start=T0 + timedelta(days=day),
+        end=T0 + timedelta(days=day + 2),
+        free_units=free,
+    )
 
 
 def need(stype: str, units: int) -> Need:
-    return Need(service_type=stype, units=units, earliest_start=T0,
-                latest_end=T0 + timedelta(days=60))
+    return Need(
+        service_type=stype, units=units, earliest_start=T0, latest_end=T0 + timedelta(days=60)
+    )
 
 
 def test_never_books_in_the_applicants_own_country() -> None:
@@ -32,8 +45,11 @@ def test_never_books_in_the_applicants_own_country() -> None:
 
 
 def test_earliest_then_cheapest_abroad() -> None:
-    cands = [slot("late", "FR", "xray", 10, day=9), slot("dear", "DE", "xray", 10, price=5000),
-             slot("cheap", "ES", "xray", 10, price=900)]
+    cands = [
+        slot("late", "FR", "xray", 10, day=9),
+        slot("dear", "DE", "xray", 10, price=5000),
+        slot("cheap", "ES", "xray", 10, price=900),
+    ]
     result = first_fit([need("xray", 2)], cands, "PT")
     assert isinstance(result, Allocation)
     assert result.choices[0].candidate.facility_id == "cheap"

@@ -12,18 +12,35 @@ from loket_contracts.messages import AllocatedLine, TermsRequested
 
 def line(fid: str, country: str) -> AllocatedLine:
     start = datetime(2027, 3, 1, 8, tzinfo=UTC)
-    return AllocatedLine(facility_id=fid, facility_name=f"{fid} facility", site=fid.title(),
-                         country=country, kind="RI", offering_id="o", slot_id=f"{fid}-s1",
-                         service_type="beamtime.xray-imaging", unit="shift", units=2,
-                         start=start, end=start.replace(day=3), market_price_eur=Decimal(4000),
-                         market_value_eur=Decimal(8000))
+    return AllocatedLine(
+        facility_id=fid,
+        facility_name=f"{fid} facility",
+        site=fid.title(),
+        country=country,
+        kind="RI",
+        offering_id="o",
+        slot_id=f"{fid}-s1",
+        service_type="beamtime.xray-imaging",
+        unit="shift",
+        units=2,
+        start=start,
+        end=start.replace(day=3),
+        market_price_eur=Decimal(4000),
+        market_value_eur=Decimal(8000),
+    )
 
 
 def request(**changes: object) -> TermsRequested:
-    base = dict(application_id="app-1", applicant_name="Qubitron", applicant_country="AT",
-                lines=[line("grenoble", "FR"), line("leuven", "BE")], instrument="de_minimis",
-                aid_element_eur=Decimal(16000), voucher_eur=Decimal(16000),
-                co_payment_eur=Decimal(0))
+    base = dict(
+        application_id="app-1",
+        applicant_name="Qubitron",
+        applicant_country="AT",
+        lines=[line("grenoble", "FR"), line("leuven", "BE")],
+        instrument="de_minimis",
+        aid_element_eur=Decimal(16000),
+        voucher_eur=Decimal(16000),
+        co_payment_eur=Decimal(0),
+    )
     return TermsRequested(**(base | changes))  # type: ignore[arg-type]
 
 

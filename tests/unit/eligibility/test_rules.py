@@ -16,9 +16,15 @@ AS_OF = date(2026, 11, 28)
 
 def applicant(**changes: Any) -> Applicant:
     base: dict[str, Any] = dict(
-        undertaking_id="PT-1", name="Lumina", country="PT", workplace_country="PT",
-        registered_on=date(2023, 1, 1), staff_awu=12, turnover_eur=Decimal(1_500_000),
-        balance_sheet_eur=Decimal(1_000_000), nace_code="C26.1",
+        undertaking_id="PT-1",
+        name="Lumina",
+        country="PT",
+        workplace_country="PT",
+        registered_on=date(2023, 1, 1),
+        staff_awu=12,
+        turnover_eur=Decimal(1_500_000),
+        balance_sheet_eur=Decimal(1_000_000),
+        nace_code="C26.1",
     )
     return Applicant(**(base | changes))
 
@@ -35,20 +41,25 @@ def applicant(**changes: Any) -> Applicant:
         (250, 1, 1, "large"),  # 250 staff is not < 250
     ],
 )
-def test_sme_category_rec_2003_361(staff: float, turnover: int, balance: int,
-                                   expected: str) -> None:
-    a = applicant(staff_awu=staff, turnover_eur=Decimal(turnover),
-                  balance_sheet_eur=Decimal(balance))
+def test_sme_category_rec_2003_361(
+    staff: float, turnover: int, balance: int, expected: str
+) -> None:
+    a = applicant(
+        staff_awu=staff, turnover_eur=Decimal(turnover), balance_sheet_eur=Decimal(balance)
+    )
     assert sme_category(group_figures(a), PILOT_2026) == expected
 
 
 def test_linked_enterprise_adds_100_percent_and_pushes_staff_over_250() -> None:
     # Rec. 2003/361 Annex Art. 6(2): linked enterprises' data are added in full.
-    parent = LinkedEnterprise(undertaking_id="NL-P", name="Parent", staff_awu=230,
-                              turnover_eur=Decimal(60_000_000),
-                              balance_sheet_eur=Decimal(50_000_000))
-    decision = decide(applicant(staff_awu=40, linked_enterprises=[parent]), "ai", AS_OF,
-                      PILOT_2026)
+    parent = LinkedEnterprise(
+        undertaking_id="NL-P",
+        name="Parent",
+        staff_awu=230,
+        turnover_eur=Decimal(60_000_000),
+        balance_sheet_eur=Decimal(50_000_000),
+    )
+    decision = decide(applicant(staff_awu=40, linked_enterprises=[parent]), "ai", AS_OF, PILOT_2026)
     assert decision.outcome == "ineligible"
     assert decision.sme_category == "large"
     sme = next(r for r in decision.rules if r.rule_id == "sme.size")
@@ -58,8 +69,15 @@ def test_linked_enterprise_adds_100_percent_and_pushes_staff_over_250() -> None:
 
 @pytest.mark.parametrize(
     ("country", "eligible"),
-    [("PT", True), ("EL", True), ("GR", True), ("NO", True), ("CH", True),
-     ("US", False), ("KR", False)],  # KR: Pillar-II-only association, no infrastructure access
+    [
+        ("PT", True),
+        ("EL", True),
+        ("GR", True),
+        ("NO", True),
+        ("CH", True),
+        ("US", False),
+        ("KR", False),
+    ],  # KR: Pillar-II-only association, no infrastructure access
 )
 def test_country_of_establishment(country: str, eligible: bool) -> None:
     decision = decide(applicant(country=country), "quantum", AS_OF, PILOT_2026)
@@ -74,8 +92,9 @@ def test_priority_area_outside_the_call_is_ineligible() -> None:
     assert any("not one of the call's priority areas" in r.reason for r in decision.rules)
 
 
-@pytest.mark.parametrize(("nace", "excluded"), [("A03.2", True), ("A01.1", True),
-                                                ("C26.1", False), ("M72.1", False)])
+@pytest.mark.parametrize(
+    ("nace", "excluded"), [("A03.2", True), ("A01.1", True), ("C26.1", False), ("M72.1", False)]
+)
 def test_excluded_de_minimis_sectors(nace: str, excluded: bool) -> None:
     # Reg. (EU) 2023/2831 Art. 1(1)(a)-(b): fishery/aquaculture and primary agriculture.
     decision = decide(applicant(nace_code=nace), "health-biotech", AS_OF, PILOT_2026)
@@ -100,6 +119,10 @@ def test_every_rule_records_version_source_and_reason() -> None:
     decision = decide(applicant(), "ai", AS_OF, PILOT_2026)
     assert decision.outcome == "eligible"
     assert {r.rule_id for r in decision.rules} == {
-        "sme.size", "country.established", "call.priority_area", "applicant.startup",
-        "sector.excluded"}
+        "sme.size",
+        "country.established",
+        "call.priority_area",
+        "applicant.startup",
+        "sector.excluded",
+    }
     assert all(r.legal_source and r.reason for r in decision.rules)

@@ -45,7 +45,9 @@ def test_aid_exactly_three_years_ago_no_longer_counts_but_the_day_after_does() -
     # The rolling window ending on the grant date covers the three years before it.
     on_edge = LedgerEntry(date(2023, 11, 28), Decimal(299_000))
     inside = LedgerEntry(date(2023, 11, 29), Decimal(299_000))
-    assert screen(Decimal(50_000), Decimal(0), [on_edge], TODAY, PILOT_2026).instrument == "de_minimis"
+    assert (
+        screen(Decimal(50_000), Decimal(0), [on_edge], TODAY, PILOT_2026).instrument == "de_minimis"
+    )
     assert screen(Decimal(50_000), Decimal(0), [inside], TODAY, PILOT_2026).instrument == "refused"
 
 

@@ -34,10 +34,22 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 T0 = datetime(2027, 3, 1, tzinfo=UTC)
-LINE = m.AllocatedLine(facility_id="f", facility_name="F", site="Lund", country="SE", kind="RI",
-                       offering_id="o", slot_id="s", service_type="beamtime.x", unit="shift",
-                       units=2, start=T0, end=T0 + timedelta(days=1),
-                       market_price_eur=Decimal(3000), market_value_eur=Decimal(6000))
+LINE = m.AllocatedLine(
+    facility_id="f",
+    facility_name="F",
+    site="Lund",
+    country="SE",
+    kind="RI",
+    offering_id="o",
+    slot_id="s",
+    service_type="beamtime.x",
+    unit="shift",
+    units=2,
+    start=T0,
+    end=T0 + timedelta(days=1),
+    market_price_eur=Decimal(3000),
+    market_value_eur=Decimal(6000),
+)
 TERMS_TEXT = "terms"
 TERMS_SHA = "a" * 64
 
@@ -62,35 +74,60 @@ def reply(cmd: SendCommand, eligible: bool = True) -> tuple[str, BaseModel] | No
     match cmd.type:
         case m.ELIGIBILITY_REQUESTED:
             return m.ELIGIBILITY_DECIDED, m.EligibilityDecided(
-                application_id=app, outcome="eligible" if eligible else "ineligible",
-                sme_category="small", scheme_version="pilot-2026",
-                rules=[m.RuleOutcome(rule_id="sme.size", passed=eligible, legal_source="Rec",
-                                     reason="small" if eligible else "too big")])
+                application_id=app,
+                outcome="eligible" if eligible else "ineligible",
+                sme_category="small",
+                scheme_version="pilot-2026",
+                rules=[
+                    m.RuleOutcome(
+                        rule_id="sme.size",
+                        passed=eligible,
+                        legal_source="Rec",
+                        reason="small" if eligible else "too big",
+                    )
+                ],
+            )
         case m.HOLD_REQUESTED:
-            return m.HOLD_PLACED, m.HoldPlaced(application_id=app, expires_at=T0, lines=[LINE],
-                                               reason="first fit")
+            return m.HOLD_PLACED, m.HoldPlaced(
+                application_id=app, expires_at=T0, lines=[LINE], reason="first fit"
+            )
         case m.SCREENING_REQUESTED:
             return m.AID_RESERVED, m.AidReserved(
-                application_id=app, instrument="de_minimis", aid_element_eur=Decimal(6000),
-                voucher_eur=Decimal(6000), co_payment_eur=Decimal(0),
-                de_minimis_headroom_after_eur=Decimal(294000), scheme_version="pilot-2026",
-                reason="fits")
+                application_id=app,
+                instrument="de_minimis",
+                aid_element_eur=Decimal(6000),
+                voucher_eur=Decimal(6000),
+                co_payment_eur=Decimal(0),
+                de_minimis_headroom_after_eur=Decimal(294000),
+                scheme_version="pilot-2026",
+                reason="fits",
+            )
         case m.TERMS_REQUESTED:
-            return m.TERMS_RENDERED, m.TermsRendered(application_id=app, template_id="t",
-                                                     template_version="1", text=TERMS_TEXT,
-                                                     sha256=TERMS_SHA)
+            return m.TERMS_RENDERED, m.TermsRendered(
+                application_id=app,
+                template_id="t",
+                template_version="1",
+                text=TERMS_TEXT,
+                sha256=TERMS_SHA,
+            )
         case m.CONFIRM_REQUESTED:
-            return m.ALLOCATION_CONFIRMED, m.AllocationConfirmed(application_id=app,
-                                                                 confirmed=True, reason="ok")
+            return m.ALLOCATION_CONFIRMED, m.AllocationConfirmed(
+                application_id=app, confirmed=True, reason="ok"
+            )
         case m.ISSUE_REQUESTED:
-            return m.VOUCHER_ISSUED, m.VoucherIssued(application_id=app, voucher_id="V-1",
-                                                     voucher_eur=Decimal(6000),
-                                                     instrument="de_minimis", granted_on=T0.date())
+            return m.VOUCHER_ISSUED, m.VoucherIssued(
+                application_id=app,
+                voucher_id="V-1",
+                voucher_eur=Decimal(6000),
+                instrument="de_minimis",
+                granted_on=T0.date(),
+            )
         case m.RELEASE_REQUESTED:
             return m.ALLOCATION_RELEASED, m.AllocationReleased(application_id=app, units_released=2)
         case m.RESERVATION_RELEASE_REQUESTED:
-            return m.RESERVATION_RELEASED, m.ReservationReleased(application_id=app,
-                                                                 released_eur=Decimal(6000))
+            return m.RESERVATION_RELEASED, m.ReservationReleased(
+                application_id=app, released_eur=Decimal(6000)
+            )
     return None
 
 
@@ -109,29 +146,56 @@ class FakeServices:
             type_, body = answer
             await self.client.get_workflow_handle(cmd.correlation_id).signal(
                 SIGNAL_SERVICE_EVENT,
-                ServiceEvent(event_id=f"{cmd.event_id}/reply", type=type_,
-                             data=body.model_dump_json()))
+                ServiceEvent(
+                    event_id=f"{cmd.event_id}/reply", type=type_, data=body.model_dump_json()
+                ),
+            )
 
 
 def application(window_s: int = 14 * 24 * 3600) -> ApplicationInput:
     return ApplicationInput(
         application_id=f"app-{uuid.uuid4().hex[:8]}",
-        applicant=m.Applicant(undertaking_id="AT-1", name="Qubitron", country="AT",
-                              workplace_country="AT", registered_on=T0.date().replace(year=2024),
-                              staff_awu=8, turnover_eur=Decimal(1), balance_sheet_eur=Decimal(1),
-                              nace_code="C26"),
-        priority_area="quantum", call_id="LOKET-2026-01",
-        needs=[m.Need(service_type="beamtime.x", units=2, earliest_start=T0,
-                      latest_end=T0 + timedelta(days=30))],
-        acceptance_window_seconds=window_s, submitted_at=T0)
+        applicant=m.Applicant(
+            undertaking_id="AT-1",
+            name="Qubitron",
+            country="AT",
+            workplace_country="AT",
+            registered_on=T0.date().replace(year=2024),
+            staff_awu=8,
+            turnover_eur=Decimal(1),
+            balance_sheet_eur=Decimal(1),
+            nace_code="C26",
+        ),
+        priority_area="quantum",
+        call_id="LOKET-2026-01",
+        needs=[
+            m.Need(
+                service_type="beamtime.x",
+                units=2,
+                earliest_start=T0,
+                latest_end=T0 + timedelta(days=30),
+            )
+        ],
+        acceptance_window_seconds=window_s,
+        submitted_at=T0,
+    )
 
 
-async def run_with(env: WorkflowEnvironment, services: FakeServices, inp: ApplicationInput,
-                   act: Callable[..., object] | None = None) -> ApplicationStatus:
-    async with Worker(env.client, task_queue=TASK_QUEUE, workflows=[ApplicationWorkflow],
-                      activities=[services.send_command]):
-        handle = await env.client.start_workflow(ApplicationWorkflow.run, inp,
-                                                 id=inp.application_id, task_queue=TASK_QUEUE)
+async def run_with(
+    env: WorkflowEnvironment,
+    services: FakeServices,
+    inp: ApplicationInput,
+    act: Callable[..., object] | None = None,
+) -> ApplicationStatus:
+    async with Worker(
+        env.client,
+        task_queue=TASK_QUEUE,
+        workflows=[ApplicationWorkflow],
+        activities=[services.send_command],
+    ):
+        handle = await env.client.start_workflow(
+            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=TASK_QUEUE
+        )
         if act is not None:
             await act(handle)  # type: ignore[misc]
         return await handle.result()
@@ -153,10 +217,12 @@ async def test_accepted_terms_issue_a_voucher(env: WorkflowEnvironment) -> None:
     async def accept(handle) -> None:  # type: ignore[no-untyped-def]
         await wait_for_terms(handle)
         with pytest.raises(WorkflowUpdateFailedError):
-            await handle.execute_update(ApplicationWorkflow.accept_terms,
-                                        TermsDecision(terms_sha256="b" * 64))
-        await handle.execute_update(ApplicationWorkflow.accept_terms,
-                                    TermsDecision(terms_sha256=TERMS_SHA))
+            await handle.execute_update(
+                ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256="b" * 64)
+            )
+        await handle.execute_update(
+            ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256=TERMS_SHA)
+        )
 
     status = await run_with(env, services, application(), accept)
     assert status.stage == Stage.VOUCHER_ISSUED
@@ -170,8 +236,10 @@ async def test_decline_releases_hold_and_reservation(env: WorkflowEnvironment) -
 
     async def decline(handle) -> None:  # type: ignore[no-untyped-def]
         await wait_for_terms(handle)
-        await handle.execute_update(ApplicationWorkflow.decline_terms,
-                                    TermsDecision(terms_sha256=TERMS_SHA, reason="too far"))
+        await handle.execute_update(
+            ApplicationWorkflow.decline_terms,
+            TermsDecision(terms_sha256=TERMS_SHA, reason="too far"),
+        )
 
     status = await run_with(env, services, application(), decline)
     assert status.stage == Stage.DECLINED

@@ -50,7 +50,9 @@ class Bridge:
         self.app.on_shutdown(self._stop)
 
     async def _start(self) -> None:
-        self.client = await connect(self.settings.temporal_address, self.settings.temporal_namespace)
+        self.client = await connect(
+            self.settings.temporal_address, self.settings.temporal_namespace
+        )
         self.producer = make_producer(self.settings.kafka_bootstrap, GROUP)
         await self.producer.start()
 
@@ -63,7 +65,7 @@ class Bridge:
 
     async def forward(self, body: bytes, msg: KafkaMessage) -> None:
         assert self.client is not None and self.producer is not None
-        record: ConsumerRecord[Any, Any] = msg.raw_message  # type: ignore[assignment]
+        record: ConsumerRecord[Any, Any] = msg.raw_message
         try:
             event = from_kafka(header_map(record.headers), body)
             if not event.correlation_id:

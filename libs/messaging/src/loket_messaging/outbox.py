@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from loket_contracts.envelope import CloudEvent
-
-from loket_messaging.clock import utcnow
 from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, Session, SQLModel
+
+from loket_messaging.clock import utcnow
 
 
 class InboxEntry(SQLModel, table=True):

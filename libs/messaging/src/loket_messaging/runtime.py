@@ -41,7 +41,7 @@ class Rejected(Exception):
     """A handler refuses a message that is well-formed but unusable; it goes to the DLQ."""
 
 
-class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Assigned(ConsumerRebalanceListener):
     def __init__(self) -> None:
         self.event = asyncio.Event()
 
@@ -135,7 +135,7 @@ class ServiceRuntime:
     # ---- consuming ------------------------------------------------------------------------
 
     async def _consume(self, body: bytes, msg: KafkaMessage) -> None:
-        record: ConsumerRecord[Any, Any] = msg.raw_message  # type: ignore[assignment]
+        record: ConsumerRecord[Any, Any] = msg.raw_message
         headers = header_map(record.headers)
         try:
             event = from_kafka(headers, body)
@@ -223,17 +223,21 @@ async def dead_letter(
     producer: AIOKafkaProducer, record: ConsumerRecord[Any, Any], reason: str, group_id: str
 ) -> None:
     """Park `record` on `<topic>.dlq` with the reason and where it came from; nothing is lost."""
-    log.warning("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset,
-                reason)
-    headers = [*(record.headers or ()),
-               ("dlq_reason", reason.encode()),
-               ("dlq_source_topic", record.topic.encode()),
-               ("dlq_source_partition", str(record.partition).encode()),
-               ("dlq_source_offset", str(record.offset).encode()),
-               ("dlq_consumer_group", group_id.encode()),
-               ("dlq_time", datetime.now(UTC).isoformat().encode())]
-    await producer.send_and_wait(dlq(record.topic), value=record.value, key=record.key,
-                                 headers=headers)
+    log.warning(
+        "dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason
+    )
+    headers = [
+        *(record.headers or ()),
+        ("dlq_reason", reason.encode()),
+        ("dlq_source_topic", record.topic.encode()),
+        ("dlq_source_partition", str(record.partition).encode()),
+        ("dlq_source_offset", str(record.offset).encode()),
+        ("dlq_consumer_group", group_id.encode()),
+        ("dlq_time", datetime.now(UTC).isoformat().encode()),
+    ]
+    await producer.send_and_wait(
+        dlq(record.topic), value=record.value, key=record.key, headers=headers
+    )
 
 
 async def raw_body(msg: Any) -> bytes:

@@ -79,7 +79,8 @@ class State:
         self.client: Client | None = None
         self.producer: AIOKafkaProducer | None = None
         self.acceptance_window_s = int(
-            os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", DEFAULT_ACCEPTANCE_WINDOW_S))
+            os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", DEFAULT_ACCEPTANCE_WINDOW_S)
+        )
 
 
 def get_client(request: Request) -> Client:
@@ -97,9 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(create_schema, state.engine)
-        state.client = await Client.connect(state.settings.temporal_address,
-                                            namespace=state.settings.temporal_namespace,
-                                            data_converter=pydantic_data_converter)
+        state.client = await Client.connect(
+            state.settings.temporal_address,
+            namespace=state.settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+        )
         state.producer = make_producer(state.settings.kafka_bootstrap, "loket-gateway")
         await state.producer.start()
         try:
@@ -123,8 +126,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # ---- applicants ----------------------------------------------------------------------
 
-    @app.post("/v1/applications", status_code=202, response_model=ApplicationAccepted,
-              responses={422: {"description": "invalid request or reused Idempotency-Key"}})
+    @app.post(
+        "/v1/applications",
+        status_code=202,
+        response_model=ApplicationAccepted,
+        responses={422: {"description": "invalid request or reused Idempotency-Key"}},
+    )
     async def submit(
         req: ApplicationRequest,
         response: Response,
@@ -134,8 +141,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request_hash = hashlib.sha256(req.model_dump_json().encode()).hexdigest()
         inp = ApplicationInput(
             application_id=f"app-{uuid.uuid4().hex[:16]}",
-            applicant=req.applicant, priority_area=req.priority_area, call_id=req.call_id,
-            needs=req.needs, applicant_payment_eur=req.applicant_payment_eur,
+            applicant=req.applicant,
+            priority_area=req.priority_area,
+            call_id=req.call_id,
+            needs=req.needs,
+            applicant_payment_eur=req.applicant_payment_eur,
             acceptance_window_seconds=state.acceptance_window_s,
             submitted_at=datetime.now(UTC),
         )
@@ -143,22 +153,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             inp = await asyncio.to_thread(_remember, state, idempotency_key, request_hash, inp)
         try:
             await temporal.start_workflow(
-                WORKFLOW_NAME, inp, id=inp.application_id, task_queue=TASK_QUEUE,
+                WORKFLOW_NAME,
+                inp,
+                id=inp.application_id,
+                task_queue=TASK_QUEUE,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
             pass  # a retry with the same Idempotency-Key: the application already runs
         response.headers["Location"] = f"/v1/applications/{inp.application_id}"
         return ApplicationAccepted(
-            application_id=inp.application_id, stage="submitted",
-            links={"self": f"/v1/applications/{inp.application_id}",
-                   "terms": f"/v1/applications/{inp.application_id}/terms"},
+            application_id=inp.application_id,
+            stage="submitted",
+            links={
+                "self": f"/v1/applications/{inp.application_id}",
+                "terms": f"/v1/applications/{inp.application_id}/terms",
+            },
         )
 
     @app.get("/v1/applications/{application_id}", response_model=ApplicationStatus)
     async def status(application_id: str, temporal: ClientDep) -> ApplicationStatus:
-        return await _query(temporal.get_workflow_handle(application_id), QUERY_STATUS,
-                            ApplicationStatus)
+        return await _query(
+            temporal.get_workflow_handle(application_id), QUERY_STATUS, ApplicationStatus
+        )
 
     @app.get("/v1/applications/{application_id}/terms", response_model=Terms)
     async def terms(application_id: str, temporal: ClientDep) -> Terms:
@@ -166,35 +183,51 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         found: Terms | None = await _query(handle, QUERY_TERMS, Terms)
         if found is None:
             current = await _query(handle, QUERY_STATUS, ApplicationStatus)
-            raise Problem(409, "terms-not-ready", "Terms are not ready",
-                          f"application {application_id} is in stage {current.stage}",
-                          stage=current.stage)
+            raise Problem(
+                409,
+                "terms-not-ready",
+                "Terms are not ready",
+                f"application {application_id} is in stage {current.stage}",
+                stage=current.stage,
+            )
         return found
 
     @app.post("/v1/applications/{application_id}/accept", response_model=ApplicationStatus)
-    async def accept(application_id: str, decision: TermsDecision,
-                     temporal: ClientDep) -> ApplicationStatus:
-        return await _update(temporal.get_workflow_handle(application_id), UPDATE_ACCEPT_TERMS,
-                             decision)
+    async def accept(
+        application_id: str, decision: TermsDecision, temporal: ClientDep
+    ) -> ApplicationStatus:
+        return await _update(
+            temporal.get_workflow_handle(application_id), UPDATE_ACCEPT_TERMS, decision
+        )
 
     @app.post("/v1/applications/{application_id}/decline", response_model=ApplicationStatus)
-    async def decline(application_id: str, decision: TermsDecision,
-                      temporal: ClientDep) -> ApplicationStatus:
-        return await _update(temporal.get_workflow_handle(application_id), UPDATE_DECLINE_TERMS,
-                             decision)
+    async def decline(
+        application_id: str, decision: TermsDecision, temporal: ClientDep
+    ) -> ApplicationStatus:
+        return await _update(
+            temporal.get_workflow_handle(application_id), UPDATE_DECLINE_TERMS, decision
+        )
 
     # ---- facilities: publish capacity onto the public topic -------------------------------
 
     async def publish(facility_id: str, type_: str, body: cap._Body) -> Published:
         if body.facility_id != facility_id:
-            raise Problem(422, "facility-mismatch", "facility_id does not match the URL",
-                          f"body facility_id {body.facility_id!r} ≠ {facility_id!r}")
-        event = make_event(source=f"facility/{facility_id}", type_=type_, body=body,
-                           subject=facility_id)
+            raise Problem(
+                422,
+                "facility-mismatch",
+                "facility_id does not match the URL",
+                f"body facility_id {body.facility_id!r} ≠ {facility_id!r}",
+            )
+        event = make_event(
+            source=f"facility/{facility_id}", type_=type_, body=body, subject=facility_id
+        )
         assert state.producer is not None
-        await state.producer.send_and_wait(FACILITY_CAPACITY, value=event.data,
-                                           key=facility_id.encode(),
-                                           headers=event.kafka_headers())
+        await state.producer.send_and_wait(
+            FACILITY_CAPACITY,
+            value=event.data,
+            key=facility_id.encode(),
+            headers=event.kafka_headers(),
+        )
         return Published(event_id=event.id, topic=FACILITY_CAPACITY, type=type_)
 
     @app.put("/v1/facilities/{facility_id}/profile", status_code=202, response_model=Published)
@@ -205,17 +238,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def slot_published(facility_id: str, body: cap.SlotPublished) -> Published:
         return await publish(facility_id, cap.SLOT_PUBLISHED, body)
 
-    @app.post("/v1/facilities/{facility_id}/slots/{slot_id}/withdrawal", status_code=202,
-              response_model=Published)
-    async def slot_withdrawn(facility_id: str, slot_id: str,
-                             body: cap.SlotWithdrawn) -> Published:
+    @app.post(
+        "/v1/facilities/{facility_id}/slots/{slot_id}/withdrawal",
+        status_code=202,
+        response_model=Published,
+    )
+    async def slot_withdrawn(facility_id: str, slot_id: str, body: cap.SlotWithdrawn) -> Published:
         if body.slot_id != slot_id:
-            raise Problem(422, "slot-mismatch", "slot_id does not match the URL",
-                          f"body slot_id {body.slot_id!r} ≠ {slot_id!r}")
+            raise Problem(
+                422,
+                "slot-mismatch",
+                "slot_id does not match the URL",
+                f"body slot_id {body.slot_id!r} ≠ {slot_id!r}",
+            )
         return await publish(facility_id, cap.SLOT_WITHDRAWN, body)
 
-    @app.post("/v1/facilities/{facility_id}/deliveries", status_code=202,
-              response_model=Published)
+    @app.post("/v1/facilities/{facility_id}/deliveries", status_code=202, response_model=Published)
     async def delivery(facility_id: str, body: cap.Delivery) -> Published:
         return await publish(facility_id, cap.DELIVERY, body)
 
@@ -227,9 +265,14 @@ def _remember(state: State, key: str, request_hash: str, inp: ApplicationInput) 
     """Bind an Idempotency-Key to one request; a retry gets the first application back."""
     try:
         with unit_of_work(state.engine) as session:
-            session.add(IdempotencyRow(key=key, request_sha256=request_hash,
-                                       application_id=inp.application_id,
-                                       workflow_input_json=inp.model_dump_json()))
+            session.add(
+                IdempotencyRow(
+                    key=key,
+                    request_sha256=request_hash,
+                    application_id=inp.application_id,
+                    workflow_input_json=inp.model_dump_json(),
+                )
+            )
         return inp
     except IntegrityError:
         pass
@@ -237,9 +280,13 @@ def _remember(state: State, key: str, request_hash: str, inp: ApplicationInput) 
         row = session.get(IdempotencyRow, key)
         assert row is not None
         if row.request_sha256 != request_hash:
-            raise Problem(422, "idempotency-key-reused", "Idempotency-Key already used",
-                          "this Idempotency-Key was used for a different request body",
-                          application_id=row.application_id)
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key already used",
+                "this Idempotency-Key was used for a different request body",
+                application_id=row.application_id,
+            )
         return ApplicationInput.model_validate_json(row.workflow_input_json)
 
 
@@ -248,26 +295,34 @@ async def _query(handle: WorkflowHandle[Any, Any], name: str, result_type: type)
         return await handle.query(name, result_type=result_type)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise Problem(404, "application-not-found", "No such application",
-                          f"no application {handle.id}") from exc
+            raise Problem(
+                404, "application-not-found", "No such application", f"no application {handle.id}"
+            ) from exc
         raise
 
 
-async def _update(handle: WorkflowHandle[Any, Any], name: str,
-                  decision: TermsDecision) -> ApplicationStatus:
+async def _update(
+    handle: WorkflowHandle[Any, Any], name: str, decision: TermsDecision
+) -> ApplicationStatus:
     try:
         result: ApplicationStatus = await handle.execute_update(
-            name, decision, result_type=ApplicationStatus)
+            name, decision, result_type=ApplicationStatus
+        )
         return result
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else None
         detail = cause.message if isinstance(cause, ApplicationError) else str(exc)
         slug = {"TermsMismatch": "terms-mismatch", "WrongStage": "wrong-stage"}.get(
-            kind or "", "update-rejected")
+            kind or "", "update-rejected"
+        )
         raise Problem(409, slug, "The decision was not accepted", detail) from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise Problem(404, "application-not-found", "No such application",
-                          f"no running application {handle.id}") from exc
+            raise Problem(
+                404,
+                "application-not-found",
+                "No such application",
+                f"no running application {handle.id}",
+            ) from exc
         raise

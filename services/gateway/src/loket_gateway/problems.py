@@ -17,13 +17,25 @@ class Problem(Exception):
     def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail, self.extra = (
-            status, slug, title, detail, extra)
+            status,
+            slug,
+            title,
+            detail,
+            extra,
+        )
 
 
-def problem_response(request: Request, status: int, slug: str, title: str, detail: str,
-                     **extra: Any) -> JSONResponse:
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail,
-            "instance": str(request.url.path), **extra}
+def problem_response(
+    request: Request, status: int, slug: str, title: str, detail: str, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": str(request.url.path),
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
@@ -39,10 +51,12 @@ def install(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
-        return problem_response(request, 422, "validation-error", "The request is invalid",
-                                detail, errors=errors)
+        return problem_response(
+            request, 422, "validation-error", "The request is invalid", detail, errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(request, exc.status_code, f"http-{exc.status_code}",
-                                str(exc.detail), str(exc.detail))
+        return problem_response(
+            request, exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail)
+        )

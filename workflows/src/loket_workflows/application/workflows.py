@@ -41,7 +41,9 @@ with workflow.unsafe.imports_passed_through():
 # How long a service may take to answer a command before the application fails over to
 # compensation. Generous: a service may be down for a deploy or a broker pause.
 SERVICE_REPLY_TIMEOUT = timedelta(hours=6)
-SEND_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30)
+)
 
 
 class ServiceTimeout(Exception):
@@ -131,11 +133,20 @@ class ApplicationWorkflow:
 
         # 2. eligibility
         self._enter(Stage.ELIGIBILITY)
-        await self._send(topics.ELIGIBILITY_COMMANDS, m.ELIGIBILITY_REQUESTED, "eligibility",
-                         m.EligibilityRequested(application_id=app_id, applicant=inp.applicant,
-                                                priority_area=inp.priority_area, as_of=today))
+        await self._send(
+            topics.ELIGIBILITY_COMMANDS,
+            m.ELIGIBILITY_REQUESTED,
+            "eligibility",
+            m.EligibilityRequested(
+                application_id=app_id,
+                applicant=inp.applicant,
+                priority_area=inp.priority_area,
+                as_of=today,
+            ),
+        )
         decided = m.EligibilityDecided.model_validate_json(
-            (await self._receive(m.ELIGIBILITY_DECIDED)).data)
+            (await self._receive(m.ELIGIBILITY_DECIDED)).data
+        )
         self._status.eligibility = decided.rules
         self._status.sme_category = decided.sme_category
         if decided.outcome == "ineligible":
@@ -145,10 +156,17 @@ class ApplicationWorkflow:
 
         # 3. allocation hold
         self._enter(Stage.ALLOCATION)
-        await self._send(topics.ALLOCATION_COMMANDS, m.HOLD_REQUESTED, "hold",
-                         m.HoldRequested(application_id=app_id,
-                                         applicant_workplace_country=inp.applicant.workplace_country,
-                                         needs=inp.needs, hold_ttl_seconds=inp.hold_ttl_seconds))
+        await self._send(
+            topics.ALLOCATION_COMMANDS,
+            m.HOLD_REQUESTED,
+            "hold",
+            m.HoldRequested(
+                application_id=app_id,
+                applicant_workplace_country=inp.applicant.workplace_country,
+                needs=inp.needs,
+                hold_ttl_seconds=inp.hold_ttl_seconds,
+            ),
+        )
         held = await self._receive(m.HOLD_PLACED, m.HOLD_FAILED)
         if held.type == m.HOLD_FAILED:
             failed = m.HoldFailed.model_validate_json(held.data)
@@ -160,15 +178,22 @@ class ApplicationWorkflow:
         # 4. state aid + budget
         self._enter(Stage.SCREENING)
         market_value = sum((line.market_value_eur for line in placed.lines), Decimal(0))
-        await self._send(topics.VOUCHERS_COMMANDS, m.SCREENING_REQUESTED, "screening",
-                         m.ScreeningRequested(
-                             application_id=app_id,
-                             undertaking_id=inp.applicant.undertaking_id,
-                             linked_undertakings=[e.undertaking_id for e in inp.applicant.linked_enterprises],
-                             declared_prior_aid=inp.applicant.declared_prior_aid,
-                             call_id=inp.call_id, priority_area=inp.priority_area,
-                             market_value_eur=market_value,
-                             applicant_payment_eur=inp.applicant_payment_eur, as_of=today))
+        await self._send(
+            topics.VOUCHERS_COMMANDS,
+            m.SCREENING_REQUESTED,
+            "screening",
+            m.ScreeningRequested(
+                application_id=app_id,
+                undertaking_id=inp.applicant.undertaking_id,
+                linked_undertakings=[e.undertaking_id for e in inp.applicant.linked_enterprises],
+                declared_prior_aid=inp.applicant.declared_prior_aid,
+                call_id=inp.call_id,
+                priority_area=inp.priority_area,
+                market_value_eur=market_value,
+                applicant_payment_eur=inp.applicant_payment_eur,
+                as_of=today,
+            ),
+        )
         screened = await self._receive(m.AID_RESERVED, m.SCREENING_REFUSED)
         if screened.type == m.SCREENING_REFUSED:
             refused = m.ScreeningRefused.model_validate_json(screened.data)
@@ -176,23 +201,39 @@ class ApplicationWorkflow:
             return self._finish(Stage.REFUSED, [refused.reason])
         self._reserved = True
         aid = m.AidReserved.model_validate_json(screened.data)
-        self._status.aid = AidSummary(instrument=aid.instrument, aid_element_eur=aid.aid_element_eur,
-                                      voucher_eur=aid.voucher_eur, co_payment_eur=aid.co_payment_eur,
-                                      reason=aid.reason)
+        self._status.aid = AidSummary(
+            instrument=aid.instrument,
+            aid_element_eur=aid.aid_element_eur,
+            voucher_eur=aid.voucher_eur,
+            co_payment_eur=aid.co_payment_eur,
+            reason=aid.reason,
+        )
 
         # 5. terms
         self._enter(Stage.TERMS)
-        await self._send(topics.CHARTER_COMMANDS, m.TERMS_REQUESTED, "terms",
-                         m.TermsRequested(application_id=app_id, applicant_name=inp.applicant.name,
-                                          applicant_country=inp.applicant.country,
-                                          lines=placed.lines, instrument=aid.instrument,
-                                          aid_element_eur=aid.aid_element_eur,
-                                          voucher_eur=aid.voucher_eur,
-                                          co_payment_eur=aid.co_payment_eur))
+        await self._send(
+            topics.CHARTER_COMMANDS,
+            m.TERMS_REQUESTED,
+            "terms",
+            m.TermsRequested(
+                application_id=app_id,
+                applicant_name=inp.applicant.name,
+                applicant_country=inp.applicant.country,
+                lines=placed.lines,
+                instrument=aid.instrument,
+                aid_element_eur=aid.aid_element_eur,
+                voucher_eur=aid.voucher_eur,
+                co_payment_eur=aid.co_payment_eur,
+            ),
+        )
         rendered = m.TermsRendered.model_validate_json((await self._receive(m.TERMS_RENDERED)).data)
-        self._terms = Terms(application_id=app_id, template_id=rendered.template_id,
-                            template_version=rendered.template_version, text=rendered.text,
-                            sha256=rendered.sha256)
+        self._terms = Terms(
+            application_id=app_id,
+            template_id=rendered.template_id,
+            template_version=rendered.template_version,
+            text=rendered.text,
+            sha256=rendered.sha256,
+        )
         self._status.terms_sha256 = rendered.sha256
 
         # 6. acceptance, raced against the deadline
@@ -203,28 +244,53 @@ class ApplicationWorkflow:
             await workflow.wait_condition(lambda: self._decision is not None, timeout=window)
         except TimeoutError:
             await self._compensate()
-            return self._finish(Stage.EXPIRED, [
-                f"terms not accepted by the deadline {self._status.acceptance_deadline:%Y-%m-%d %H:%M} UTC"])
+            return self._finish(
+                Stage.EXPIRED,
+                [
+                    "terms not accepted by the deadline "
+                    f"{self._status.acceptance_deadline:%Y-%m-%d %H:%M} UTC"
+                ],
+            )
         if self._decision == "decline":
             await self._compensate()
-            return self._finish(Stage.DECLINED, [
-                f"applicant declined the terms{': ' + self._decline_reason if self._decline_reason else ''}"])
+            return self._finish(
+                Stage.DECLINED,
+                [
+                    "applicant declined the terms"
+                    + (f": {self._decline_reason}" if self._decline_reason else "")
+                ],
+            )
 
         # 7. voucher issued, allocation confirmed
         self._enter(Stage.ISSUING)
-        await self._send(topics.ALLOCATION_COMMANDS, m.CONFIRM_REQUESTED, "confirm",
-                         m.AllocationRef(application_id=app_id))
+        await self._send(
+            topics.ALLOCATION_COMMANDS,
+            m.CONFIRM_REQUESTED,
+            "confirm",
+            m.AllocationRef(application_id=app_id),
+        )
         confirmed = m.AllocationConfirmed.model_validate_json(
-            (await self._receive(m.ALLOCATION_CONFIRMED)).data)
+            (await self._receive(m.ALLOCATION_CONFIRMED)).data
+        )
         if not confirmed.confirmed:
             self._holding = False
             await self._compensate()
             return self._finish(Stage.FAILED, [confirmed.reason])
-        await self._send(topics.VOUCHERS_COMMANDS, m.ISSUE_REQUESTED, "issue",
-                         m.VoucherRef(application_id=app_id))
+        await self._send(
+            topics.VOUCHERS_COMMANDS,
+            m.ISSUE_REQUESTED,
+            "issue",
+            m.VoucherRef(application_id=app_id),
+        )
         issued = m.VoucherIssued.model_validate_json((await self._receive(m.VOUCHER_ISSUED)).data)
         self._status.voucher_id = issued.voucher_id
-        self._finish(Stage.VOUCHER_ISSUED, [f"voucher {issued.voucher_id} for EUR {issued.voucher_eur:,.2f} ({issued.instrument})"])
+        self._finish(
+            Stage.VOUCHER_ISSUED,
+            [
+                f"voucher {issued.voucher_id} for EUR {issued.voucher_eur:,.2f} "
+                f"({issued.instrument})"
+            ],
+        )
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -241,8 +307,13 @@ class ApplicationWorkflow:
         app_id = self._inp.application_id
         await workflow.execute_activity(
             "send_command",
-            SendCommand(topic=topic, type=type_, event_id=f"{app_id}/{step}",
-                        correlation_id=app_id, body_json=body.model_dump_json()),
+            SendCommand(
+                topic=topic,
+                type=type_,
+                event_id=f"{app_id}/{step}",
+                correlation_id=app_id,
+                body_json=body.model_dump_json(),
+            ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=SEND_RETRY,
         )
@@ -254,8 +325,9 @@ class ApplicationWorkflow:
         try:
             await workflow.wait_condition(arrived, timeout=SERVICE_REPLY_TIMEOUT)
         except TimeoutError:
-            raise ServiceTimeout(f"no answer of type {' or '.join(types)} within "
-                                 f"{SERVICE_REPLY_TIMEOUT}") from None
+            raise ServiceTimeout(
+                f"no answer of type {' or '.join(types)} within {SERVICE_REPLY_TIMEOUT}"
+            ) from None
         for t in types:
             if self._inbox.get(t):
                 return self._inbox[t].pop(0)
@@ -265,11 +337,19 @@ class ApplicationWorkflow:
         """Give back what this application holds: slot holds, aid headroom and budget."""
         app_id = self._inp.application_id
         if self._holding:
-            await self._send(topics.ALLOCATION_COMMANDS, m.RELEASE_REQUESTED, "release-hold",
-                             m.AllocationRef(application_id=app_id))
+            await self._send(
+                topics.ALLOCATION_COMMANDS,
+                m.RELEASE_REQUESTED,
+                "release-hold",
+                m.AllocationRef(application_id=app_id),
+            )
         if self._reserved:
-            await self._send(topics.VOUCHERS_COMMANDS, m.RESERVATION_RELEASE_REQUESTED,
-                             "release-reservation", m.VoucherRef(application_id=app_id))
+            await self._send(
+                topics.VOUCHERS_COMMANDS,
+                m.RESERVATION_RELEASE_REQUESTED,
+                "release-reservation",
+                m.VoucherRef(application_id=app_id),
+            )
         if self._holding:
             await self._receive(m.ALLOCATION_RELEASED)
             self._holding = False

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+
 from loket_contracts.capacity import FacilityProfile, SlotPublished, SlotWithdrawn
 from sqlalchemy import and_, delete, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from loket_allocation.adapters.tables import FacilityRow, HoldLineRow, OfferingRow, SlotRow
 from loket_allocation.domain.first_fit import Candidate
@@ -115,7 +116,8 @@ def hold_units(session: Session, facility_id: str, slot_id: str, units: int) -> 
             SlotRow.facility_id == facility_id,  # type: ignore[arg-type]
             SlotRow.slot_id == slot_id,  # type: ignore[arg-type]
             SlotRow.withdrawn.is_(False),  # type: ignore[attr-defined]
-            SlotRow.capacity_units - SlotRow.held_units - SlotRow.booked_units >= units,  # type: ignore[operator]
+            col(SlotRow.capacity_units) - col(SlotRow.held_units) - col(SlotRow.booked_units)
+            >= units,
         )
         .values(held_units=SlotRow.held_units + units)
     )

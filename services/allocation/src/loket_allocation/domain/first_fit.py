@@ -100,11 +100,13 @@ def _why_not(need: Need, candidates: list[Candidate], workplace_country: str) ->
             f"{need.service_type} is only offered in {workplace_country}, the applicant's own "
             f"country ({TNA_PRACTICE})"
         )
-    in_window = [
-        c for c in abroad if c.start >= need.earliest_start and c.end <= need.latest_end
-    ]
+    in_window = [c for c in abroad if c.start >= need.earliest_start and c.end <= need.latest_end]
     if not in_window:
-        return f"no {need.service_type} slot abroad between {need.earliest_start:%Y-%m-%d} and " \
+        return (
+            f"no {need.service_type} slot abroad between {need.earliest_start:%Y-%m-%d} and "
             f"{need.latest_end:%Y-%m-%d}"
-    return f"no {need.service_type} slot abroad has {need.units} free {in_window[0].unit}(s) " \
+        )
+    return (
+        f"no {need.service_type} slot abroad has {need.units} free {in_window[0].unit}(s) "
         "in the requested window"
+    )

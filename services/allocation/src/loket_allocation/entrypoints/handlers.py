@@ -37,7 +37,7 @@ def _event(type_: str, body: BaseModel, application_id: str) -> Outgoing:
 
 def _capacity_body(event: CloudEvent) -> BaseModel:
     body = event.decode(cap.CAPACITY_BODIES[event.type])
-    expected = f"facility/{body.facility_id}"  # type: ignore[attr-defined]
+    expected = f"facility/{body.facility_id}"
     if event.source != expected:
         raise Rejected(f"ce_source {event.source!r} does not match facility_id: want {expected!r}")
     return body
@@ -91,30 +91,50 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
         cmd.applicant_workplace_country,
     )
     if isinstance(result, NoAllocation):
-        return [_event(m.HOLD_FAILED, m.HoldFailed(application_id=cmd.application_id,
-                                                   reason=result.reason), cmd.application_id)]
+        return [
+            _event(
+                m.HOLD_FAILED,
+                m.HoldFailed(application_id=cmd.application_id, reason=result.reason),
+                cmd.application_id,
+            )
+        ]
     expires_at = now + timedelta(seconds=cmd.hold_ttl_seconds)
     lines: list[m.AllocatedLine] = []
     for choice in result.choices:
         c = choice.candidate
         repo.hold_units(session, c.facility_id, c.slot_id, choice.units)
-        session.add(HoldLineRow(application_id=cmd.application_id, facility_id=c.facility_id,
-                                slot_id=c.slot_id, units=choice.units))
+        session.add(
+            HoldLineRow(
+                application_id=cmd.application_id,
+                facility_id=c.facility_id,
+                slot_id=c.slot_id,
+                units=choice.units,
+            )
+        )
         lines.append(
             m.AllocatedLine(
-                facility_id=c.facility_id, facility_name=c.facility_name, site=c.site,
-                country=c.country, kind=c.kind,  # type: ignore[arg-type]
-                offering_id=c.offering_id, slot_id=c.slot_id, service_type=c.service_type,
-                unit=c.unit,  # type: ignore[arg-type]
-                units=choice.units, start=c.start, end=c.end,
+                facility_id=c.facility_id,
+                facility_name=c.facility_name,
+                site=c.site,
+                country=c.country,
+                kind=c.kind,
+                offering_id=c.offering_id,
+                slot_id=c.slot_id,
+                service_type=c.service_type,
+                unit=c.unit,
+                units=choice.units,
+                start=c.start,
+                end=c.end,
                 market_price_eur=c.market_price_eur,
                 market_value_eur=c.market_price_eur * Decimal(choice.units),
             )
         )
-    placed = m.HoldPlaced(application_id=cmd.application_id, expires_at=expires_at, lines=lines,
-                          reason=result.reason)
-    row = existing or HoldRow(application_id=cmd.application_id, status="held",
-                              expires_at=expires_at, placed_json="")
+    placed = m.HoldPlaced(
+        application_id=cmd.application_id, expires_at=expires_at, lines=lines, reason=result.reason
+    )
+    row = existing or HoldRow(
+        application_id=cmd.application_id, status="held", expires_at=expires_at, placed_json=""
+    )
     row.status, row.expires_at, row.placed_json = "held", expires_at, placed.model_dump_json()
     session.add(row)
     return [_event(m.HOLD_PLACED, placed, cmd.application_id)]
@@ -125,15 +145,19 @@ def on_confirm_requested(session: Session, event: CloudEvent) -> Sequence[Outgoi
     hold = session.get(HoldRow, cmd.application_id)
     if hold is None or hold.status in ("released", "expired"):
         status = "missing" if hold is None else hold.status
-        body = m.AllocationConfirmed(application_id=cmd.application_id, confirmed=False,
-                                     reason=f"no hold to confirm (hold {status})")
+        body = m.AllocationConfirmed(
+            application_id=cmd.application_id,
+            confirmed=False,
+            reason=f"no hold to confirm (hold {status})",
+        )
     else:
         if hold.status == "held":
             repo.move_units(session, cmd.application_id, from_="held_units", to="booked_units")
             hold.status = "confirmed"
             session.add(hold)
-        body = m.AllocationConfirmed(application_id=cmd.application_id, confirmed=True,
-                                     reason="hold confirmed as booking")
+        body = m.AllocationConfirmed(
+            application_id=cmd.application_id, confirmed=True, reason="hold confirmed as booking"
+        )
     return [_event(m.ALLOCATION_CONFIRMED, body, cmd.application_id)]
 
 
@@ -142,7 +166,7 @@ def _release(session: Session, hold: HoldRow, status: str) -> int:
     units = repo.move_units(session, hold.application_id, from_=column, to=None)
     session.execute(
         HoldLineRow.__table__.delete().where(  # type: ignore[attr-defined]
-            HoldLineRow.application_id == hold.application_id  # type: ignore[arg-type]
+            HoldLineRow.application_id == hold.application_id
         )
     )
     hold.status = status
@@ -170,8 +194,9 @@ def expire_holds(session: Session) -> Sequence[Outgoing]:
     for hold in due:
         units = _release(session, hold, "expired")
         reason = f"hold expired at {hold.expires_at:%Y-%m-%d %H:%M} UTC"
-        body = m.AllocationReleased(application_id=hold.application_id, units_released=units,
-                                    reason=reason)
+        body = m.AllocationReleased(
+            application_id=hold.application_id, units_released=units, reason=reason
+        )
         out.append(_event(m.ALLOCATION_RELEASED, body, hold.application_id))
     return out
 

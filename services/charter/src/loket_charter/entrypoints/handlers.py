@@ -20,15 +20,26 @@ def on_terms_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing
     cmd = event.decode(m.TermsRequested)
     terms = render(cmd)
     if session.get(TermsDocumentRow, terms.sha256) is None:
-        session.add(TermsDocumentRow(sha256=terms.sha256, application_id=cmd.application_id,
-                                     template_id=terms.template_id,
-                                     template_version=terms.template_version,
-                                     language=cmd.language, text=terms.text))
-    body = m.TermsRendered(application_id=cmd.application_id, template_id=terms.template_id,
-                           template_version=terms.template_version, text=terms.text,
-                           sha256=terms.sha256)
-    out = make_event(source=SOURCE, type_=m.TERMS_RENDERED, body=body,
-                     correlation_id=cmd.application_id)
+        session.add(
+            TermsDocumentRow(
+                sha256=terms.sha256,
+                application_id=cmd.application_id,
+                template_id=terms.template_id,
+                template_version=terms.template_version,
+                language=cmd.language,
+                text=terms.text,
+            )
+        )
+    body = m.TermsRendered(
+        application_id=cmd.application_id,
+        template_id=terms.template_id,
+        template_version=terms.template_version,
+        text=terms.text,
+        sha256=terms.sha256,
+    )
+    out = make_event(
+        source=SOURCE, type_=m.TERMS_RENDERED, body=body, correlation_id=cmd.application_id
+    )
     return [Outgoing(topics.CHARTER_EVENTS, out)]
 
 

@@ -135,17 +135,23 @@ def check_startup_or_scaleup(
     young = add_years(applicant.registered_on, scheme.startup_max_age_years) >= as_of
     if young and not applicant.listed and category in ("micro", "small"):
         return RuleOutcome(
-            rule_id="applicant.startup", passed=True, legal_source=GBER_ART_22,
+            rule_id="applicant.startup",
+            passed=True,
+            legal_source=GBER_ART_22,
             reason=f"start-up: unlisted {category} enterprise registered {age} year(s) ago",
         )
     if scheme.scaleups_allowed and category != "large":
         return RuleOutcome(
-            rule_id="applicant.startup", passed=True, legal_source=GBER_ART_22,
+            rule_id="applicant.startup",
+            passed=True,
+            legal_source=GBER_ART_22,
             reason=f"scale-up: {category} enterprise registered {age} year(s) ago; the call "
             "admits scale-ups",
         )
     return RuleOutcome(
-        rule_id="applicant.startup", passed=False, legal_source=GBER_ART_22,
+        rule_id="applicant.startup",
+        passed=False,
+        legal_source=GBER_ART_22,
         reason=f"not a start-up ({age} year(s) since registration, listed={applicant.listed}) "
         "and the call does not admit scale-ups",
     )
@@ -161,7 +167,9 @@ def check_sector(applicant: Applicant, scheme: EligibilityScheme) -> RuleOutcome
         else f"NACE {applicant.nace_code} is not an excluded sector"
     )
     return RuleOutcome(
-        rule_id="sector.excluded", passed=not excluded, legal_source=DE_MINIMIS_ART_1,
+        rule_id="sector.excluded",
+        passed=not excluded,
+        legal_source=DE_MINIMIS_ART_1,
         reason=reason,
     )
 

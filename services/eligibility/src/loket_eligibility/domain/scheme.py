@@ -37,8 +37,9 @@ PILOT_2026 = EligibilityScheme(
     ),
     # EU-27 member states, ISO 3166-1 alpha-2; the EU's own code for Greece is EL.
     eu27=frozenset(
-        "AT BE BG HR CY CZ DK EE FI FR DE GR EL HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE"
-        .split()
+        (
+            "AT BE BG HR CY CZ DK EE FI FR DE GR EL HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE"
+        ).split()
     ),
     # Horizon Europe fully associated countries (Regulation (EU) 2021/695 Art. 16 and the
     # association agreements in force). Pillar-II-only association (e.g. KR) does not cover

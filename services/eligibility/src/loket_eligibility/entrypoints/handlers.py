@@ -33,13 +33,14 @@ def on_eligibility_requested(session: Session, event: CloudEvent) -> Sequence[Ou
     )
     body = m.EligibilityDecided(
         application_id=cmd.application_id,
-        outcome=decision.outcome,  # type: ignore[arg-type]
-        sme_category=decision.sme_category,  # type: ignore[arg-type]
+        outcome=decision.outcome,
+        sme_category=decision.sme_category,
         scheme_version=PILOT_2026.version,
         rules=decision.rules,
     )
-    out = make_event(source=SOURCE, type_=m.ELIGIBILITY_DECIDED, body=body,
-                     correlation_id=cmd.application_id)
+    out = make_event(
+        source=SOURCE, type_=m.ELIGIBILITY_DECIDED, body=body, correlation_id=cmd.application_id
+    )
     return [Outgoing(topics.ELIGIBILITY_EVENTS, out)]
 
 

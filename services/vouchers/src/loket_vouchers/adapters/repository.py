@@ -13,7 +13,7 @@ from decimal import Decimal
 from loket_contracts.messages import DeclaredAid
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, UndertakingRow
 from loket_vouchers.domain.scheme import AidScheme
@@ -24,8 +24,15 @@ def seed_budgets(session: Session, scheme: AidScheme) -> None:
     for call_id, areas in scheme.call_budgets_eur.items():
         for area, total in areas.items():
             if session.get(CallBudgetRow, (call_id, area)) is None:
-                session.add(CallBudgetRow(call_id=call_id, priority_area=area, total_eur=total,
-                                          reserved_eur=Decimal(0), granted_eur=Decimal(0)))
+                session.add(
+                    CallBudgetRow(
+                        call_id=call_id,
+                        priority_area=area,
+                        total_eur=total,
+                        reserved_eur=Decimal(0),
+                        granted_eur=Decimal(0),
+                    )
+                )
 
 
 def lock_single_undertaking(session: Session, undertaking_ids: list[str]) -> None:
@@ -53,8 +60,9 @@ def de_minimis_ledger(
         )
     ).all()
     entries = [LedgerEntry(r.grant_date, r.aid_element_eur) for r in rows]
-    entries += [LedgerEntry(d.granted_on, d.amount_eur) for d in declared
-                if d.instrument == "de_minimis"]
+    entries += [
+        LedgerEntry(d.granted_on, d.amount_eur) for d in declared if d.instrument == "de_minimis"
+    ]
     return entries
 
 
@@ -64,7 +72,9 @@ def reserve_budget(session: Session, call_id: str, area: str, amount: Decimal) -
         .where(
             CallBudgetRow.call_id == call_id,  # type: ignore[arg-type]
             CallBudgetRow.priority_area == area,  # type: ignore[arg-type]
-            CallBudgetRow.total_eur - CallBudgetRow.reserved_eur - CallBudgetRow.granted_eur  # type: ignore[operator]
+            col(CallBudgetRow.total_eur)
+            - col(CallBudgetRow.reserved_eur)
+            - col(CallBudgetRow.granted_eur)
             >= amount,
         )
         .values(reserved_eur=CallBudgetRow.reserved_eur + amount)

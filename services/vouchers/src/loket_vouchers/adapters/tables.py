@@ -10,7 +10,7 @@ from sqlalchemy import Column, Numeric
 from sqlmodel import Field, SQLModel
 
 
-def money() -> Column:  # type: ignore[type-arg]
+def money() -> Column:
     return Column(Numeric(14, 2), nullable=False)
 
 

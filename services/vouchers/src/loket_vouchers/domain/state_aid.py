@@ -42,9 +42,7 @@ def window_start(grant_date: date, years: int) -> date:
 
 def de_minimis_used(ledger: list[LedgerEntry], grant_date: date, scheme: AidScheme) -> Decimal:
     start = window_start(grant_date, scheme.de_minimis_window_years)
-    return sum(
-        (e.amount_eur for e in ledger if start < e.granted_on <= grant_date), Decimal(0)
-    )
+    return sum((e.amount_eur for e in ledger if start < e.granted_on <= grant_date), Decimal(0))
 
 
 def screen(
@@ -58,16 +56,27 @@ def screen(
     used = de_minimis_used(ledger, grant_date, scheme)
     headroom = max(Decimal(0), scheme.de_minimis_ceiling_eur - used)
     if aid == 0:
-        return Screening("no_aid", aid, headroom, headroom,
-                         f"the applicant pays the market price: no aid ({RDI_FRAMEWORK})")
+        return Screening(
+            "no_aid",
+            aid,
+            headroom,
+            headroom,
+            f"the applicant pays the market price: no aid ({RDI_FRAMEWORK})",
+        )
     if aid <= headroom:
         return Screening(
-            "de_minimis", aid, headroom, headroom - aid,
+            "de_minimis",
+            aid,
+            headroom,
+            headroom - aid,
             f"aid €{aid:,.2f} fits the de minimis headroom of €{headroom:,.2f} "
             f"(ceiling €{scheme.de_minimis_ceiling_eur:,.0f} over three years, {DE_MINIMIS})",
         )
     return Screening(
-        "refused", aid, headroom, headroom,
+        "refused",
+        aid,
+        headroom,
+        headroom,
         f"aid €{aid:,.2f} exceeds the de minimis headroom of €{headroom:,.2f}: the single "
         f"undertaking already has €{used:,.2f} in the three years to {grant_date}; de minimis "
         f"cannot be used in part ({DE_MINIMIS})",

@@ -36,7 +36,7 @@ def _event(type_: str, body: BaseModel, application_id: str) -> Outgoing:
 def _reserved_body(row: AidRow) -> m.AidReserved:
     return m.AidReserved(
         application_id=row.application_id,
-        instrument=row.instrument,  # type: ignore[arg-type]
+        instrument=row.instrument,
         aid_element_eur=row.aid_element_eur,
         voucher_eur=row.aid_element_eur,  # the voucher pays what the applicant does not
         co_payment_eur=row.co_payment_eur,
@@ -47,8 +47,12 @@ def _reserved_body(row: AidRow) -> m.AidReserved:
 
 
 def _refused(cmd: m.ScreeningRequested, code: str, reason: str) -> list[Outgoing]:
-    body = m.ScreeningRefused(application_id=cmd.application_id, code=code,  # type: ignore[arg-type]
-                              scheme_version=SCHEME.version, reason=reason)
+    body = m.ScreeningRefused(
+        application_id=cmd.application_id,
+        code=code,
+        scheme_version=SCHEME.version,
+        reason=reason,
+    )
     return [_event(m.SCREENING_REFUSED, body, cmd.application_id)]
 
 
@@ -64,12 +68,16 @@ def on_screening_requested(session: Session, event: CloudEvent) -> Sequence[Outg
     if result.instrument == "refused":
         return _refused(cmd, "de_minimis_headroom_exhausted", result.reason)
     if session.get(CallBudgetRow, (cmd.call_id, cmd.priority_area)) is None:
-        return _refused(cmd, "unknown_call",
-                        f"call {cmd.call_id} has no budget for {cmd.priority_area}")
+        return _refused(
+            cmd, "unknown_call", f"call {cmd.call_id} has no budget for {cmd.priority_area}"
+        )
     if not repo.reserve_budget(session, cmd.call_id, cmd.priority_area, result.aid_element_eur):
-        return _refused(cmd, "budget_exhausted",
-                        f"the {cmd.priority_area} budget of call {cmd.call_id} cannot cover "
-                        f"€{result.aid_element_eur:,.2f}")
+        return _refused(
+            cmd,
+            "budget_exhausted",
+            f"the {cmd.priority_area} budget of call {cmd.call_id} cannot cover "
+            f"€{result.aid_element_eur:,.2f}",
+        )
     if existing is not None:  # a released reservation screened again (re-allocation)
         session.delete(existing)
         session.flush()
@@ -89,11 +97,15 @@ def on_screening_requested(session: Session, event: CloudEvent) -> Sequence[Outg
     )
     session.add(row)
     for declared in cmd.declared_prior_aid:
-        session.add(DeclaredAidRow(application_id=cmd.application_id,
-                                   undertaking_id=cmd.undertaking_id,
-                                   granted_on=declared.granted_on,
-                                   amount_eur=declared.amount_eur,
-                                   instrument=declared.instrument))
+        session.add(
+            DeclaredAidRow(
+                application_id=cmd.application_id,
+                undertaking_id=cmd.undertaking_id,
+                granted_on=declared.granted_on,
+                amount_eur=declared.amount_eur,
+                instrument=declared.instrument,
+            )
+        )
     body = _reserved_body(row)
     return [_event(m.AID_RESERVED, body, cmd.application_id)]
 
@@ -114,10 +126,13 @@ def on_issue_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing
         row.grant_date = utcnow().date()
         row.voucher_id = voucher_id_for(row.application_id)
         session.add(row)
-    body = m.VoucherIssued(application_id=row.application_id, voucher_id=row.voucher_id or "",
-                           voucher_eur=row.aid_element_eur,
-                           instrument=row.instrument,  # type: ignore[arg-type]
-                           granted_on=row.grant_date)
+    body = m.VoucherIssued(
+        application_id=row.application_id,
+        voucher_id=row.voucher_id or "",
+        voucher_eur=row.aid_element_eur,
+        instrument=row.instrument,
+        granted_on=row.grant_date,
+    )
     return [_event(m.VOUCHER_ISSUED, body, row.application_id)]
 
 
