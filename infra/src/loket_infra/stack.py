@@ -285,15 +285,18 @@ class EmbeddedStack:
         self._wait_ready(name)
 
 
-async def create_topics(bootstrap: str, deadline_s: float = 30) -> None:
-    """Create every Loket topic and its DLQ; existing topics are fine."""
+async def create_topics(
+    bootstrap: str, names: list[str] | None = None, deadline_s: float = 30
+) -> None:
+    """Create the topics (default: every Loket topic and its DLQ); existing ones are fine."""
+    wanted = names if names is not None else all_topics_with_dlq()
     end = time.monotonic() + deadline_s
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         try:
             await admin.start()
             existing = set(await admin.list_topics())
-            missing = [t for t in all_topics_with_dlq() if t not in existing]
+            missing = [t for t in wanted if t not in existing]
             if missing:
                 await admin.create_topics(
                     [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in missing]

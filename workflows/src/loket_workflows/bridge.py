@@ -20,7 +20,7 @@ from loket_contracts.application import SIGNAL_SERVICE_EVENT, ServiceEvent
 from loket_contracts.envelope import EnvelopeError, from_kafka, header_map
 from loket_contracts.topics import SERVICE_EVENT_TOPICS
 from loket_messaging.kafka import consumer_options, make_producer
-from loket_messaging.runtime import dead_letter, raw_body
+from loket_messaging.runtime import ProducerSender, dead_letter, raw_body
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -71,7 +71,7 @@ class Bridge:
             if not event.correlation_id:
                 raise EnvelopeError("missing ce_correlationid: cannot route to an application")
         except EnvelopeError as exc:
-            await dead_letter(self.producer, record, str(exc), GROUP)
+            await dead_letter(ProducerSender(self.producer), record, str(exc), GROUP)
             return
         handle = self.client.get_workflow_handle(event.correlation_id)
         signal = ServiceEvent(event_id=event.id, type=event.type, data=event.data.decode())

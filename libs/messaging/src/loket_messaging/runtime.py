@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 from faststream import FastStream
@@ -41,6 +41,40 @@ class Rejected(Exception):
     """A handler refuses a message that is well-formed but unusable; it goes to the DLQ."""
 
 
+class Sender(Protocol):
+    """Where the runtime publishes outbox rows and dead letters."""
+
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None: ...
+
+
+class ProducerSender:
+    """The real thing: an aiokafka producer, acks=all, no linger."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        await self.producer.send_and_wait(topic, value=value, key=key, headers=headers)
+
+
+class BrokerSender:
+    """Publishes through the FastStream broker: with TestKafkaBroker it stays in memory."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        await self.broker.publish(
+            value, topic, key=key, headers={k: v.decode() for k, v in headers}
+        )
+
+
 class _Assigned(ConsumerRebalanceListener):
     def __init__(self) -> None:
         self.event = asyncio.Event()
@@ -53,8 +87,9 @@ class _Assigned(ConsumerRebalanceListener):
 
 
 class ServiceRuntime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, in_memory: bool = False) -> None:
         self.settings = settings
+        self.in_memory = in_memory
         self.name = settings.service
         self.group_id = f"loket-{settings.service}"
         self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=self.group_id)
@@ -63,6 +98,8 @@ class ServiceRuntime:
         self._handlers: dict[str, dict[str, Handler]] = {}
         self._periodic: list[tuple[float, Periodic]] = []
         self._producer: AIOKafkaProducer | None = None
+        self._sender: Sender | None = None
+        self._subscribed = False
         self._relay_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._assigned = _Assigned()
@@ -82,7 +119,11 @@ class ServiceRuntime:
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup.append(hook)
 
-    def _subscribe(self) -> None:
+    def subscribe(self) -> None:
+        """Register the one consumer for every handled topic (once, before the broker starts)."""
+        if self._subscribed:
+            return
+        self._subscribed = True
         topics = list(self._handlers)
         subscriber = self.broker.subscriber(
             *topics,
@@ -98,8 +139,12 @@ class ServiceRuntime:
 
     async def _on_startup(self) -> None:
         await asyncio.to_thread(create_schema, self.engine)
-        self._producer = make_producer(self.settings.kafka_bootstrap, self.group_id)
-        await self._producer.start()
+        if self.in_memory:
+            self._sender = BrokerSender(self.broker)
+        else:
+            self._producer = make_producer(self.settings.kafka_bootstrap, self.group_id)
+            await self._producer.start()
+            self._sender = ProducerSender(self._producer)
         for hook in self._startup:
             await hook()
 
@@ -120,8 +165,9 @@ class ServiceRuntime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._producer is not None:
+        if self._sender is not None:
             await self._publish_pending()  # flush what was committed before we stop
+        if self._producer is not None:
             await self._producer.stop()
         self.engine.dispose()
 
@@ -129,8 +175,18 @@ class ServiceRuntime:
         logging.basicConfig(
             level=logging.INFO, format=f"%(asctime)s {self.name} %(levelname)s %(message)s"
         )
-        self._subscribe()
+        self.subscribe()
         asyncio.run(self.app.run())
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceRuntime]:
+        """Serve inside the caller's event loop (tests): start hooks, broker, then stop."""
+        self.subscribe()
+        await self.app.start()
+        try:
+            yield self
+        finally:
+            await self.app.stop()
 
     # ---- consuming ------------------------------------------------------------------------
 
@@ -161,8 +217,8 @@ class ServiceRuntime:
         return True
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
-        assert self._producer is not None
-        await dead_letter(self._producer, record, reason, self.group_id)
+        assert self._sender is not None
+        await dead_letter(self._sender, record, reason, self.group_id)
 
     # ---- outbox relay ---------------------------------------------------------------------
 
@@ -182,7 +238,7 @@ class ServiceRuntime:
                     await asyncio.wait_for(self._relay_wake.wait(), timeout=1.0)
 
     async def _publish_pending(self, limit: int = 200) -> int:
-        assert self._producer is not None
+        assert self._sender is not None
         with unit_of_work(self.engine) as session:
             rows = session.scalars(
                 select(OutboxEntry)
@@ -194,9 +250,7 @@ class ServiceRuntime:
             for row in rows:
                 headers = [(k, v.encode()) for k, v in json.loads(row.headers_json)]
                 key = row.key.encode() if row.key else None
-                await self._producer.send_and_wait(
-                    row.topic, value=row.body, key=key, headers=headers
-                )
+                await self._sender.send(row.topic, row.body, key, headers)
                 row.published_at = utcnow()
             return len(rows)
 
@@ -220,7 +274,7 @@ class ServiceRuntime:
 
 
 async def dead_letter(
-    producer: AIOKafkaProducer, record: ConsumerRecord[Any, Any], reason: str, group_id: str
+    sender: Sender, record: ConsumerRecord[Any, Any], reason: str, group_id: str
 ) -> None:
     """Park `record` on `<topic>.dlq` with the reason and where it came from; nothing is lost."""
     log.warning(
@@ -235,9 +289,7 @@ async def dead_letter(
         ("dlq_consumer_group", group_id.encode()),
         ("dlq_time", datetime.now(UTC).isoformat().encode()),
     ]
-    await producer.send_and_wait(
-        dlq(record.topic), value=record.value, key=record.key, headers=headers
-    )
+    await sender.send(dlq(record.topic), record.value, record.key, headers)
 
 
 async def raw_body(msg: Any) -> bytes:

@@ -1,0 +1,204 @@
+"""The messaging runtime's promises, one abstract test case run against FastStream's in-memory
+broker and against a real Kafka-protocol broker over sockets.
+
+Promises: a handled event's result is published through the outbox; a redelivered event
+(same ce_id) changes nothing; a record that is not a valid CloudEvent goes to `<topic>.dlq`
+with the reason while the consumer goes on; (real broker) a failure before the commit is
+retried, never lost and never doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from loket_contracts.envelope import CloudEvent, header_map, make_event
+from loket_contracts.topics import dlq
+from loket_infra.kafka_tools import partitions
+from loket_infra.stack import create_topics
+from loket_messaging import Outgoing, ServiceRuntime, Settings
+from loket_messaging.runtime import raw_body
+from pydantic import BaseModel
+from sqlmodel import Session
+
+Record = tuple[dict[str, str], bytes]
+
+
+class Ping(BaseModel):
+    n: int
+
+
+def settings(tmp_path: Path, bootstrap: str = "127.0.0.1:1") -> Settings:
+    name = f"test-{uuid.uuid4().hex[:6]}"
+    return Settings(
+        service=name,
+        kafka_bootstrap=bootstrap,
+        database_url=f"sqlite:///{tmp_path / (name + '.db')}",
+        temporal_address="",
+        temporal_namespace="",
+        data_dir=tmp_path,
+        ready_file=None,
+    )
+
+
+class RuntimeContract:
+    """Subclasses provide a running runtime plus a way to publish and to read topics."""
+
+    IN = "test.in.v1"
+    OUT = "test.out.v1"
+    failures_left: int = 0
+
+    def build(self, runtime: ServiceRuntime) -> None:
+        def on_ping(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+            ping = event.decode(Ping)
+            if self.failures_left > 0:  # e.g. the database went away mid-transaction
+                self.failures_left -= 1
+                raise RuntimeError("transient failure before commit")
+            pong = make_event(
+                source="test", type_="test.pong.v1", body=ping, correlation_id=event.correlation_id
+            )
+            return [Outgoing(self.OUT, pong)]
+
+        runtime.handle(self.IN, "test.ping.v1", on_ping)
+
+    async def publish(self, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        raise NotImplementedError
+
+    async def records(self, topic: str) -> list[Record]:
+        raise NotImplementedError
+
+    async def ping(self, n: int, event_id: str | None = None) -> CloudEvent:
+        event = make_event(
+            source="test",
+            type_="test.ping.v1",
+            body=Ping(n=n),
+            correlation_id=f"app-{n}",
+            event_id=event_id,
+        )
+        await self.publish(event.data, event.kafka_headers())
+        return event
+
+    async def wait_records(self, topic: str, predicate: object, count: int) -> list[Record]:
+        deadline = time.monotonic() + 30
+        while True:
+            found = [r for r in await self.records(topic) if predicate(r)]  # type: ignore[operator]
+            if len(found) >= count:
+                return found
+            assert time.monotonic() < deadline, f"{len(found)}/{count} records on {topic}"
+            await asyncio.sleep(0.05)
+
+    def pongs(self, n: int) -> object:
+        return lambda r: r[0].get("ce_correlationid") == f"app-{n}"
+
+    async def test_handled_event_is_published_through_the_outbox(
+        self, runtime: ServiceRuntime
+    ) -> None:
+        await self.ping(1)
+        [(headers, body)] = await self.wait_records(self.OUT, self.pongs(1), 1)
+        assert headers["ce_type"] == "test.pong.v1" and Ping.model_validate_json(body).n == 1
+
+    async def test_redelivered_event_changes_nothing(self, runtime: ServiceRuntime) -> None:
+        first = await self.ping(2)
+        await self.ping(2, event_id=first.id)  # same ce_id: a redelivery
+        await self.ping(3)  # a barrier: once its pong is out, the duplicate was consumed
+        await self.wait_records(self.OUT, self.pongs(3), 1)
+        assert len([r for r in await self.records(self.OUT) if self.pongs(2)(r)]) == 1  # type: ignore[operator]
+
+    async def test_poison_goes_to_the_dlq_and_the_consumer_goes_on(
+        self, runtime: ServiceRuntime
+    ) -> None:
+        marker = uuid.uuid4().hex.encode()
+        await self.publish(b"{not json " + marker, [])
+        bad = make_event(source="test", type_="test.ping.v1", body=Ping(n=0))
+        await self.publish(b'{"n": "many", "m": "' + marker + b'"}', bad.kafka_headers())
+        await self.ping(4)
+        await self.wait_records(self.OUT, self.pongs(4), 1)
+        parked = await self.wait_records(dlq(self.IN), lambda r: marker in r[1], 2)
+        reasons = sorted(h["dlq_reason"] for h, _ in parked)
+        assert "ce_specversion" in reasons[0] or "ce_specversion" in reasons[1]
+        assert any("invalid test.ping.v1 body: n:" in r for r in reasons)
+        assert all(h["dlq_source_topic"] == self.IN for h, _ in parked)
+
+
+class TestInMemoryBroker(RuntimeContract):
+    @pytest.fixture
+    async def runtime(self, tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
+        runtime = ServiceRuntime(settings(tmp_path), in_memory=True)
+        self.build(runtime)
+        self.seen: dict[str, list[Record]] = {self.OUT: [], dlq(self.IN): []}
+        for topic in self.seen:
+
+            def collector(topic: str = topic):  # type: ignore[no-untyped-def]
+                async def collect(body: bytes, msg: KafkaMessage) -> None:
+                    self.seen[topic].append((header_map(msg.raw_message.headers), body))  # type: ignore[union-attr]
+
+                return collect
+
+            runtime.broker.subscriber(topic, decoder=raw_body)(collector())
+        runtime.subscribe()
+        async with TestKafkaBroker(runtime.broker):
+            async with runtime.running():
+                self.broker = runtime.broker
+                yield runtime
+
+    async def publish(self, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        await self.broker.publish(
+            value, self.IN, key=b"k", headers={k: v.decode() for k, v in headers}
+        )
+
+    async def records(self, topic: str) -> list[Record]:
+        return list(self.seen[topic])
+
+
+class TestRealBroker(RuntimeContract):
+    @pytest.fixture
+    async def runtime(self, tmp_path: Path, kafka_bootstrap: str) -> AsyncIterator[ServiceRuntime]:
+        tag = uuid.uuid4().hex[:6]
+        self.IN, self.OUT = f"test.in.{tag}.v1", f"test.out.{tag}.v1"
+        await create_topics(kafka_bootstrap, [self.IN, dlq(self.IN), self.OUT])
+        self.bootstrap = kafka_bootstrap
+        runtime = ServiceRuntime(settings(tmp_path, kafka_bootstrap))
+        self.build(runtime)
+        async with runtime.running():
+            yield runtime
+
+    async def publish(self, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0)
+        await producer.start()
+        try:
+            await producer.send_and_wait(self.IN, value=value, key=b"k", headers=headers)
+        finally:
+            await producer.stop()
+
+    async def records(self, topic: str) -> list[Record]:
+        parts = await partitions(self.bootstrap, topic)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            ends = await consumer.end_offsets(parts)
+            out: list[Record] = []
+            while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+                for recs in (await consumer.getmany(timeout_ms=100)).values():
+                    out += [(header_map(r.headers), r.value) for r in recs]
+            return out
+        finally:
+            await consumer.stop()
+
+    async def test_failure_before_commit_is_retried_never_lost_never_doubled(
+        self, runtime: ServiceRuntime
+    ) -> None:
+        self.failures_left = 2
+        await self.ping(5)
+        await self.wait_records(self.OUT, self.pongs(5), 1)
+        await self.ping(6)  # barrier
+        await self.wait_records(self.OUT, self.pongs(6), 1)
+        assert self.failures_left == 0
+        assert len([r for r in await self.records(self.OUT) if self.pongs(5)(r)]) == 1  # type: ignore[operator]
