@@ -38,7 +38,7 @@ typecheck: setup
 	$(VENV)/bin/mypy contracts/src libs/messaging/src services/*/src workflows/src infra/src
 
 bench: setup
-	$(PY) -m bench.allocation
+	$(PY) -m bench.kafka_hop
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .loket

@@ -34,7 +34,9 @@ GROUP = "loket-bridge"
 class Bridge:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=GROUP)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap, client_id=GROUP, log_level=logging.DEBUG
+        )
         self.app = FastStream(self.broker)
         self.client: Client | None = None
         self.producer: AIOKafkaProducer | None = None

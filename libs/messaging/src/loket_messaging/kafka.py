@@ -17,7 +17,9 @@ DEFAULT_SESSION_TIMEOUT_MS = 6000
 def consumer_options() -> dict[str, Any]:
     session = int(os.environ.get("LOKET_KAFKA_SESSION_TIMEOUT_MS", DEFAULT_SESSION_TIMEOUT_MS))
     return {
-        "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+        "fetch_max_wait_ms": int(
+            os.environ.get("LOKET_KAFKA_FETCH_MAX_WAIT_MS", FETCH_MAX_WAIT_MS)
+        ),
         "session_timeout_ms": session,
         "heartbeat_interval_ms": max(100, session // 4),
         "auto_offset_reset": "earliest",

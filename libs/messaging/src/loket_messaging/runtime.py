@@ -92,7 +92,10 @@ class ServiceRuntime:
         self.in_memory = in_memory
         self.name = settings.service
         self.group_id = f"loket-{settings.service}"
-        self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=self.group_id)
+        # Per-message "Received/Processed" lines at DEBUG: the DLQ and errors still log loudly.
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap, client_id=self.group_id, log_level=logging.DEBUG
+        )
         self.app = FastStream(self.broker)
         self.engine: Engine = make_engine(settings.database_url)
         self._handlers: dict[str, dict[str, Handler]] = {}
