@@ -35,7 +35,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy contracts/src libs/messaging/src services/*/src workflows/src infra/src
+	$(VENV)/bin/mypy contracts/src libs/messaging/src services/*/src workflows/src infra/src tests bench
 
 bench: setup
 	$(PY) -m bench.kafka_hop

@@ -84,12 +84,12 @@ class Loket:
                     name=f"Facility {tag}",
                     site=f"Site {tag}",
                     country=country,
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                     offerings=[
                         Offering(
                             offering_id="o1",
                             service_type=stype,
-                            unit=unit,  # type: ignore[arg-type]
+                            unit=unit,
                             market_price_eur=price,
                             access_modes=["physical"],
                         )

@@ -140,7 +140,7 @@ async def test_duplicate_commands_change_nothing(loket: Loket) -> None:
         market_value_eur=Decimal(5000),
         applicant_payment_eur=Decimal(0),
         as_of="2026-11-28",
-    )  # type: ignore[arg-type]
+    )
     dup = make_event(
         source="loket/workflows",
         type_=m.SCREENING_REQUESTED,

@@ -134,7 +134,7 @@ class TestInMemoryBroker(RuntimeContract):
         self.seen: dict[str, list[Record]] = {self.OUT: [], dlq(self.IN): []}
         for topic in self.seen:
 
-            def collector(topic: str = topic):  # type: ignore[no-untyped-def]
+            def collector(topic: str = topic):
                 async def collect(body: bytes, msg: KafkaMessage) -> None:
                     self.seen[topic].append((header_map(msg.raw_message.headers), body))  # type: ignore[union-attr]
 

@@ -41,7 +41,7 @@ def request(**changes: object) -> TermsRequested:
         voucher_eur=Decimal(16000),
         co_payment_eur=Decimal(0),
     )
-    return TermsRequested(**(base | changes))  # type: ignore[arg-type]
+    return TermsRequested(**(base | changes))
 
 
 def test_one_agreement_names_every_site_and_the_state_aid_instrument() -> None:

@@ -201,7 +201,7 @@ async def run_with(
         return await handle.result()
 
 
-async def wait_for_terms(handle) -> None:  # type: ignore[no-untyped-def]
+async def wait_for_terms(handle) -> None:
     # Poll the query; the fake services answer at once, so this takes a few round trips.
     for _ in range(200):
         status = await handle.query(ApplicationWorkflow.status)
@@ -214,7 +214,7 @@ async def wait_for_terms(handle) -> None:  # type: ignore[no-untyped-def]
 async def test_accepted_terms_issue_a_voucher(env: WorkflowEnvironment) -> None:
     services = FakeServices(env.client)
 
-    async def accept(handle) -> None:  # type: ignore[no-untyped-def]
+    async def accept(handle) -> None:
         await wait_for_terms(handle)
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(
@@ -234,7 +234,7 @@ async def test_accepted_terms_issue_a_voucher(env: WorkflowEnvironment) -> None:
 async def test_decline_releases_hold_and_reservation(env: WorkflowEnvironment) -> None:
     services = FakeServices(env.client)
 
-    async def decline(handle) -> None:  # type: ignore[no-untyped-def]
+    async def decline(handle) -> None:
         await wait_for_terms(handle)
         await handle.execute_update(
             ApplicationWorkflow.decline_terms,
