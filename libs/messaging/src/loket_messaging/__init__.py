@@ -5,8 +5,8 @@ for events born from a database change; a dead-letter topic for what cannot be p
 offsets committed only after the work is durable.
 """
 
-from loket_messaging.outbox import Outgoing
+from loket_messaging.outbox import Emitter, Outgoing
 from loket_messaging.runtime import Handler, ServiceRuntime
 from loket_messaging.settings import Settings
 
-__all__ = ["Handler", "Outgoing", "ServiceRuntime", "Settings"]
+__all__ = ["Emitter", "Handler", "Outgoing", "ServiceRuntime", "Settings"]

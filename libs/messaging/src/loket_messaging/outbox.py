@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from loket_contracts.envelope import CloudEvent
+from loket_contracts.envelope import CloudEvent, make_event
+from pydantic import BaseModel
 from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, Session, SQLModel
 
@@ -44,6 +45,20 @@ class Outgoing:
     topic: str
     event: CloudEvent
     key: str | None = None
+
+
+@dataclass(frozen=True)
+class Emitter:
+    """Addresses a service's events: one topic, one CloudEvents source, keyed by application."""
+
+    topic: str
+    source: str
+
+    def __call__(self, type_: str, body: BaseModel, application_id: str) -> Outgoing:
+        event = make_event(
+            source=self.source, type_=type_, body=body, correlation_id=application_id
+        )
+        return Outgoing(self.topic, event)
 
 
 def stage(session: Session, outgoing: Outgoing) -> None:

@@ -9,8 +9,8 @@ from decimal import Decimal
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts import topics
-from loket_contracts.envelope import CloudEvent, make_event
-from loket_messaging import Outgoing, ServiceRuntime
+from loket_contracts.envelope import CloudEvent
+from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
 from loket_messaging.runtime import Rejected
 from pydantic import BaseModel
@@ -25,11 +25,7 @@ SOURCE = "loket/allocation"
 EXPIRY_SWEEP_S = 5.0
 
 
-def _event(type_: str, body: BaseModel, application_id: str) -> Outgoing:
-    return Outgoing(
-        topics.ALLOCATION_EVENTS,
-        make_event(source=SOURCE, type_=type_, body=body, correlation_id=application_id),
-    )
+emit = Emitter(topics.ALLOCATION_EVENTS, SOURCE)
 
 
 # ---- facility capacity (public contract) ---------------------------------------------------
@@ -83,7 +79,7 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
     if existing is not None and existing.status in ("held", "confirmed"):
         # Idempotent by application id: the same hold again.
         placed = m.HoldPlaced.model_validate_json(existing.placed_json)
-        return [_event(m.HOLD_PLACED, placed, cmd.application_id)]
+        return [emit(m.HOLD_PLACED, placed, cmd.application_id)]
     now = utcnow()
     result = first_fit(
         cmd.needs,
@@ -92,7 +88,7 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
     )
     if isinstance(result, NoAllocation):
         return [
-            _event(
+            emit(
                 m.HOLD_FAILED,
                 m.HoldFailed(application_id=cmd.application_id, reason=result.reason),
                 cmd.application_id,
@@ -137,7 +133,7 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
     )
     row.status, row.expires_at, row.placed_json = "held", expires_at, placed.model_dump_json()
     session.add(row)
-    return [_event(m.HOLD_PLACED, placed, cmd.application_id)]
+    return [emit(m.HOLD_PLACED, placed, cmd.application_id)]
 
 
 def on_confirm_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
@@ -158,7 +154,7 @@ def on_confirm_requested(session: Session, event: CloudEvent) -> Sequence[Outgoi
         body = m.AllocationConfirmed(
             application_id=cmd.application_id, confirmed=True, reason="hold confirmed as booking"
         )
-    return [_event(m.ALLOCATION_CONFIRMED, body, cmd.application_id)]
+    return [emit(m.ALLOCATION_CONFIRMED, body, cmd.application_id)]
 
 
 def _release(session: Session, hold: HoldRow, status: str) -> int:
@@ -181,7 +177,7 @@ def on_release_requested(session: Session, event: CloudEvent) -> Sequence[Outgoi
     if hold is not None and hold.status in ("held", "confirmed"):
         units = _release(session, hold, "released")
     body = m.AllocationReleased(application_id=cmd.application_id, units_released=units)
-    return [_event(m.ALLOCATION_RELEASED, body, cmd.application_id)]
+    return [emit(m.ALLOCATION_RELEASED, body, cmd.application_id)]
 
 
 def expire_holds(session: Session) -> Sequence[Outgoing]:
@@ -197,7 +193,7 @@ def expire_holds(session: Session) -> Sequence[Outgoing]:
         body = m.AllocationReleased(
             application_id=hold.application_id, units_released=units, reason=reason
         )
-        out.append(_event(m.ALLOCATION_RELEASED, body, hold.application_id))
+        out.append(emit(m.ALLOCATION_RELEASED, body, hold.application_id))
     return out
 
 

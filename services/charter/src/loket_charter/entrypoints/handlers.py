@@ -6,14 +6,15 @@ from collections.abc import Sequence
 
 from loket_contracts import messages as m
 from loket_contracts import topics
-from loket_contracts.envelope import CloudEvent, make_event
-from loket_messaging import Outgoing, ServiceRuntime
+from loket_contracts.envelope import CloudEvent
+from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from sqlmodel import Session
 
 from loket_charter.adapters.tables import TermsDocumentRow
 from loket_charter.domain.terms import render
 
 SOURCE = "loket/charter"
+emit = Emitter(topics.CHARTER_EVENTS, SOURCE)
 
 
 def on_terms_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
@@ -37,10 +38,7 @@ def on_terms_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing
         text=terms.text,
         sha256=terms.sha256,
     )
-    out = make_event(
-        source=SOURCE, type_=m.TERMS_RENDERED, body=body, correlation_id=cmd.application_id
-    )
-    return [Outgoing(topics.CHARTER_EVENTS, out)]
+    return [emit(m.TERMS_RENDERED, body, cmd.application_id)]
 
 
 def register(runtime: ServiceRuntime) -> None:

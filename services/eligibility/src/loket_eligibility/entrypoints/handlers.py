@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from loket_contracts import messages as m
 from loket_contracts import topics
-from loket_contracts.envelope import CloudEvent, make_event
-from loket_messaging import Outgoing, ServiceRuntime
+from loket_contracts.envelope import CloudEvent
+from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from sqlmodel import Session
 
 from loket_eligibility.adapters.tables import EligibilityDecisionRow
@@ -16,6 +16,7 @@ from loket_eligibility.domain.rules import decide
 from loket_eligibility.domain.scheme import PILOT_2026
 
 SOURCE = "loket/eligibility"
+emit = Emitter(topics.ELIGIBILITY_EVENTS, SOURCE)
 
 
 def on_eligibility_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
@@ -38,10 +39,7 @@ def on_eligibility_requested(session: Session, event: CloudEvent) -> Sequence[Ou
         scheme_version=PILOT_2026.version,
         rules=decision.rules,
     )
-    out = make_event(
-        source=SOURCE, type_=m.ELIGIBILITY_DECIDED, body=body, correlation_id=cmd.application_id
-    )
-    return [Outgoing(topics.ELIGIBILITY_EVENTS, out)]
+    return [emit(m.ELIGIBILITY_DECIDED, body, cmd.application_id)]
 
 
 def register(runtime: ServiceRuntime) -> None:

@@ -9,12 +9,11 @@ from decimal import Decimal
 
 from loket_contracts import messages as m
 from loket_contracts import topics
-from loket_contracts.envelope import CloudEvent, make_event
-from loket_messaging import Outgoing, ServiceRuntime
+from loket_contracts.envelope import CloudEvent
+from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
 from loket_messaging.db import unit_of_work
 from loket_messaging.runtime import Rejected
-from pydantic import BaseModel
 from sqlmodel import Session
 
 from loket_vouchers.adapters import repository as repo
@@ -26,11 +25,7 @@ SOURCE = "loket/vouchers"
 SCHEME = PILOT_2026
 
 
-def _event(type_: str, body: BaseModel, application_id: str) -> Outgoing:
-    return Outgoing(
-        topics.VOUCHERS_EVENTS,
-        make_event(source=SOURCE, type_=type_, body=body, correlation_id=application_id),
-    )
+emit = Emitter(topics.VOUCHERS_EVENTS, SOURCE)
 
 
 def _reserved_body(row: AidRow) -> m.AidReserved:
@@ -53,14 +48,14 @@ def _refused(cmd: m.ScreeningRequested, code: str, reason: str) -> list[Outgoing
         scheme_version=SCHEME.version,
         reason=reason,
     )
-    return [_event(m.SCREENING_REFUSED, body, cmd.application_id)]
+    return [emit(m.SCREENING_REFUSED, body, cmd.application_id)]
 
 
 def on_screening_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     cmd = event.decode(m.ScreeningRequested)
     existing = session.get(AidRow, cmd.application_id)
     if existing is not None and existing.status in ("reserved", "granted"):
-        return [_event(m.AID_RESERVED, _reserved_body(existing), cmd.application_id)]
+        return [emit(m.AID_RESERVED, _reserved_body(existing), cmd.application_id)]
     group = [cmd.undertaking_id, *cmd.linked_undertakings]
     repo.lock_single_undertaking(session, group)
     ledger = repo.de_minimis_ledger(session, group, cmd.declared_prior_aid)
@@ -107,7 +102,7 @@ def on_screening_requested(session: Session, event: CloudEvent) -> Sequence[Outg
             )
         )
     body = _reserved_body(row)
-    return [_event(m.AID_RESERVED, body, cmd.application_id)]
+    return [emit(m.AID_RESERVED, body, cmd.application_id)]
 
 
 def voucher_id_for(application_id: str) -> str:
@@ -133,7 +128,7 @@ def on_issue_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing
         instrument=row.instrument,
         granted_on=row.grant_date,
     )
-    return [_event(m.VOUCHER_ISSUED, body, row.application_id)]
+    return [emit(m.VOUCHER_ISSUED, body, row.application_id)]
 
 
 def on_release_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
@@ -146,7 +141,7 @@ def on_release_requested(session: Session, event: CloudEvent) -> Sequence[Outgoi
         released = row.aid_element_eur
         session.add(row)
     body = m.ReservationReleased(application_id=cmd.application_id, released_eur=released)
-    return [_event(m.RESERVATION_RELEASED, body, cmd.application_id)]
+    return [emit(m.RESERVATION_RELEASED, body, cmd.application_id)]
 
 
 def register(runtime: ServiceRuntime) -> None:
