@@ -82,6 +82,7 @@ class ServiceEvent(BaseModel):
 
 class AidSummary(BaseModel):
     instrument: Instrument
+    intensity: Decimal = Decimal(1)
     aid_element_eur: Decimal
     voucher_eur: Decimal
     co_payment_eur: Decimal

@@ -27,6 +27,37 @@ class LinkedEnterprise(BaseModel):
     balance_sheet_eur: Decimal = Field(ge=0)
 
 
+class PartnerEnterprise(BaseModel):
+    """An enterprise holding, or held by the applicant at, 25-50 % (Rec. 2003/361 Annex Art. 3(2)).
+    A share above 50 % makes it linked; below 25 % it does not count."""
+
+    undertaking_id: str = Field(min_length=1)
+    name: str
+    share_pct: Decimal = Field(ge=0, le=100)
+    staff_awu: float = Field(ge=0)
+    turnover_eur: Decimal = Field(ge=0)
+    balance_sheet_eur: Decimal = Field(ge=0)
+
+
+class FinancialPeriod(BaseModel):
+    """The applicant's own figures for one closed accounting period."""
+
+    closed_on: date
+    staff_awu: float = Field(ge=0)
+    turnover_eur: Decimal = Field(ge=0)
+    balance_sheet_eur: Decimal = Field(ge=0)
+
+
+class DifficultyDeclaration(BaseModel):
+    """Undertaking in difficulty, GBER Art. 2(18). `None` = the applicant cannot say: a
+    programme manager reviews it."""
+
+    more_than_half_capital_lost: bool | None = False
+    collective_insolvency: bool | None = False
+    rescue_aid_outstanding: bool | None = False
+    under_restructuring_plan: bool | None = False
+
+
 class DeclaredAid(BaseModel):
     """Aid the single undertaking already received (declared by the applicant)."""
 
@@ -47,6 +78,13 @@ class Applicant(BaseModel):
     balance_sheet_eur: Decimal = Field(ge=0)
     nace_code: str = Field(min_length=1, description="main activity, NACE Rev. 2")
     linked_enterprises: list[LinkedEnterprise] = Field(default_factory=list)
+    partner_enterprises: list[PartnerEnterprise] = Field(default_factory=list)
+    public_bodies_share_pct: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    previous_period: FinancialPeriod | None = Field(
+        default=None, description="own figures for the period before the last closed one"
+    )
+    difficulty: DifficultyDeclaration = Field(default_factory=DifficultyDeclaration)
+    outstanding_recovery_order: bool | None = False
     declared_prior_aid: list[DeclaredAid] = Field(default_factory=list)
 
 
@@ -82,6 +120,8 @@ class RuleOutcome(BaseModel):
     passed: bool
     legal_source: str
     reason: str
+    needs_review: bool = False  # the rule could not be decided from the declaration
+    scheme_version: str = ""
 
 
 # ---- eligibility ---------------------------------------------------------------------------
@@ -106,7 +146,7 @@ class EligibilityDecided(BaseModel):
 
     @property
     def failed_reasons(self) -> list[str]:
-        return [r.reason for r in self.rules if not r.passed]
+        return [r.reason for r in self.rules if not r.passed or r.needs_review]
 
 
 # ---- allocation ----------------------------------------------------------------------------
@@ -178,22 +218,28 @@ class ScreeningRequested(BaseModel):
     market_value_eur: Decimal = Field(ge=0)
     applicant_payment_eur: Decimal = Field(ge=0)
     as_of: date
+    sme: bool = True  # from the eligibility decision: GBER Art. 28 is for SMEs only
+    hold_ttl_seconds: int | None = Field(default=None, ge=1)  # default: the scheme's
 
 
 class AidReserved(BaseModel):
     application_id: str
     instrument: Instrument
+    intensity: Decimal = Decimal(1)
     aid_element_eur: Decimal
     voucher_eur: Decimal
     co_payment_eur: Decimal
     de_minimis_headroom_after_eur: Decimal
     scheme_version: str
+    legal_source: str = ""
     reason: str
 
 
 class ScreeningRefused(BaseModel):
     application_id: str
-    code: Literal["de_minimis_headroom_exhausted", "budget_exhausted", "unknown_call"]
+    code: Literal[
+        "de_minimis_headroom_exhausted", "budget_exhausted", "unknown_call", "manual_review"
+    ]
     scheme_version: str
     reason: str
 
@@ -213,6 +259,81 @@ class VoucherIssued(BaseModel):
 class ReservationReleased(BaseModel):
     application_id: str
     released_eur: Decimal
+    reason: str = "released on request"
+
+
+# ---- vouchers queries (request/reply: the reply's correlationid is the query's ce_id) ------
+
+HEADROOM_QUERY = "eu.loket.vouchers.headroom.query.v1"
+HEADROOM_REPLY = "eu.loket.vouchers.headroom.reply.v1"
+BUDGET_QUERY = "eu.loket.vouchers.budget.query.v1"
+BUDGET_REPLY = "eu.loket.vouchers.budget.reply.v1"
+REGISTER_QUERY = "eu.loket.vouchers.register.query.v1"
+REGISTER_REPLY = "eu.loket.vouchers.register.reply.v1"
+
+
+class HeadroomQuery(BaseModel):
+    undertaking_id: str = Field(min_length=1)
+    linked_undertakings: list[str] = Field(default_factory=list)
+    from_date: date
+    to_date: date
+    step_days: int = Field(default=30, ge=1, le=366)
+
+
+class HeadroomPoint(BaseModel):
+    on: date
+    de_minimis_used_eur: Decimal
+    de_minimis_headroom_eur: Decimal
+    art28_used_eur: Decimal
+    art28_full_intensity_headroom_eur: Decimal
+
+
+class HeadroomReply(BaseModel):
+    undertaking_id: str
+    single_undertaking: list[str]
+    scheme_version: str
+    points: list[HeadroomPoint]
+
+
+class BudgetQuery(BaseModel):
+    call_id: str
+
+
+class BudgetArea(BaseModel):
+    priority_area: str
+    total_eur: Decimal
+    reserved_eur: Decimal
+    granted_eur: Decimal
+    available_eur: Decimal
+
+
+class BudgetReply(BaseModel):
+    call_id: str
+    scheme_version: str
+    areas: list[BudgetArea]
+
+
+class RegisterQuery(BaseModel):
+    register_id: Literal["gber_transparency", "de_minimis"]
+
+
+class RegisterRow(BaseModel):
+    application_id: str
+    voucher_id: str | None
+    undertaking_id: str
+    instrument: Instrument
+    aid_eur: Decimal
+    intensity: Decimal
+    granted_on: date
+    call_id: str
+    priority_area: str
+    legal_source: str
+
+
+class RegisterReply(BaseModel):
+    register_id: str
+    scheme_version: str
+    rows: list[RegisterRow]
 
 
 # ---- charter -------------------------------------------------------------------------------
@@ -258,6 +379,12 @@ BODIES: dict[str, type[BaseModel]] = {
     VOUCHER_ISSUED: VoucherIssued,
     RESERVATION_RELEASE_REQUESTED: VoucherRef,
     RESERVATION_RELEASED: ReservationReleased,
+    HEADROOM_QUERY: HeadroomQuery,
+    HEADROOM_REPLY: HeadroomReply,
+    BUDGET_QUERY: BudgetQuery,
+    BUDGET_REPLY: BudgetReply,
+    REGISTER_QUERY: RegisterQuery,
+    REGISTER_REPLY: RegisterReply,
     TERMS_REQUESTED: TermsRequested,
     TERMS_RENDERED: TermsRendered,
 }

@@ -10,6 +10,8 @@ ALLOCATION_COMMANDS: Final = "loket.allocation.commands.v1"
 ALLOCATION_EVENTS: Final = "loket.allocation.events.v1"
 VOUCHERS_COMMANDS: Final = "loket.vouchers.commands.v1"
 VOUCHERS_EVENTS: Final = "loket.vouchers.events.v1"
+VOUCHERS_QUERIES: Final = "loket.vouchers.queries.v1"  # read-only requests from the gateway
+VOUCHERS_REPLIES: Final = "loket.vouchers.replies.v1"  # their answers, by correlation id
 CHARTER_COMMANDS: Final = "loket.charter.commands.v1"
 CHARTER_EVENTS: Final = "loket.charter.events.v1"
 
@@ -25,7 +27,13 @@ COMMAND_TOPICS: Final = (
     VOUCHERS_COMMANDS,
     CHARTER_COMMANDS,
 )
-ALL_TOPICS: Final = (FACILITY_CAPACITY, *COMMAND_TOPICS, *SERVICE_EVENT_TOPICS)
+ALL_TOPICS: Final = (
+    FACILITY_CAPACITY,
+    *COMMAND_TOPICS,
+    *SERVICE_EVENT_TOPICS,
+    VOUCHERS_QUERIES,
+    VOUCHERS_REPLIES,
+)
 
 
 def dlq(topic: str) -> str:

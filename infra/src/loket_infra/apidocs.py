@@ -46,6 +46,16 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
                 [m.AID_RESERVED, m.SCREENING_REFUSED, m.VOUCHER_ISSUED, m.RESERVATION_RELEASED],
                 "State aid, budget and voucher results",
             ),
+            (
+                topics.VOUCHERS_QUERIES,
+                [m.HEADROOM_QUERY, m.BUDGET_QUERY, m.REGISTER_QUERY],
+                "Gateway → vouchers: read-only queries; the reply's ce_correlationid is the query's ce_id",
+            ),
+            (
+                topics.VOUCHERS_REPLIES,
+                [m.HEADROOM_REPLY, m.BUDGET_REPLY, m.REGISTER_REPLY],
+                "Answers to vouchers queries",
+            ),
             (topics.CHARTER_COMMANDS, [m.TERMS_REQUESTED], "Workflow → charter"),
             (topics.CHARTER_EVENTS, [m.TERMS_RENDERED], "Rendered terms"),
         ]

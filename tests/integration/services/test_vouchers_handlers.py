@@ -1,22 +1,26 @@
-"""Vouchers: de minimis per single undertaking, budget reservation, issuance, release."""
+"""Vouchers handlers on SQLite and PostgreSQL: single-undertaking ledgers, GBER Art. 28,
+budget reservation, issuance, release, expiry, queries and registers."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from loket_contracts import messages as m
 from loket_contracts.envelope import CloudEvent, make_event
+from loket_contracts.scheme import load_scheme
 from loket_messaging import Handler, Outgoing
 from loket_messaging.db import unit_of_work
 from loket_vouchers.adapters import repository as repo
-from loket_vouchers.adapters.tables import CallBudgetRow
-from loket_vouchers.domain.scheme import PILOT_2026
-from loket_vouchers.entrypoints import handlers as h
+from loket_vouchers.adapters.tables import AidRow, CallBudgetRow
+from loket_vouchers.entrypoints.handlers import VoucherHandlers
+from pydantic import BaseModel
 from sqlalchemy import Engine
 
 CALL = "LOKET-2026-01"
+SCHEME = load_scheme("pilot-2026")
+AS_OF = date(2026, 11, 28)
 
 
 def apply(engine: Engine, handler: Handler, event: CloudEvent) -> Sequence[Outgoing]:
@@ -24,31 +28,49 @@ def apply(engine: Engine, handler: Handler, event: CloudEvent) -> Sequence[Outgo
         return handler(session, event)
 
 
+def handlers(engine: Engine) -> VoucherHandlers:
+    with unit_of_work(engine) as session:
+        repo.seed_budgets(session, SCHEME)
+    return VoucherHandlers(SCHEME)
+
+
 def screening(
     app_id: str,
     value: int,
     undertaking: str = "PT-1",
     linked: list[str] | None = None,
-    prior: int = 0,
+    prior: list[m.DeclaredAid] | None = None,
+    sme: bool = True,
 ) -> CloudEvent:
     cmd = m.ScreeningRequested(
         application_id=app_id,
         undertaking_id=undertaking,
         linked_undertakings=linked or [],
-        declared_prior_aid=[m.DeclaredAid(granted_on=date(2025, 1, 1), amount_eur=Decimal(prior))]
-        if prior
-        else [],
+        declared_prior_aid=prior or [],
         call_id=CALL,
         priority_area="quantum",
         market_value_eur=Decimal(value),
         applicant_payment_eur=Decimal(0),
-        as_of=date(2026, 11, 28),
+        as_of=AS_OF,
+        sme=sme,
     )
     return make_event(source="test", type_=m.SCREENING_REQUESTED, body=cmd, correlation_id=app_id)
 
 
+def prior(amount: int, instrument: str = "de_minimis") -> list[m.DeclaredAid]:
+    return [
+        m.DeclaredAid(
+            granted_on=date(2025, 1, 1), amount_eur=Decimal(amount), instrument=instrument
+        )
+    ]  # type: ignore[arg-type]
+
+
 def ref(type_: str, app_id: str) -> CloudEvent:
     return make_event(source="test", type_=type_, body=m.VoucherRef(application_id=app_id))
+
+
+def query(type_: str, body: BaseModel) -> CloudEvent:
+    return make_event(source="gateway", type_=type_, body=body)
 
 
 def budget(engine: Engine) -> CallBudgetRow:
@@ -58,50 +80,82 @@ def budget(engine: Engine) -> CallBudgetRow:
         return row
 
 
-def seed(engine: Engine) -> None:
-    with unit_of_work(engine) as session:
-        repo.seed_budgets(session, PILOT_2026)
-
-
 def test_single_undertaking_shares_one_de_minimis_ledger(engine: Engine) -> None:
-    seed(engine)
+    h = handlers(engine)
     [first] = apply(engine, h.on_screening_requested, screening("a1", 200_000, "PT-PARENT"))
-    assert first.event.type == m.AID_RESERVED
-    # A company linked to the first one: its €150,000 would take the group past €300,000.
+    assert first.event.decode(m.AidReserved).instrument == "de_minimis"
+    # A company linked to the first one: its €150,000 takes the group past €300,000, so the
+    # whole amount moves to GBER Art. 28 (de minimis is never used in part).
     [second] = apply(
         engine, h.on_screening_requested, screening("a2", 150_000, "PT-CHILD", linked=["PT-PARENT"])
     )
-    refused = second.event.decode(m.ScreeningRefused)
-    assert refused.code == "de_minimis_headroom_exhausted"
-    assert "€100,000.00" in refused.reason  # the headroom left, stated
-    assert budget(engine).reserved_eur == Decimal(200_000)
+    reserved = second.event.decode(m.AidReserved)
+    assert reserved.instrument == "gber_art28" and reserved.intensity == 1
+    assert "€100,000.00" in reserved.reason  # the de minimis headroom left, stated
+    assert budget(engine).reserved_eur == Decimal(350_000)
+
+
+def test_art_28_cap_used_up_means_50_percent_and_co_payment(engine: Engine) -> None:
+    h = handlers(engine)
+    [out] = apply(
+        engine,
+        h.on_screening_requested,
+        screening("a1", 30_000, prior=prior(295_000) + prior(215_000, "gber_art28")),
+    )
+    reserved = out.event.decode(m.AidReserved)
+    assert (reserved.instrument, reserved.intensity) == ("gber_art28", Decimal("0.5"))
+    assert (reserved.voucher_eur, reserved.co_payment_eur) == (Decimal(15_000), Decimal(15_000))
+
+
+def test_large_enterprise_without_de_minimis_room_goes_to_manual_review(engine: Engine) -> None:
+    h = handlers(engine)
+    [out] = apply(
+        engine, h.on_screening_requested, screening("a1", 30_000, prior=prior(290_000), sme=False)
+    )
+    refused = out.event.decode(m.ScreeningRefused)
+    assert refused.code == "manual_review"
+    assert budget(engine).reserved_eur == 0  # nothing reserved for a case a human decides
 
 
 def test_release_gives_headroom_and_budget_back(engine: Engine) -> None:
-    seed(engine)
-    apply(engine, h.on_screening_requested, screening("a1", 9_000, prior=290_000))
+    h = handlers(engine)
+    apply(engine, h.on_screening_requested, screening("a1", 9_000, prior=prior(290_000)))
     [released] = apply(engine, h.on_release_requested, ref(m.RESERVATION_RELEASE_REQUESTED, "a1"))
     assert released.event.decode(m.ReservationReleased).released_eur == Decimal(9_000)
     assert budget(engine).reserved_eur == 0
-    [again] = apply(engine, h.on_screening_requested, screening("a2", 9_000, prior=290_000))
-    assert again.event.type == m.AID_RESERVED
+    [again] = apply(engine, h.on_screening_requested, screening("a2", 9_000, prior=prior(290_000)))
+    assert again.event.decode(m.AidReserved).instrument == "de_minimis"
+
+
+def test_expired_reservation_gives_headroom_and_budget_back(engine: Engine) -> None:
+    h = handlers(engine)
+    apply(engine, h.on_screening_requested, screening("a1", 9_000, prior=prior(290_000)))
+    with unit_of_work(engine) as session:
+        row = session.get(AidRow, "a1")
+        assert row is not None
+        row.hold_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    with unit_of_work(engine) as session:
+        [expired] = h.expire_holds(session)
+    assert expired.event.decode(m.ReservationReleased).reason == "reservation expired"
+    assert budget(engine).reserved_eur == 0
+    [late] = apply(engine, h.on_screening_requested, screening("a2", 9_000, prior=prior(290_000)))
+    assert late.event.decode(m.AidReserved).instrument == "de_minimis"
 
 
 def test_issuance_moves_reserved_to_granted_once(engine: Engine) -> None:
-    seed(engine)
+    h = handlers(engine)
     apply(engine, h.on_screening_requested, screening("a1", 12_000))
     [issued] = apply(engine, h.on_issue_requested, ref(m.ISSUE_REQUESTED, "a1"))
     [twice] = apply(engine, h.on_issue_requested, ref(m.ISSUE_REQUESTED, "a1"))
     assert issued.event.data == twice.event.data
     row = budget(engine)
     assert (row.reserved_eur, row.granted_eur) == (0, Decimal(12_000))
-    # A granted voucher is not released by a late compensation.
     [noop] = apply(engine, h.on_release_requested, ref(m.RESERVATION_RELEASE_REQUESTED, "a1"))
     assert noop.event.decode(m.ReservationReleased).released_eur == 0
 
 
 def test_budget_is_never_exceeded(engine: Engine) -> None:
-    seed(engine)
+    h = handlers(engine)
     total = budget(engine).total_eur  # €1,000,000 for quantum in pilot-2026
     outcomes = [
         apply(engine, h.on_screening_requested, screening(f"b{i}", 280_000, undertaking=f"U{i}"))[
@@ -111,3 +165,65 @@ def test_budget_is_never_exceeded(engine: Engine) -> None:
     ]
     assert outcomes.count(m.AID_RESERVED) == int(total // 280_000)
     assert budget(engine).reserved_eur <= total
+
+
+def test_headroom_over_time_and_budget_position_queries(engine: Engine) -> None:
+    h = handlers(engine)
+    apply(
+        engine,
+        h.on_screening_requested,
+        screening(
+            "a1",
+            50_000,
+            "PT-Q",
+            prior=[m.DeclaredAid(granted_on=date(2024, 1, 10), amount_eur=Decimal(100_000))],
+        ),
+    )
+    q = query(
+        m.HEADROOM_QUERY,
+        m.HeadroomQuery(
+            undertaking_id="PT-Q",
+            from_date=date(2026, 11, 28),
+            to_date=date(2027, 1, 27),
+            step_days=30,
+        ),
+    )
+    [answer] = apply(engine, h.on_headroom_query, q)
+    assert answer.event.correlation_id == q.id  # how the gateway finds its answer
+    points = answer.event.decode(m.HeadroomReply).points
+    assert [p.de_minimis_used_eur for p in points] == [Decimal(150_000)] * 2 + [Decimal(50_000)]
+    assert points[-1].de_minimis_headroom_eur == Decimal(250_000)  # the 2024 aid left the window
+    [position] = apply(
+        engine, h.on_budget_query, query(m.BUDGET_QUERY, m.BudgetQuery(call_id=CALL))
+    )
+    quantum = next(
+        a for a in position.event.decode(m.BudgetReply).areas if a.priority_area == "quantum"
+    )
+    assert (quantum.reserved_eur, quantum.available_eur) == (Decimal(50_000), Decimal(950_000))
+
+
+def test_transparency_register_lists_gber_awards_over_100k(engine: Engine) -> None:
+    h = handlers(engine)
+    for app, value in (("big", 120_000), ("small", 90_000)):
+        apply(
+            engine,
+            h.on_screening_requested,
+            screening(app, value, f"U-{app}", prior=prior(300_000)),
+        )
+        apply(engine, h.on_issue_requested, ref(m.ISSUE_REQUESTED, app))
+    apply(engine, h.on_screening_requested, screening("dm", 20_000, "U-dm"))
+    apply(engine, h.on_issue_requested, ref(m.ISSUE_REQUESTED, "dm"))
+    [gber] = apply(
+        engine,
+        h.on_register_query,
+        query(m.REGISTER_QUERY, m.RegisterQuery(register_id="gber_transparency")),
+    )
+    assert [r.application_id for r in gber.event.decode(m.RegisterReply).rows] == ["big"]
+    [dmr] = apply(
+        engine,
+        h.on_register_query,
+        query(m.REGISTER_QUERY, m.RegisterQuery(register_id="de_minimis")),
+    )
+    rows = dmr.event.decode(m.RegisterReply).rows
+    assert [(r.application_id, r.aid_eur) for r in rows] == [("dm", Decimal(20_000))]
+    assert rows[0].voucher_id and rows[0].legal_source.startswith("Regulation (EU) 2023/2831")

@@ -1,4 +1,4 @@
-"""De minimis screening: Reg. (EU) 2023/2831 Art. 3(2), €300,000 over any three years."""
+"""State-aid screening: de minimis (Reg. 2023/2831 Art. 3(2)) and GBER Art. 28 intensities."""
 
 from __future__ import annotations
 
@@ -6,52 +6,83 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from loket_vouchers.domain.scheme import PILOT_2026
+from loket_contracts.scheme import load_scheme
 from loket_vouchers.domain.state_aid import LedgerEntry, aid_element, screen
 
+SCHEME = load_scheme("pilot-2026")
 TODAY = date(2026, 11, 28)
+
+
+def dm(amount: int, on: date = TODAY - timedelta(days=100)) -> LedgerEntry:
+    return LedgerEntry(on, Decimal(amount), "de_minimis")
+
+
+def a28(amount: int, on: date = TODAY - timedelta(days=100)) -> LedgerEntry:
+    return LedgerEntry(on, Decimal(amount), "gber_art28")
+
+
+def run(value: int, ledger: list[LedgerEntry], payment: int = 0, sme: bool = True):  # type: ignore[no-untyped-def]
+    return screen(Decimal(value), Decimal(payment), ledger, TODAY, sme, SCHEME)
 
 
 def test_aid_element_is_market_value_minus_payment() -> None:
     # R&D&I Framework 2022/C 414/01: access at market price carries no aid.
     assert aid_element(Decimal(12_000), Decimal(2_000)) == Decimal(10_000)
     assert aid_element(Decimal(12_000), Decimal(15_000)) == 0
+    assert run(8_000, [], payment=8_000).instrument == "no_aid"
 
 
 @pytest.mark.parametrize(
     ("prior", "aid", "instrument"),
     [
         (290_000, 10_000, "de_minimis"),  # exactly €300,000 in the window: allowed
-        (290_001, 10_000, "refused"),  # one euro over: no de minimis at all (no partial use)
+        (290_001, 10_000, "gber_art28"),  # one euro over: no de minimis at all (no partial use)
         (0, 300_000, "de_minimis"),
-        (0, 300_001, "refused"),
+        (0, 300_001, "gber_art28"),
     ],
 )
-def test_ceiling_edges(prior: int, aid: int, instrument: str) -> None:
-    ledger = [LedgerEntry(TODAY - timedelta(days=100), Decimal(prior))]
-    result = screen(Decimal(aid), Decimal(0), ledger, TODAY, PILOT_2026)
+def test_de_minimis_ceiling_edges_reg_2023_2831_art_3_2(
+    prior: int, aid: int, instrument: str
+) -> None:
+    result = run(aid, [dm(prior)])
     assert result.instrument == instrument
-    if instrument == "refused":
-        assert "cannot be used in part" in result.reason
-        assert result.headroom_after_eur == result.headroom_before_eur
+    if instrument == "gber_art28":
+        assert "all or nothing" in result.reason
 
 
 def test_aid_three_years_and_one_day_ago_no_longer_counts() -> None:
-    old = LedgerEntry(date(2023, 11, 27), Decimal(299_000))  # 3 years and 1 day before
-    assert screen(Decimal(50_000), Decimal(0), [old], TODAY, PILOT_2026).instrument == "de_minimis"
+    assert run(50_000, [dm(299_000, date(2023, 11, 27))]).instrument == "de_minimis"
 
 
-def test_aid_exactly_three_years_ago_no_longer_counts_but_the_day_after_does() -> None:
-    # The rolling window ending on the grant date covers the three years before it.
-    on_edge = LedgerEntry(date(2023, 11, 28), Decimal(299_000))
-    inside = LedgerEntry(date(2023, 11, 29), Decimal(299_000))
-    assert (
-        screen(Decimal(50_000), Decimal(0), [on_edge], TODAY, PILOT_2026).instrument == "de_minimis"
-    )
-    assert screen(Decimal(50_000), Decimal(0), [inside], TODAY, PILOT_2026).instrument == "refused"
+def test_window_edge_three_years_to_the_day() -> None:
+    # The three years ending on the grant date run from the day after the same date 3 years ago.
+    assert run(50_000, [dm(299_000, date(2023, 11, 28))]).instrument == "de_minimis"
+    assert run(50_000, [dm(299_000, date(2023, 11, 29))]).instrument == "gber_art28"
 
 
-def test_full_payment_means_no_aid() -> None:
-    result = screen(Decimal(8_000), Decimal(8_000), [], TODAY, PILOT_2026)
-    assert result.instrument == "no_aid"
+def test_art_28_at_100_percent_while_within_the_cap_gber_art_28_3() -> None:
+    result = run(20_000, [dm(295_000), a28(200_000)])  # 200k + 20k = 220k: exactly the cap
+    assert (result.instrument, result.intensity) == ("gber_art28", Decimal(1))
+    assert result.aid_element_eur == Decimal(20_000) and result.co_payment_eur == 0
+    assert "Art. 28(3)" in result.legal_source
+
+
+def test_art_28_above_the_cap_is_50_percent_with_the_co_payment_stated() -> None:
+    result = run(20_000, [dm(295_000), a28(200_001)])
+    assert (result.instrument, result.intensity) == ("gber_art28", Decimal("0.5"))
+    assert result.aid_element_eur == Decimal(10_000)
+    assert result.co_payment_eur == Decimal(10_000)
+    assert "co-payment by the applicant €10,000.00" in result.reason
+
+
+def test_art_28_50_percent_never_exceeds_the_requested_aid() -> None:
+    result = run(20_000, [dm(300_000), a28(220_000)], payment=15_000)  # aid element 5,000
+    assert result.aid_element_eur == Decimal(5_000)
+    assert result.co_payment_eur == Decimal(15_000)
+
+
+def test_not_an_sme_and_no_de_minimis_room_goes_to_manual_review() -> None:
+    result = run(50_000, [dm(299_000)], sme=False)
+    assert result.instrument == "manual_review"
     assert result.aid_element_eur == 0
+    assert "SMEs only" in result.reason

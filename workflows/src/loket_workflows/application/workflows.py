@@ -192,17 +192,21 @@ class ApplicationWorkflow:
                 market_value_eur=market_value,
                 applicant_payment_eur=inp.applicant_payment_eur,
                 as_of=today,
+                sme=decided.sme_category != "large",
+                hold_ttl_seconds=inp.hold_ttl_seconds,
             ),
         )
         screened = await self._receive(m.AID_RESERVED, m.SCREENING_REFUSED)
         if screened.type == m.SCREENING_REFUSED:
             refused = m.ScreeningRefused.model_validate_json(screened.data)
             await self._compensate()
-            return self._finish(Stage.REFUSED, [refused.reason])
+            stage = Stage.MANUAL_REVIEW if refused.code == "manual_review" else Stage.REFUSED
+            return self._finish(stage, [refused.reason])
         self._reserved = True
         aid = m.AidReserved.model_validate_json(screened.data)
         self._status.aid = AidSummary(
             instrument=aid.instrument,
+            intensity=aid.intensity,
             aid_element_eur=aid.aid_element_eur,
             voucher_eur=aid.voucher_eur,
             co_payment_eur=aid.co_payment_eur,

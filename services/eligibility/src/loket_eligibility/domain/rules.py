@@ -1,124 +1,209 @@
-"""Eligibility rules as plain functions: applicant declaration in, decision with reasons out."""
+"""Eligibility rules as plain functions: the applicant's declaration in, a decision out.
+
+Every rule returns a RuleOutcome with its id, the scheme version, the legal source from the
+scheme configuration and one sentence a founder understands.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from loket_contracts.messages import Applicant, RuleOutcome
+from loket_contracts.scheme import Scheme, Sourced
 
-from loket_eligibility.domain.scheme import EligibilityScheme
-
-REC_2003_361 = "Commission Recommendation 2003/361/EC, Annex Art. 2-3"
-HE_ASSOCIATION = "Regulation (EU) 2021/695 Art. 16 (Horizon Europe association)"
-STRATEGY_ACTION_14 = "EU Strategy for RIs and TIs, action 14 (priority areas)"
-GBER_ART_22 = "Regulation (EU) 651/2014 (GBER) Art. 22(2)"
-DE_MINIMIS_ART_1 = "Regulation (EU) 2023/2831 Art. 1(1)"
+SIZE_CLASSES = ("micro", "small", "medium")
 
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: str
+    outcome: str  # eligible | ineligible | manual_review
     sme_category: str
     rules: list[RuleOutcome]
 
 
 @dataclass(frozen=True)
-class GroupFigures:
-    """The enterprise's figures with its linked enterprises added at 100 %."""
-
+class Figures:
     staff_awu: float
     turnover_eur: Decimal
     balance_sheet_eur: Decimal
 
-
-def group_figures(applicant: Applicant) -> GroupFigures:
-    linked = applicant.linked_enterprises
-    return GroupFigures(
-        staff_awu=applicant.staff_awu + sum(e.staff_awu for e in linked),
-        turnover_eur=applicant.turnover_eur + sum((e.turnover_eur for e in linked), Decimal(0)),
-        balance_sheet_eur=applicant.balance_sheet_eur
-        + sum((e.balance_sheet_eur for e in linked), Decimal(0)),
-    )
-
-
-def sme_category(figures: GroupFigures, scheme: EligibilityScheme) -> str:
-    for size in scheme.sme_classes:
-        if figures.staff_awu < size.max_staff_exclusive and (
-            figures.turnover_eur <= size.max_turnover_eur
-            or figures.balance_sheet_eur <= size.max_balance_sheet_eur
-        ):
-            return size.name
-    return "large"
+    def plus(self, other: Figures, share: Decimal = Decimal(1)) -> Figures:
+        return Figures(
+            self.staff_awu + other.staff_awu * float(share),
+            self.turnover_eur + other.turnover_eur * share,
+            self.balance_sheet_eur + other.balance_sheet_eur * share,
+        )
 
 
 def _eur(amount: Decimal) -> str:
     return f"€{amount:,.0f}"
 
 
-def check_sme(applicant: Applicant, scheme: EligibilityScheme) -> tuple[str, RuleOutcome]:
-    figures = group_figures(applicant)
-    category = sme_category(figures, scheme)
-    linked = (
-        f" with {len(applicant.linked_enterprises)} linked enterprise(s)"
-        if applicant.linked_enterprises
-        else ""
+def _outcome(
+    rule_id: str,
+    rule: Sourced[Any] | str,
+    scheme: Scheme,
+    passed: bool,
+    reason: str,
+    needs_review: bool = False,
+) -> RuleOutcome:
+    source = rule.source if isinstance(rule, Sourced) else rule
+    return RuleOutcome(
+        rule_id=rule_id,
+        passed=passed,
+        legal_source=source,
+        reason=reason,
+        needs_review=needs_review,
+        scheme_version=scheme.version,
     )
-    medium = scheme.sme_classes[-1]
+
+
+# ---- SME status: Rec. 2003/361/EC ----------------------------------------------------------
+
+
+def group_figures(applicant: Applicant, own: Figures, scheme: Scheme) -> tuple[Figures, list[str]]:
+    """Own figures + linked enterprises at 100 % + partners at their share (Annex Art. 6)."""
+    ownership = scheme.sme.ownership
+    total, notes = own, []
+    for linked in applicant.linked_enterprises:
+        total = total.plus(Figures(linked.staff_awu, linked.turnover_eur, linked.balance_sheet_eur))
+        notes.append(f"linked company {linked.name} at 100 %")
+    for partner in applicant.partner_enterprises:
+        figures = Figures(partner.staff_awu, partner.turnover_eur, partner.balance_sheet_eur)
+        if partner.share_pct > ownership.linked_above_share_pct.value:
+            total = total.plus(figures)
+            notes.append(
+                f"{partner.name} at 100 % (a {partner.share_pct}% holding makes it linked)"
+            )
+        elif partner.share_pct >= ownership.partner_min_share_pct.value:
+            total = total.plus(figures, partner.share_pct / 100)
+            notes.append(f"partner {partner.name} at {partner.share_pct}%")
+        # below 25 % the enterprise is autonomous of it: nothing added
+    return total, notes
+
+
+def size_class(figures: Figures, scheme: Scheme) -> str:
+    for name in SIZE_CLASSES:
+        ceiling = getattr(scheme.sme, name)
+        if figures.staff_awu < ceiling.max_staff_awu_exclusive.value and (
+            figures.turnover_eur <= ceiling.max_turnover_eur.value
+            or figures.balance_sheet_eur <= ceiling.max_balance_sheet_eur.value
+        ):
+            return name
+    return "large"
+
+
+def check_sme(applicant: Applicant, scheme: Scheme) -> tuple[str, RuleOutcome]:
+    latest_own = Figures(applicant.staff_awu, applicant.turnover_eur, applicant.balance_sheet_eur)
+    latest, notes = group_figures(applicant, latest_own, scheme)
+    category = size_class(latest, scheme)
+    with_group = f" with {', '.join(notes)}" if notes else ""
+    described = (
+        f"staff {latest.staff_awu:g} AWU, turnover {_eur(latest.turnover_eur)} and "
+        f"balance sheet {_eur(latest.balance_sheet_eur)}{with_group}"
+    )
+    medium = scheme.sme.medium
+    rule = scheme.sme.medium.max_staff_awu_exclusive
+    previous = applicant.previous_period
+    if previous is not None:
+        before, _ = group_figures(
+            applicant,
+            Figures(previous.staff_awu, previous.turnover_eur, previous.balance_sheet_eur),
+            scheme,
+        )
+        earlier = size_class(before, scheme)
+        if earlier != category:
+            # Annex Art. 4(2): status changes only after two consecutive periods.
+            rule = scheme.sme.ownership.consecutive_periods_for_change
+            reason = (
+                f"{described} would make it {category}, but the period closed "
+                f"{previous.closed_on} made it {earlier}: the status changes only after "
+                "two consecutive periods, so it stays " + earlier
+            )
+            category = earlier
+            passed = category != "large"
+            return category, _outcome("sme.size", rule, scheme, passed, reason)
     if category == "large":
         reason = (
-            f"staff {figures.staff_awu:g} AWU, turnover {_eur(figures.turnover_eur)} and balance "
-            f"sheet {_eur(figures.balance_sheet_eur)}{linked} exceed the SME limits (fewer than "
-            f"{medium.max_staff_exclusive:g} staff and turnover ≤ {_eur(medium.max_turnover_eur)} "
-            f"or balance sheet ≤ {_eur(medium.max_balance_sheet_eur)})"
+            f"{described} exceed the SME limits (fewer than "
+            f"{medium.max_staff_awu_exclusive.value} staff and turnover ≤ "
+            f"{_eur(medium.max_turnover_eur.value)} or balance sheet ≤ "
+            f"{_eur(medium.max_balance_sheet_eur.value)})"
         )
-        return category, RuleOutcome(
-            rule_id="sme.size", passed=False, legal_source=REC_2003_361, reason=reason
-        )
-    reason = (
-        f"{category} enterprise: staff {figures.staff_awu:g} AWU, turnover "
-        f"{_eur(figures.turnover_eur)}{linked}"
-    )
-    return category, RuleOutcome(
-        rule_id="sme.size", passed=True, legal_source=REC_2003_361, reason=reason
-    )
+        return category, _outcome("sme.size", rule, scheme, False, reason)
+    return category, _outcome("sme.size", rule, scheme, True, f"{category} enterprise: {described}")
 
 
-def check_country(applicant: Applicant, scheme: EligibilityScheme) -> RuleOutcome:
-    country = applicant.country
-    if country in scheme.eu27:
-        reason, passed = f"established in {country}, an EU member state", True
-    elif country in scheme.associated:
-        reason, passed = f"established in {country}, a Horizon Europe associated country", True
-    else:
-        reason, passed = (
-            f"established in {country}, which is neither an EU member state nor fully "
-            "associated to Horizon Europe",
+def check_public_control(applicant: Applicant, scheme: Scheme) -> RuleOutcome:
+    limit = scheme.sme.ownership.public_body_max_share_pct_exclusive
+    share = applicant.public_bodies_share_pct
+    if share >= limit.value:
+        return _outcome(
+            "sme.public_control",
+            limit,
+            scheme,
             False,
+            f"public bodies hold {share}% of capital or votes: at {limit.value}% "
+            "or more an enterprise is not an SME",
         )
-    return RuleOutcome(
-        rule_id="country.established", passed=passed, legal_source=HE_ASSOCIATION, reason=reason
+    return _outcome(
+        "sme.public_control",
+        limit,
+        scheme,
+        True,
+        f"public bodies hold {share}%, below {limit.value}%",
     )
 
 
-def check_priority_area(area: str, scheme: EligibilityScheme) -> RuleOutcome:
-    passed = area in scheme.priority_areas
-    reason = (
-        f"'{area}' is a priority area of this call"
-        if passed
-        else f"'{area}' is not one of the call's priority areas: {sorted(scheme.priority_areas)}"
-    )
-    return RuleOutcome(
-        rule_id="call.priority_area", passed=passed, legal_source=STRATEGY_ACTION_14, reason=reason
+# ---- countries, call, sector -------------------------------------------------------------
+
+
+def check_country(rule_id: str, country: str, what: str, scheme: Scheme) -> RuleOutcome:
+    c = scheme.countries
+    if scheme.is_member_state(country):
+        return _outcome(rule_id, c.eu27, scheme, True, f"{what} {country}, an EU member state")
+    if scheme.is_associated(country):
+        return _outcome(
+            rule_id,
+            c.associated,
+            scheme,
+            True,
+            f"{what} {country}, a country associated to Horizon Europe",
+        )
+    if country in c.pillar_two_only.value:
+        return _outcome(
+            rule_id,
+            c.pillar_two_only,
+            scheme,
+            False,
+            f"{what} {country}, associated to Horizon Europe for Pillar II only, "
+            "which does not cover infrastructure access",
+        )
+    return _outcome(
+        rule_id,
+        c.associated,
+        scheme,
+        False,
+        f"{what} {country}, neither an EU member state nor fully associated to Horizon Europe",
     )
 
 
-def age_in_years(registered_on: date, as_of: date) -> int:
-    years = as_of.year - registered_on.year
-    if (as_of.month, as_of.day) < (registered_on.month, registered_on.day):
-        years -= 1
-    return years
+def check_priority_area(area: str, scheme: Scheme) -> RuleOutcome:
+    areas = scheme.call.priority_areas
+    if area in areas.value:
+        return _outcome(
+            "call.priority_area", areas, scheme, True, f"'{area}' is a priority area of this call"
+        )
+    return _outcome(
+        "call.priority_area",
+        areas,
+        scheme,
+        False,
+        f"'{area}' is not one of the call's priority areas: {areas.value}",
+    )
 
 
 def add_years(day: date, years: int) -> date:
@@ -128,62 +213,221 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+def age_in_years(registered_on: date, as_of: date) -> int:
+    years = as_of.year - registered_on.year
+    if (as_of.month, as_of.day) < (registered_on.month, registered_on.day):
+        years -= 1
+    return years
+
+
 def check_startup_or_scaleup(
-    applicant: Applicant, category: str, as_of: date, scheme: EligibilityScheme
+    applicant: Applicant, category: str, as_of: date, scheme: Scheme
 ) -> RuleOutcome:
+    max_age = scheme.call.startup_max_age_years
     age = age_in_years(applicant.registered_on, as_of)
-    young = add_years(applicant.registered_on, scheme.startup_max_age_years) >= as_of
+    young = add_years(applicant.registered_on, max_age.value) >= as_of
     if young and not applicant.listed and category in ("micro", "small"):
-        return RuleOutcome(
-            rule_id="applicant.startup",
-            passed=True,
-            legal_source=GBER_ART_22,
-            reason=f"start-up: unlisted {category} enterprise registered {age} year(s) ago",
+        return _outcome(
+            "applicant.startup",
+            max_age,
+            scheme,
+            True,
+            f"start-up: unlisted {category} enterprise registered {age} year(s) ago",
         )
-    if scheme.scaleups_allowed and category != "large":
-        return RuleOutcome(
-            rule_id="applicant.startup",
-            passed=True,
-            legal_source=GBER_ART_22,
-            reason=f"scale-up: {category} enterprise registered {age} year(s) ago; the call "
-            "admits scale-ups",
+    scaleups = scheme.call.scaleups_allowed
+    if scaleups.value and category != "large":
+        return _outcome(
+            "applicant.startup",
+            scaleups,
+            scheme,
+            True,
+            f"scale-up: {category} enterprise registered {age} year(s) ago; the "
+            "call admits scale-ups",
         )
-    return RuleOutcome(
-        rule_id="applicant.startup",
-        passed=False,
-        legal_source=GBER_ART_22,
-        reason=f"not a start-up ({age} year(s) since registration, listed={applicant.listed}) "
-        "and the call does not admit scale-ups",
+    return _outcome(
+        "applicant.startup",
+        scaleups,
+        scheme,
+        False,
+        f"not a start-up ({age} year(s) since registration, listed="
+        f"{applicant.listed}) and the call does not admit scale-ups",
     )
 
 
-def check_sector(applicant: Applicant, scheme: EligibilityScheme) -> RuleOutcome:
+def check_sector(applicant: Applicant, scheme: Scheme) -> RuleOutcome:
+    excluded = scheme.call.excluded_nace_prefixes
     code = applicant.nace_code.upper().replace(" ", "")
-    excluded = any(code.startswith(p) for p in scheme.excluded_nace_prefixes)
-    reason = (
-        f"NACE {applicant.nace_code} (fishery, aquaculture or primary agricultural production) "
-        "is excluded from de minimis aid"
-        if excluded
-        else f"NACE {applicant.nace_code} is not an excluded sector"
-    )
-    return RuleOutcome(
-        rule_id="sector.excluded",
-        passed=not excluded,
-        legal_source=DE_MINIMIS_ART_1,
-        reason=reason,
+    code = code if code[:1].isalpha() else "A" + code  # "03.2" is section A, division 03
+    if any(code.startswith(p) for p in excluded.value):
+        return _outcome(
+            "sector.excluded",
+            excluded,
+            scheme,
+            False,
+            f"NACE {applicant.nace_code} (fishery, aquaculture or primary "
+            "agricultural production) is excluded from this aid",
+        )
+    return _outcome(
+        "sector.excluded",
+        excluded,
+        scheme,
+        True,
+        f"NACE {applicant.nace_code} is not an excluded sector",
     )
 
 
-def decide(
-    applicant: Applicant, priority_area: str, as_of: date, scheme: EligibilityScheme
-) -> Decision:
+# ---- exclusions: undertaking in difficulty, recovery orders ---------------------------------
+
+GBER_2_18 = "Regulation (EU) No 651/2014 (GBER) Art. 2(18)"
+GBER_1_4 = "Regulation (EU) No 651/2014 (GBER) Art. 1(4)(a)"
+
+
+def check_difficulty(
+    applicant: Applicant, category: str, as_of: date, scheme: Scheme
+) -> list[RuleOutcome]:
+    d = applicant.difficulty
+    exempt_years = scheme.call.difficulty_capital_loss_exempt_below_years
+    young_sme = (
+        category != "large" and add_years(applicant.registered_on, exempt_years.value) > as_of
+    )
+    out = []
+    if d.more_than_half_capital_lost is None:
+        out.append(
+            _outcome(
+                "difficulty.capital_loss",
+                exempt_years,
+                scheme,
+                True,
+                "the applicant could not say whether accumulated losses took more "
+                "than half of its capital: a programme manager checks the accounts",
+                needs_review=True,
+            )
+        )
+    elif d.more_than_half_capital_lost and young_sme:
+        out.append(
+            _outcome(
+                "difficulty.capital_loss",
+                exempt_years,
+                scheme,
+                True,
+                "more than half of the capital is lost, but an SME less than "
+                f"{exempt_years.value} years old is exempt from this test",
+            )
+        )
+    elif d.more_than_half_capital_lost:
+        out.append(
+            _outcome(
+                "difficulty.capital_loss",
+                exempt_years,
+                scheme,
+                False,
+                "more than half of the subscribed capital has disappeared through "
+                "accumulated losses: an undertaking in difficulty gets no aid",
+            )
+        )
+    else:
+        out.append(
+            _outcome(
+                "difficulty.capital_loss",
+                exempt_years,
+                scheme,
+                True,
+                "accumulated losses do not exceed half of the capital",
+            )
+        )
+    rescue = (
+        None
+        if d.rescue_aid_outstanding is None or d.under_restructuring_plan is None
+        else d.rescue_aid_outstanding or d.under_restructuring_plan
+    )
+    for rule_id, flag, topic, failing, passing in (
+        (
+            "difficulty.insolvency",
+            d.collective_insolvency,
+            "collective insolvency proceedings",
+            "the applicant is subject to, or qualifies for, collective insolvency proceedings",
+            "no collective insolvency proceedings",
+        ),
+        (
+            "difficulty.rescue_restructuring",
+            rescue,
+            "rescue or restructuring aid",
+            "the applicant has rescue aid outstanding or is under a restructuring plan",
+            "no outstanding rescue aid and no restructuring plan",
+        ),
+    ):
+        if flag is None:
+            out.append(
+                _outcome(
+                    rule_id,
+                    GBER_2_18,
+                    scheme,
+                    True,
+                    f"the applicant could not say whether {topic} apply: a "
+                    "programme manager reviews it",
+                    needs_review=True,
+                )
+            )
+        elif flag:
+            out.append(
+                _outcome(
+                    rule_id,
+                    GBER_2_18,
+                    scheme,
+                    False,
+                    f"{failing}: an undertaking in difficulty gets no aid",
+                )
+            )
+        else:
+            out.append(_outcome(rule_id, GBER_2_18, scheme, True, passing))
+    return out
+
+
+def check_recovery_order(applicant: Applicant, scheme: Scheme) -> RuleOutcome:
+    flag = applicant.outstanding_recovery_order
+    if flag is None:
+        return _outcome(
+            "recovery.order",
+            GBER_1_4,
+            scheme,
+            True,
+            "the applicant could not say whether a Commission recovery order is "
+            "outstanding: a programme manager reviews it",
+            needs_review=True,
+        )
+    if flag:
+        return _outcome(
+            "recovery.order",
+            GBER_1_4,
+            scheme,
+            False,
+            "an order to recover illegal aid is outstanding against the applicant",
+        )
+    return _outcome("recovery.order", GBER_1_4, scheme, True, "no outstanding recovery order")
+
+
+def decide(applicant: Applicant, priority_area: str, as_of: date, scheme: Scheme) -> Decision:
     category, sme = check_sme(applicant, scheme)
+    public = check_public_control(applicant, scheme)
+    if not public.passed:
+        category = "large"
     rules = [
         sme,
-        check_country(applicant, scheme),
+        public,
+        check_country("country.established", applicant.country, "established in", scheme),
+        check_country(
+            "country.workplace", applicant.workplace_country, "the team works in", scheme
+        ),
         check_priority_area(priority_area, scheme),
         check_startup_or_scaleup(applicant, category, as_of, scheme),
         check_sector(applicant, scheme),
+        *check_difficulty(applicant, category, as_of, scheme),
+        check_recovery_order(applicant, scheme),
     ]
-    outcome = "eligible" if all(r.passed for r in rules) else "ineligible"
+    if not all(r.passed for r in rules):
+        outcome = "ineligible"
+    elif any(r.needs_review for r in rules):
+        outcome = "manual_review"
+    else:
+        outcome = "eligible"
     return Decision(outcome=outcome, sme_category=category, rules=rules)

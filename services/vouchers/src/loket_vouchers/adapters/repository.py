@@ -11,18 +11,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 from loket_contracts.messages import DeclaredAid
+from loket_contracts.scheme import Scheme
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, UndertakingRow
-from loket_vouchers.domain.scheme import AidScheme
+from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, UndertakingRow
 from loket_vouchers.domain.state_aid import LedgerEntry
 
 
-def seed_budgets(session: Session, scheme: AidScheme) -> None:
-    for call_id, areas in scheme.call_budgets_eur.items():
-        for area, total in areas.items():
+def seed_budgets(session: Session, scheme: Scheme) -> None:
+    """Budgets come from the scheme configuration; existing rows keep their positions."""
+    for call_id, areas in scheme.budgets.items():
+        for area, sourced in areas.items():
+            total = sourced.value
             if session.get(CallBudgetRow, (call_id, area)) is None:
                 session.add(
                     CallBudgetRow(
@@ -49,21 +51,29 @@ def lock_single_undertaking(session: Session, undertaking_ids: list[str]) -> Non
     ).all()
 
 
-def de_minimis_ledger(
+def ledger(
     session: Session, undertaking_ids: list[str], declared: list[DeclaredAid]
 ) -> list[LedgerEntry]:
+    """The single undertaking's aid: what this scheme reserved or granted, plus declared aid."""
     rows = session.scalars(
         select(AidRow).where(
-            AidRow.undertaking_id.in_(undertaking_ids),  # type: ignore[attr-defined]
-            AidRow.instrument == "de_minimis",  # type: ignore[arg-type]
-            AidRow.status.in_(("reserved", "granted")),  # type: ignore[attr-defined]
+            col(AidRow.undertaking_id).in_(undertaking_ids),
+            col(AidRow.instrument).in_(("de_minimis", "gber_art28")),
+            col(AidRow.status).in_(("reserved", "granted")),
         )
     ).all()
-    entries = [LedgerEntry(r.grant_date, r.aid_element_eur) for r in rows]
-    entries += [
-        LedgerEntry(d.granted_on, d.amount_eur) for d in declared if d.instrument == "de_minimis"
-    ]
+    entries = [LedgerEntry(r.grant_date, r.aid_element_eur, r.instrument) for r in rows]
+    entries += [LedgerEntry(d.granted_on, d.amount_eur, d.instrument) for d in declared]
     return entries
+
+
+def declared_aid(session: Session, undertaking_ids: list[str]) -> list[DeclaredAid]:
+    """Aid declared with the undertaking's applications; each declaration counted once."""
+    rows = session.scalars(
+        select(DeclaredAidRow).where(col(DeclaredAidRow.undertaking_id).in_(undertaking_ids))
+    ).all()
+    unique = {(r.granted_on, r.amount_eur, r.instrument) for r in rows}
+    return [DeclaredAid(granted_on=d, amount_eur=a, instrument=i) for d, a, i in sorted(unique)]
 
 
 def reserve_budget(session: Session, call_id: str, area: str, amount: Decimal) -> bool:

@@ -40,12 +40,15 @@ class AidRow(SQLModel, table=True):
     call_id: str = Field(max_length=60)
     priority_area: str = Field(max_length=60)
     instrument: str = Field(max_length=20)
+    intensity: Decimal = Field(sa_column=Column(Numeric(5, 4), nullable=False))
     aid_element_eur: Decimal = Field(sa_column=money())
     co_payment_eur: Decimal = Field(sa_column=money())
     de_minimis_headroom_after_eur: Decimal = Field(sa_column=money())
-    status: str = Field(max_length=20, index=True)  # reserved | granted | released
+    status: str = Field(max_length=20, index=True)  # reserved | granted | released | expired
+    hold_expires_at: datetime | None = Field(default=None, index=True)
     grant_date: date  # planned at reservation, actual at issuance
     scheme_version: str = Field(max_length=40)
+    legal_source: str
     reason: str
     voucher_id: str | None = Field(default=None, max_length=60)
     created_at: datetime = Field(default_factory=utcnow)

@@ -1,29 +1,41 @@
-"""State-aid screening: aid element and the de minimis test. Pure functions, no I/O."""
+"""State-aid screening: aid element, de minimis, GBER Art. 28 intensities. Pure, no I/O.
+
+Order of preference for a voucher's aid element (SPEC, domain rules):
+1. no aid when the applicant pays the market price;
+2. de minimis when the whole amount fits the single undertaking's headroom (no partial use);
+3. GBER Art. 28 for SMEs: 100 % while the undertaking's Art. 28 aid stays within the cap over
+   three years, otherwise 50 % intensity with the rest as co-payment;
+4. otherwise manual review. Never a silent grant.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
-from loket_vouchers.domain.scheme import AidScheme
+from loket_contracts.scheme import Scheme
 
-RDI_FRAMEWORK = "R&D&I Framework 2022/C 414/01, point 31: market-price access carries no aid"
-DE_MINIMIS = "Regulation (EU) 2023/2831 Art. 3(2)"
+RDI_FRAMEWORK = "R&D&I Framework 2022/C 414/01, point 31: access at market price carries no aid"
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
 class LedgerEntry:
     granted_on: date
     amount_eur: Decimal
+    instrument: str  # de_minimis | gber_art28
 
 
 @dataclass(frozen=True)
 class Screening:
-    instrument: str  # no_aid | de_minimis | refused
-    aid_element_eur: Decimal
-    headroom_before_eur: Decimal
-    headroom_after_eur: Decimal
+    instrument: str  # no_aid | de_minimis | gber_art28 | manual_review
+    intensity: Decimal
+    aid_element_eur: Decimal  # the aid granted (= the voucher)
+    co_payment_eur: Decimal  # what the applicant pays the facilities
+    de_minimis_headroom_after_eur: Decimal
+    art28_full_intensity_headroom_after_eur: Decimal
+    legal_source: str
     reason: str
 
 
@@ -33,16 +45,29 @@ def aid_element(market_value_eur: Decimal, applicant_payment_eur: Decimal) -> De
 
 
 def window_start(grant_date: date, years: int) -> date:
-    """First day of the rolling window that ends on `grant_date` ("any period of three years")."""
+    """Day before the first day of the rolling window of `years` that ends on `grant_date`."""
     try:
         return grant_date.replace(year=grant_date.year - years)
     except ValueError:  # 29 February
         return grant_date.replace(year=grant_date.year - years, day=28)
 
 
-def de_minimis_used(ledger: list[LedgerEntry], grant_date: date, scheme: AidScheme) -> Decimal:
-    start = window_start(grant_date, scheme.de_minimis_window_years)
-    return sum((e.amount_eur for e in ledger if start < e.granted_on <= grant_date), Decimal(0))
+def used_in_window(
+    ledger: list[LedgerEntry], instrument: str, grant_date: date, years: int
+) -> Decimal:
+    start = window_start(grant_date, years)
+    return sum(
+        (
+            e.amount_eur
+            for e in ledger
+            if e.instrument == instrument and start < e.granted_on <= grant_date
+        ),
+        Decimal(0),
+    )
+
+
+def _eur(v: Decimal) -> str:
+    return f"€{v:,.2f}"
 
 
 def screen(
@@ -50,34 +75,94 @@ def screen(
     applicant_payment_eur: Decimal,
     ledger: list[LedgerEntry],
     grant_date: date,
-    scheme: AidScheme,
+    is_sme: bool,
+    scheme: Scheme,
 ) -> Screening:
+    sa = scheme.state_aid
     aid = aid_element(market_value_eur, applicant_payment_eur)
-    used = de_minimis_used(ledger, grant_date, scheme)
-    headroom = max(Decimal(0), scheme.de_minimis_ceiling_eur - used)
+    dm_used = used_in_window(ledger, "de_minimis", grant_date, sa.de_minimis_window_years.value)
+    dm_headroom = max(Decimal(0), sa.de_minimis_ceiling_eur.value - dm_used)
+    a28_used = used_in_window(ledger, "gber_art28", grant_date, sa.gber_art28_window_years.value)
+    a28_headroom = max(Decimal(0), sa.gber_art28_full_intensity_cap_eur.value - a28_used)
+    payment = applicant_payment_eur
+
     if aid == 0:
         return Screening(
             "no_aid",
-            aid,
-            headroom,
-            headroom,
-            f"the applicant pays the market price: no aid ({RDI_FRAMEWORK})",
+            Decimal(0),
+            Decimal(0),
+            payment,
+            dm_headroom,
+            a28_headroom,
+            RDI_FRAMEWORK,
+            "the applicant pays the market price: no aid",
         )
-    if aid <= headroom:
+    if aid <= dm_headroom:
         return Screening(
             "de_minimis",
+            Decimal(1),
             aid,
-            headroom,
-            headroom - aid,
-            f"aid €{aid:,.2f} fits the de minimis headroom of €{headroom:,.2f} "
-            f"(ceiling €{scheme.de_minimis_ceiling_eur:,.0f} over three years, {DE_MINIMIS})",
+            payment,
+            dm_headroom - aid,
+            a28_headroom,
+            sa.de_minimis_ceiling_eur.source,
+            f"aid {_eur(aid)} fits the de minimis headroom of {_eur(dm_headroom)} (ceiling "
+            f"{_eur(sa.de_minimis_ceiling_eur.value)} over three years)",
+        )
+    dm_note = (
+        f"de minimis cannot be used: {_eur(aid)} exceeds the headroom of "
+        f"{_eur(dm_headroom)} left by {_eur(dm_used)} in the three years to {grant_date}, "
+        "and de minimis is all or nothing"
+    )
+    if not is_sme:
+        return Screening(
+            "manual_review",
+            Decimal(0),
+            Decimal(0),
+            payment,
+            dm_headroom,
+            a28_headroom,
+            sa.gber_art28_intensity.source,
+            f"{dm_note}; GBER Art. 28 is for SMEs only: a programme manager decides",
+        )
+    if aid <= a28_headroom:
+        intensity = sa.gber_art28_full_intensity.value
+        return Screening(
+            "gber_art28",
+            intensity,
+            aid,
+            payment,
+            dm_headroom,
+            a28_headroom - aid,
+            sa.gber_art28_full_intensity_cap_eur.source,
+            f"{dm_note}; GBER Art. 28 innovation aid at {intensity:.0%}: {_eur(aid)} stays "
+            f"within the {_eur(sa.gber_art28_full_intensity_cap_eur.value)} three-year cap "
+            f"({_eur(a28_used)} used)",
+        )
+    intensity = sa.gber_art28_intensity.value
+    voucher = min(aid, (market_value_eur * intensity).quantize(CENT, rounding=ROUND_DOWN))
+    co_payment = market_value_eur - voucher
+    if voucher > sa.gber_art28_notification_threshold_eur.value:
+        return Screening(
+            "manual_review",
+            Decimal(0),
+            Decimal(0),
+            payment,
+            dm_headroom,
+            a28_headroom,
+            sa.gber_art28_notification_threshold_eur.source,
+            f"{dm_note}; {_eur(voucher)} exceeds the GBER notification threshold: "
+            "a programme manager decides",
         )
     return Screening(
-        "refused",
-        aid,
-        headroom,
-        headroom,
-        f"aid €{aid:,.2f} exceeds the de minimis headroom of €{headroom:,.2f}: the single "
-        f"undertaking already has €{used:,.2f} in the three years to {grant_date}; de minimis "
-        f"cannot be used in part ({DE_MINIMIS})",
+        "gber_art28",
+        intensity,
+        voucher,
+        co_payment,
+        dm_headroom,
+        a28_headroom,
+        sa.gber_art28_intensity.source,
+        f"{dm_note}; the undertaking's Art. 28 aid ({_eur(a28_used)}) leaves no room for "
+        f"{_eur(aid)} at 100 %, so GBER Art. 28 applies at {intensity:.0%}: voucher "
+        f"{_eur(voucher)}, co-payment by the applicant {_eur(co_payment)}",
     )

@@ -1,159 +1,304 @@
-"""Kafka entrypoints of the vouchers service: screening + reservation, issuance, release."""
+"""Kafka entrypoints of the vouchers service: screening + reservation (a hold with expiry),
+issuance (the grant), release (compensation), expiry, and read-only queries."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.envelope import CloudEvent
+from loket_contracts.scheme import Scheme, load_scheme
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
 from loket_messaging.db import unit_of_work
 from loket_messaging.runtime import Rejected
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow
-from loket_vouchers.domain.scheme import PILOT_2026
-from loket_vouchers.domain.state_aid import screen
+from loket_vouchers.domain.state_aid import screen as screen_aid
+from loket_vouchers.domain.state_aid import used_in_window
 
 SOURCE = "loket/vouchers"
-SCHEME = PILOT_2026
-
-
+EXPIRY_SWEEP_S = 5.0
 emit = Emitter(topics.VOUCHERS_EVENTS, SOURCE)
+reply = Emitter(topics.VOUCHERS_REPLIES, SOURCE)
 
 
 def _reserved_body(row: AidRow) -> m.AidReserved:
     return m.AidReserved(
         application_id=row.application_id,
         instrument=row.instrument,
+        intensity=row.intensity,
         aid_element_eur=row.aid_element_eur,
         voucher_eur=row.aid_element_eur,  # the voucher pays what the applicant does not
         co_payment_eur=row.co_payment_eur,
         de_minimis_headroom_after_eur=row.de_minimis_headroom_after_eur,
         scheme_version=row.scheme_version,
+        legal_source=row.legal_source,
         reason=row.reason,
     )
 
 
-def _refused(cmd: m.ScreeningRequested, code: str, reason: str) -> list[Outgoing]:
-    body = m.ScreeningRefused(
-        application_id=cmd.application_id,
-        code=code,
-        scheme_version=SCHEME.version,
-        reason=reason,
-    )
-    return [emit(m.SCREENING_REFUSED, body, cmd.application_id)]
+class VoucherHandlers:
+    """The handlers, bound to one scheme configuration (tests bind their own)."""
 
+    def __init__(self, scheme: Scheme) -> None:
+        self.scheme = scheme
 
-def on_screening_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    cmd = event.decode(m.ScreeningRequested)
-    existing = session.get(AidRow, cmd.application_id)
-    if existing is not None and existing.status in ("reserved", "granted"):
-        return [emit(m.AID_RESERVED, _reserved_body(existing), cmd.application_id)]
-    group = [cmd.undertaking_id, *cmd.linked_undertakings]
-    repo.lock_single_undertaking(session, group)
-    ledger = repo.de_minimis_ledger(session, group, cmd.declared_prior_aid)
-    result = screen(cmd.market_value_eur, cmd.applicant_payment_eur, ledger, cmd.as_of, SCHEME)
-    if result.instrument == "refused":
-        return _refused(cmd, "de_minimis_headroom_exhausted", result.reason)
-    if session.get(CallBudgetRow, (cmd.call_id, cmd.priority_area)) is None:
-        return _refused(
-            cmd, "unknown_call", f"call {cmd.call_id} has no budget for {cmd.priority_area}"
+    def _refused(self, cmd: m.ScreeningRequested, code: str, reason: str) -> list[Outgoing]:
+        body = m.ScreeningRefused(
+            application_id=cmd.application_id,
+            code=code,
+            scheme_version=self.scheme.version,
+            reason=reason,
         )
-    if not repo.reserve_budget(session, cmd.call_id, cmd.priority_area, result.aid_element_eur):
-        return _refused(
-            cmd,
-            "budget_exhausted",
-            f"the {cmd.priority_area} budget of call {cmd.call_id} cannot cover "
-            f"€{result.aid_element_eur:,.2f}",
+        return [emit(m.SCREENING_REFUSED, body, cmd.application_id)]
+
+    def on_screening_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        cmd = event.decode(m.ScreeningRequested)
+        existing = session.get(AidRow, cmd.application_id)
+        if existing is not None and existing.status in ("reserved", "granted"):
+            return [emit(m.AID_RESERVED, _reserved_body(existing), cmd.application_id)]
+        group = [cmd.undertaking_id, *cmd.linked_undertakings]
+        repo.lock_single_undertaking(session, group)
+        entries = repo.ledger(session, group, cmd.declared_prior_aid)
+        result = screen_aid(
+            cmd.market_value_eur,
+            cmd.applicant_payment_eur,
+            entries,
+            cmd.as_of,
+            cmd.sme,
+            self.scheme,
         )
-    if existing is not None:  # a released reservation screened again (re-allocation)
-        session.delete(existing)
-        session.flush()
-    row = AidRow(
-        application_id=cmd.application_id,
-        undertaking_id=cmd.undertaking_id,
-        call_id=cmd.call_id,
-        priority_area=cmd.priority_area,
-        instrument=result.instrument,
-        aid_element_eur=result.aid_element_eur,
-        co_payment_eur=cmd.applicant_payment_eur,
-        de_minimis_headroom_after_eur=result.headroom_after_eur,
-        status="reserved",
-        grant_date=cmd.as_of,
-        scheme_version=SCHEME.version,
-        reason=result.reason,
-    )
-    session.add(row)
-    for declared in cmd.declared_prior_aid:
-        session.add(
-            DeclaredAidRow(
-                application_id=cmd.application_id,
-                undertaking_id=cmd.undertaking_id,
-                granted_on=declared.granted_on,
-                amount_eur=declared.amount_eur,
-                instrument=declared.instrument,
+        if result.instrument == "manual_review":
+            return self._refused(cmd, "manual_review", result.reason)
+        if session.get(CallBudgetRow, (cmd.call_id, cmd.priority_area)) is None:
+            return self._refused(
+                cmd, "unknown_call", f"call {cmd.call_id} has no budget for {cmd.priority_area}"
             )
+        if not repo.reserve_budget(session, cmd.call_id, cmd.priority_area, result.aid_element_eur):
+            return self._refused(
+                cmd,
+                "budget_exhausted",
+                f"the {cmd.priority_area} budget of call {cmd.call_id} cannot "
+                f"cover €{result.aid_element_eur:,.2f}",
+            )
+        if existing is not None:  # a released reservation screened again (re-allocation)
+            session.delete(existing)
+            session.flush()
+        ttl = cmd.hold_ttl_seconds or self.scheme.state_aid.aid_hold_days.value * 86400
+        row = AidRow(
+            application_id=cmd.application_id,
+            undertaking_id=cmd.undertaking_id,
+            call_id=cmd.call_id,
+            priority_area=cmd.priority_area,
+            instrument=result.instrument,
+            intensity=result.intensity,
+            aid_element_eur=result.aid_element_eur,
+            co_payment_eur=result.co_payment_eur,
+            de_minimis_headroom_after_eur=result.de_minimis_headroom_after_eur,
+            status="reserved",
+            hold_expires_at=utcnow() + timedelta(seconds=ttl),
+            grant_date=cmd.as_of,
+            scheme_version=self.scheme.version,
+            legal_source=result.legal_source,
+            reason=result.reason,
         )
-    body = _reserved_body(row)
-    return [emit(m.AID_RESERVED, body, cmd.application_id)]
+        session.add(row)
+        for declared in cmd.declared_prior_aid:
+            session.add(
+                DeclaredAidRow(
+                    application_id=cmd.application_id,
+                    undertaking_id=cmd.undertaking_id,
+                    granted_on=declared.granted_on,
+                    amount_eur=declared.amount_eur,
+                    instrument=declared.instrument,
+                )
+            )
+        return [emit(m.AID_RESERVED, _reserved_body(row), cmd.application_id)]
+
+    def on_issue_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        cmd = event.decode(m.VoucherRef)
+        row = session.get(AidRow, cmd.application_id)
+        if row is None or row.status not in ("reserved", "granted"):
+            status = "missing" if row is None else row.status
+            raise Rejected(
+                f"no reservation to issue a voucher from for {cmd.application_id} "
+                f"(reservation {status})"
+            )
+        if row.status == "reserved":
+            # De minimis aid is granted when the legal right is conferred: at issuance.
+            repo.move_budget(
+                session, row.call_id, row.priority_area, row.aid_element_eur, grant=True
+            )
+            row.status = "granted"
+            row.grant_date = utcnow().date()
+            row.hold_expires_at = None
+            row.voucher_id = voucher_id_for(row.application_id)
+            session.add(row)
+        body = m.VoucherIssued(
+            application_id=row.application_id,
+            voucher_id=row.voucher_id or "",
+            voucher_eur=row.aid_element_eur,
+            instrument=row.instrument,
+            granted_on=row.grant_date,
+        )
+        return [emit(m.VOUCHER_ISSUED, body, row.application_id)]
+
+    def _release(self, session: Session, row: AidRow, status: str) -> Decimal:
+        repo.move_budget(session, row.call_id, row.priority_area, row.aid_element_eur, grant=False)
+        row.status = status
+        row.hold_expires_at = None
+        session.add(row)
+        return row.aid_element_eur
+
+    def on_release_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        cmd = event.decode(m.VoucherRef)
+        row = session.get(AidRow, cmd.application_id)
+        released = Decimal(0)
+        if row is not None and row.status == "reserved":
+            released = self._release(session, row, "released")
+        body = m.ReservationReleased(application_id=cmd.application_id, released_eur=released)
+        return [emit(m.RESERVATION_RELEASED, body, cmd.application_id)]
+
+    def expire_holds(self, session: Session) -> Sequence[Outgoing]:
+        """Reservations past their expiry give headroom and budget back."""
+        due = session.scalars(
+            select(AidRow).where(
+                col(AidRow.status) == "reserved", col(AidRow.hold_expires_at) < utcnow()
+            )
+        ).all()
+        out = []
+        for row in due:
+            released = self._release(session, row, "expired")
+            body = m.ReservationReleased(
+                application_id=row.application_id,
+                released_eur=released,
+                reason="reservation expired",
+            )
+            out.append(emit(m.RESERVATION_RELEASED, body, row.application_id))
+        return out
+
+    # ---- queries: answered on the replies topic, correlated by the query's event id ------
+
+    def on_headroom_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        q = event.decode(m.HeadroomQuery)
+        group = [q.undertaking_id, *q.linked_undertakings]
+        entries = repo.ledger(session, group, repo.declared_aid(session, group))
+        sa = self.scheme.state_aid
+        points: list[m.HeadroomPoint] = []
+        day = q.from_date
+        while day <= q.to_date and len(points) < 400:
+            dm = used_in_window(entries, "de_minimis", day, sa.de_minimis_window_years.value)
+            a28 = used_in_window(entries, "gber_art28", day, sa.gber_art28_window_years.value)
+            points.append(
+                m.HeadroomPoint(
+                    on=day,
+                    de_minimis_used_eur=dm,
+                    de_minimis_headroom_eur=max(Decimal(0), sa.de_minimis_ceiling_eur.value - dm),
+                    art28_used_eur=a28,
+                    art28_full_intensity_headroom_eur=max(
+                        Decimal(0), sa.gber_art28_full_intensity_cap_eur.value - a28
+                    ),
+                )
+            )
+            day += timedelta(days=q.step_days)
+        body = m.HeadroomReply(
+            undertaking_id=q.undertaking_id,
+            single_undertaking=group,
+            scheme_version=self.scheme.version,
+            points=points,
+        )
+        return [reply(m.HEADROOM_REPLY, body, event.id)]
+
+    def on_budget_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        q = event.decode(m.BudgetQuery)
+        rows = session.scalars(
+            select(CallBudgetRow)
+            .where(col(CallBudgetRow.call_id) == q.call_id)
+            .order_by(col(CallBudgetRow.priority_area))
+        ).all()
+        areas = [
+            m.BudgetArea(
+                priority_area=r.priority_area,
+                total_eur=r.total_eur,
+                reserved_eur=r.reserved_eur,
+                granted_eur=r.granted_eur,
+                available_eur=r.total_eur - r.reserved_eur - r.granted_eur,
+            )
+            for r in rows
+        ]
+        body = m.BudgetReply(call_id=q.call_id, scheme_version=self.scheme.version, areas=areas)
+        return [reply(m.BUDGET_REPLY, body, event.id)]
+
+    def on_register_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        q = event.decode(m.RegisterQuery)
+        stmt = select(AidRow).where(col(AidRow.status) == "granted")
+        if q.register_id == "de_minimis":
+            stmt = stmt.where(col(AidRow.instrument) == "de_minimis")
+        else:  # GBER Art. 9(1)(c): individual awards above the transparency threshold
+            threshold = self.scheme.state_aid.transparency_threshold_eur.value
+            stmt = stmt.where(
+                col(AidRow.instrument) == "gber_art28", col(AidRow.aid_element_eur) > threshold
+            )
+        rows = session.scalars(
+            stmt.order_by(col(AidRow.grant_date), col(AidRow.application_id))
+        ).all()
+        body = m.RegisterReply(
+            register_id=q.register_id,
+            scheme_version=self.scheme.version,
+            rows=[
+                m.RegisterRow(
+                    application_id=r.application_id,
+                    voucher_id=r.voucher_id,
+                    undertaking_id=r.undertaking_id,
+                    instrument=r.instrument,
+                    aid_eur=r.aid_element_eur,
+                    intensity=r.intensity,
+                    granted_on=r.grant_date,
+                    call_id=r.call_id,
+                    priority_area=r.priority_area,
+                    legal_source=r.legal_source,
+                )
+                for r in rows
+            ],
+        )
+        return [reply(m.REGISTER_REPLY, body, event.id)]
 
 
 def voucher_id_for(application_id: str) -> str:
     return "V-" + hashlib.sha256(application_id.encode()).hexdigest()[:12].upper()
 
 
-def on_issue_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    cmd = event.decode(m.VoucherRef)
-    row = session.get(AidRow, cmd.application_id)
-    if row is None or row.status not in ("reserved", "granted"):
-        raise Rejected(f"no reservation to issue a voucher from for {cmd.application_id}")
-    if row.status == "reserved":
-        # De minimis aid is granted when the legal right is conferred: at issuance.
-        repo.move_budget(session, row.call_id, row.priority_area, row.aid_element_eur, grant=True)
-        row.status = "granted"
-        row.grant_date = utcnow().date()
-        row.voucher_id = voucher_id_for(row.application_id)
-        session.add(row)
-    body = m.VoucherIssued(
-        application_id=row.application_id,
-        voucher_id=row.voucher_id or "",
-        voucher_eur=row.aid_element_eur,
-        instrument=row.instrument,
-        granted_on=row.grant_date,
-    )
-    return [emit(m.VOUCHER_ISSUED, body, row.application_id)]
-
-
-def on_release_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    cmd = event.decode(m.VoucherRef)
-    row = session.get(AidRow, cmd.application_id)
-    released = Decimal(0)
-    if row is not None and row.status == "reserved":
-        repo.move_budget(session, row.call_id, row.priority_area, row.aid_element_eur, grant=False)
-        row.status = "released"
-        released = row.aid_element_eur
-        session.add(row)
-    body = m.ReservationReleased(application_id=cmd.application_id, released_eur=released)
-    return [emit(m.RESERVATION_RELEASED, body, cmd.application_id)]
-
-
-def register(runtime: ServiceRuntime) -> None:
-    runtime.handle(topics.VOUCHERS_COMMANDS, m.SCREENING_REQUESTED, on_screening_requested)
-    runtime.handle(topics.VOUCHERS_COMMANDS, m.ISSUE_REQUESTED, on_issue_requested)
-    runtime.handle(topics.VOUCHERS_COMMANDS, m.RESERVATION_RELEASE_REQUESTED, on_release_requested)
+def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> VoucherHandlers:
+    handlers = VoucherHandlers(scheme or load_scheme())  # a bad scheme stops the service here
+    for type_, handler in (
+        (m.SCREENING_REQUESTED, handlers.on_screening_requested),
+        (m.ISSUE_REQUESTED, handlers.on_issue_requested),
+        (m.RESERVATION_RELEASE_REQUESTED, handlers.on_release_requested),
+    ):
+        runtime.handle(topics.VOUCHERS_COMMANDS, type_, handler)
+    for type_, handler in (
+        (m.HEADROOM_QUERY, handlers.on_headroom_query),
+        (m.BUDGET_QUERY, handlers.on_budget_query),
+        (m.REGISTER_QUERY, handlers.on_register_query),
+    ):
+        runtime.handle(topics.VOUCHERS_QUERIES, type_, handler)
+    runtime.every(EXPIRY_SWEEP_S, handlers.expire_holds)
 
     async def seed() -> None:
         def _seed() -> None:
             with unit_of_work(runtime.engine) as session:
-                repo.seed_budgets(session, SCHEME)
+                repo.seed_budgets(session, handlers.scheme)
 
         await asyncio.to_thread(_seed)
 
     runtime.on_startup(seed)
+    return handlers
