@@ -49,7 +49,8 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
             (
                 topics.VOUCHERS_QUERIES,
                 [m.HEADROOM_QUERY, m.BUDGET_QUERY, m.REGISTER_QUERY],
-                "Gateway → vouchers: read-only queries; the reply's ce_correlationid is the query's ce_id",
+                "Gateway → vouchers: read-only queries; the reply's ce_correlationid is the "
+                "query's ce_id",
             ),
             (
                 topics.VOUCHERS_REPLIES,

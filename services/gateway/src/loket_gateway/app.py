@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
+import io
 import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 from loket_contracts import capacity as cap
+from loket_contracts import messages as m
 from loket_contracts.application import (
     DEFAULT_ACCEPTANCE_WINDOW_S,
     QUERY_STATUS,
@@ -31,7 +35,7 @@ from loket_contracts.application import (
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.envelope import make_event
 from loket_contracts.messages import Applicant, Need
-from loket_contracts.topics import FACILITY_CAPACITY
+from loket_contracts.topics import FACILITY_CAPACITY, VOUCHERS_QUERIES, VOUCHERS_REPLIES
 from loket_messaging.db import create_schema, make_engine, unit_of_work
 from loket_messaging.kafka import make_producer
 from loket_messaging.settings import Settings
@@ -45,9 +49,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from loket_gateway import problems
 from loket_gateway.problems import Problem
+from loket_gateway.requests import KafkaRequests, NoAnswer
 from loket_gateway.tables import IdempotencyRow
 
 DEFAULT_CALL = "LOKET-2026-01"
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
 
 class ApplicationRequest(BaseModel):
@@ -78,6 +84,7 @@ class State:
         self.engine = make_engine(settings.database_url)
         self.client: Client | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.requests: KafkaRequests | None = None
         self.acceptance_window_s = int(
             os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", DEFAULT_ACCEPTANCE_WINDOW_S)
         )
@@ -105,9 +112,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         state.producer = make_producer(state.settings.kafka_bootstrap, "loket-gateway")
         await state.producer.start()
+        state.requests = KafkaRequests(
+            state.settings.kafka_bootstrap, state.producer, VOUCHERS_REPLIES
+        )
+        await state.requests.start()
         try:
             yield
         finally:
+            await state.requests.stop()
             await state.producer.stop()
             state.engine.dispose()
 
@@ -206,6 +218,79 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> ApplicationStatus:
         return await _update(
             temporal.get_workflow_handle(application_id), UPDATE_DECLINE_TERMS, decision
+        )
+
+    # ---- programme managers: state aid and budgets, answered by the vouchers service -------
+
+    async def ask(type_: str, body: BaseModel, reply_type: str, model: type[ReplyT]) -> ReplyT:
+        assert state.requests is not None
+        try:
+            return await state.requests.ask(VOUCHERS_QUERIES, type_, body, reply_type, model)
+        except NoAnswer as exc:
+            raise Problem(
+                504, "no-answer", "The vouchers service did not answer in time", str(exc)
+            ) from exc
+
+    @app.get("/v1/undertakings/{undertaking_id}/headroom", response_model=m.HeadroomReply)
+    async def headroom(
+        undertaking_id: str,
+        from_date: Annotated[date | None, Query(alias="from")] = None,
+        to_date: Annotated[date | None, Query(alias="to")] = None,
+        step_days: Annotated[int, Query(ge=1, le=366)] = 30,
+        linked: Annotated[list[str] | None, Query()] = None,
+    ) -> m.HeadroomReply:
+        """De minimis and GBER Art. 28 headroom of a single undertaking, date by date."""
+        start = from_date or datetime.now(UTC).date()
+        end = to_date or start + timedelta(days=365)
+        if end < start:
+            raise Problem(422, "bad-range", "`to` is before `from`", f"{start} > {end}")
+        q = m.HeadroomQuery(
+            undertaking_id=undertaking_id,
+            linked_undertakings=linked or [],
+            from_date=start,
+            to_date=end,
+            step_days=step_days,
+        )
+        return await ask(m.HEADROOM_QUERY, q, m.HEADROOM_REPLY, m.HeadroomReply)
+
+    @app.get("/v1/calls/{call_id}/budget", response_model=m.BudgetReply)
+    async def call_budget(call_id: str) -> m.BudgetReply:
+        """Per priority area: total, reserved, granted and available."""
+        reply = await ask(
+            m.BUDGET_QUERY, m.BudgetQuery(call_id=call_id), m.BUDGET_REPLY, m.BudgetReply
+        )
+        if not reply.areas:
+            raise Problem(404, "call-not-found", "No such call", f"no budget for {call_id}")
+        return reply
+
+    @app.get(
+        "/v1/registers/{register_id}",
+        response_model=m.RegisterReply,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    async def register(
+        register_id: Literal["gber_transparency", "de_minimis"],
+        format: Literal["json", "csv"] = "json",
+    ) -> Any:
+        """GBER Art. 9 transparency awards over the threshold, or the de minimis register."""
+        reply = await ask(
+            m.REGISTER_QUERY,
+            m.RegisterQuery(register_id=register_id),
+            m.REGISTER_REPLY,
+            m.RegisterReply,
+        )
+        if format == "json":
+            return reply
+        out = io.StringIO()
+        writer = csv.writer(out)
+        columns = list(m.RegisterRow.model_fields)
+        writer.writerow(columns)
+        for row in reply.rows:
+            writer.writerow([getattr(row, c) for c in columns])
+        return PlainTextResponse(
+            out.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{register_id}.csv"'},
         )
 
     # ---- facilities: publish capacity onto the public topic -------------------------------
