@@ -3,6 +3,7 @@ budget reservation, issuance, release, expiry, queries and registers."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -227,3 +228,30 @@ def test_transparency_register_lists_gber_awards_over_100k(engine: Engine) -> No
     rows = dmr.event.decode(m.RegisterReply).rows
     assert [(r.application_id, r.aid_eur) for r in rows] == [("dm", Decimal(20_000))]
     assert rows[0].voucher_id and rows[0].legal_source.startswith("Regulation (EU) 2023/2831")
+
+
+def test_simultaneous_screenings_of_one_undertaking_cannot_overshoot(engine: Engine) -> None:
+    """20 transactions start together for one single undertaking; the row lock (PostgreSQL) or
+    BEGIN IMMEDIATE (SQLite) serialises them, so de minimis stops at the ceiling."""
+    h = handlers(engine)
+    start = threading.Barrier(20)
+    results: list[str] = []
+
+    def one(i: int) -> None:
+        event = screening(f"c{i}", 40_000, "PT-RACE")
+        with unit_of_work(engine) as session:
+            start.wait()  # everybody inside a transaction, then go
+            [out] = h.on_screening_requested(session, event)
+        results.append(out.event.decode(m.AidReserved).instrument)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == 20
+    assert results.count("de_minimis") == 7  # 7 × €40,000 ≤ €300,000 < 8 × €40,000
+    assert results.count("gber_art28") == 13
+    with unit_of_work(engine) as session:
+        entries = repo.ledger(session, ["PT-RACE"], [])
+    assert sum(e.amount_eur for e in entries if e.instrument == "de_minimis") == Decimal(280_000)
