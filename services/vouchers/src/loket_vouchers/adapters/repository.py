@@ -68,12 +68,26 @@ def ledger(
 
 
 def declared_aid(session: Session, undertaking_ids: list[str]) -> list[DeclaredAid]:
-    """Aid declared with the undertaking's applications; each declaration counted once."""
+    """Aid declared with earlier applications of any member of the single undertaking."""
     rows = session.scalars(
         select(DeclaredAidRow).where(col(DeclaredAidRow.undertaking_id).in_(undertaking_ids))
     ).all()
-    unique = {(r.granted_on, r.amount_eur, r.instrument) for r in rows}
-    return [DeclaredAid(granted_on=d, amount_eur=a, instrument=i) for d, a, i in sorted(unique)]
+    return merge_declared(
+        [
+            DeclaredAid(granted_on=r.granted_on, amount_eur=r.amount_eur, instrument=r.instrument)  # type: ignore[arg-type]
+            for r in rows
+        ]
+    )
+
+
+def merge_declared(*declarations: list[DeclaredAid]) -> list[DeclaredAid]:
+    """One entry per declared grant (date, amount, instrument), however often it was declared."""
+    unique = {
+        (d.granted_on, d.amount_eur.normalize(), d.instrument): d
+        for batch in declarations
+        for d in batch
+    }
+    return [unique[k] for k in sorted(unique)]
 
 
 def reserve_budget(session: Session, call_id: str, area: str, amount: Decimal) -> bool:

@@ -68,7 +68,9 @@ class VoucherHandlers:
             return [emit(m.AID_RESERVED, _reserved_body(existing), cmd.application_id)]
         group = [cmd.undertaking_id, *cmd.linked_undertakings]
         repo.lock_single_undertaking(session, group)
-        entries = repo.ledger(session, group, cmd.declared_prior_aid)
+        # What any member of the single undertaking declared before counts too.
+        declared = repo.merge_declared(cmd.declared_prior_aid, repo.declared_aid(session, group))
+        entries = repo.ledger(session, group, declared)
         result = screen_aid(
             cmd.market_value_eur,
             cmd.applicant_payment_eur,
