@@ -101,7 +101,17 @@ async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
             f"{len(facilities)} facilities in {len(countries)} countries published "
             f"{len(events)} capacity events; submitting {len(CASES)} applications…"
         )
-        return list(await asyncio.gather(*(follow(http, case) for case in CASES)))
+        outcomes = list(await asyncio.gather(*(follow(http, case) for case in CASES)))
+        # What a programme manager sees: the call's budget and the state-aid registers.
+        budget = _ok(await http.get("/v1/calls/LOKET-2026-01/budget")).json()
+        transparency = _ok(await http.get("/v1/registers/gber_transparency")).json()
+        de_minimis = _ok(await http.get("/v1/registers/de_minimis")).json()
+    console.print(_budget_table(budget))
+    console.print(
+        f"de minimis register: {len(de_minimis['rows'])} grants; GBER Art. 9 "
+        f"transparency list (awards over EUR 100,000): {len(transparency['rows'])}"
+    )
+    return outcomes
 
 
 def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
@@ -112,32 +122,55 @@ def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
         "stage",
         "expected",
         "reason",
+        "aid",
         "voucher EUR",
+        "co-pay EUR",
         "sites (countries)",
     ):
         table.add_column(col, overflow="fold")
     mismatches = 0
     for o in outcomes:
         s = o.status
-        ok = s["stage"] == o.case.expect
+        aid = s.get("aid") or {}
+        ok = s["stage"] == o.case.expect and (
+            o.case.instrument is None or aid.get("instrument") == o.case.instrument
+        )
         mismatches += not ok
-        voucher = ""
-        if s.get("aid") and s["stage"] == "voucher_issued":
-            voucher = f"{Decimal(s['aid']['voucher_eur']):,.0f}"
+        voucher = copay = instrument = ""
+        if aid and s["stage"] == "voucher_issued":
+            voucher = f"{Decimal(aid['voucher_eur']):,.0f}"
+            copay = f"{Decimal(aid['co_payment_eur']):,.0f}"
+            instrument = f"{aid['instrument']} {Decimal(aid['intensity']):.0%}"
         sites = ", ".join(
             sorted({f"{a['site']} ({a['country']})" for a in s.get("allocation", [])})
         )
-        reason = "; ".join(s.get("reasons", []))
         table.add_row(
             o.application_id,
             f"{o.case.applicant['name']}: {o.case.label}",
             f"[green]{s['stage']}[/]" if ok else f"[red]{s['stage']}[/]",
             o.case.expect,
-            reason,
+            "; ".join(s.get("reasons", [])),
+            instrument,
             voucher,
+            copay,
             sites,
         )
     return table, mismatches
+
+
+def _budget_table(budget: dict[str, Any]) -> Table:
+    table = Table(title=f"Call {budget['call_id']} budget (scheme {budget['scheme_version']})")
+    for col in ("priority area", "total EUR", "reserved EUR", "granted EUR", "available EUR"):
+        table.add_column(col, justify="right")
+    for a in budget["areas"]:
+        table.add_row(
+            a["priority_area"],
+            *(
+                f"{Decimal(a[k]):,.0f}"
+                for k in ("total_eur", "reserved_eur", "granted_eur", "available_eur")
+            ),
+        )
+    return table
 
 
 def run_demo(data_dir: Path) -> int:

@@ -229,6 +229,7 @@ class Case:
     needs: list[tuple[str, int]]  # (service_type, units)
     action: str = "accept"  # accept | decline | silent
     payment_eur: int = 0
+    instrument: str | None = None  # the state-aid instrument the voucher should use
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -259,14 +260,9 @@ def applicant(
     }
 
 
-def _prior(amount: int, days_ago: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "granted_on": (date.today() - timedelta(days=days_ago)).isoformat(),
-            "amount_eur": str(amount),
-            "instrument": "de_minimis",
-        }
-    ]
+def _prior(amount: int, days_ago: int, instrument: str = "de_minimis") -> list[dict[str, Any]]:
+    granted_on = (date.today() - timedelta(days=days_ago)).isoformat()
+    return [{"granted_on": granted_on, "amount_eur": str(amount), "instrument": instrument}]
 
 
 CASES: list[Case] = [
@@ -404,18 +400,73 @@ CASES: list[Case] = [
         [("beamtime.neutron-scattering", 1)],
     ),
     Case(
-        "De minimis headroom exhausted by declared prior aid",
-        "refused",
+        "De minimis headroom exhausted by declared prior aid: GBER Art. 28 at 100 %",
+        "voucher_issued",
         applicant("Subsidised Sensors", "LT", declared_prior_aid=_prior(295_000, 400)),
         "advanced-materials",
         [("beamtime.xray-imaging", 3)],
+        instrument="gber_art28",
     ),
     Case(
-        "Headroom used up by aid 3 years ago: still counts within the window",
-        "refused",
+        "Aid 3 years ago still in the window: GBER Art. 28",
+        "voucher_issued",
         applicant("Window Edge", "LV", declared_prior_aid=_prior(299_000, 3 * 365 - 30)),
         "clean-energy",
         [("beamtime.xray-diffraction", 2)],
+        instrument="gber_art28",
+    ),
+    Case(
+        "Art. 28 cap used up too: 50 % voucher with co-payment",
+        "voucher_issued",
+        applicant(
+            "Twice Funded",
+            "RO",
+            declared_prior_aid=_prior(299_000, 200) + _prior(219_000, 100, "gber_art28"),
+        ),
+        "ai",
+        [("cleanroom.lithography", 12)],
+        instrument="gber_art28",
+    ),
+    Case(
+        "Cannot say whether half its capital is lost: manual review",
+        "manual_review",
+        applicant(
+            "Unsure Accounts",
+            "HU",
+            registered=date(2019, 5, 1),
+            difficulty={"more_than_half_capital_lost": None},
+        ),
+        "health-biotech",
+        [("beamtime.neutron-scattering", 1)],
+    ),
+    Case(
+        "Partner fund holds 40 %: its figures count at 40 %, still small",
+        "voucher_issued",
+        applicant(
+            "Partnered Bio",
+            "FI",
+            staff=30,
+            partner_enterprises=[
+                {
+                    "undertaking_id": "FI-FUND",
+                    "name": "Nordic Fund",
+                    "share_pct": "40",
+                    "staff_awu": 20,
+                    "turnover_eur": "4000000",
+                    "balance_sheet_eur": "9000000",
+                }
+            ],
+        ),
+        "health-biotech",
+        [("beamtime.xray-imaging", 1)],
+        instrument="de_minimis",
+    ),
+    Case(
+        "Public bodies hold 30 %: not an SME",
+        "ineligible",
+        applicant("Municipal Labs", "ES", public_bodies_share_pct="30"),
+        "ai",
+        [("cleanroom.lithography", 6)],
     ),
     Case(
         "Declines the terms",

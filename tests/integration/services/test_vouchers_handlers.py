@@ -63,7 +63,7 @@ def prior(amount: int, instrument: str = "de_minimis") -> list[m.DeclaredAid]:
         m.DeclaredAid(
             granted_on=date(2025, 1, 1), amount_eur=Decimal(amount), instrument=instrument
         )
-    ]  # type: ignore[arg-type]
+    ]
 
 
 def ref(type_: str, app_id: str) -> CloudEvent:

@@ -173,10 +173,12 @@ async def test_200_concurrent_screenings_never_overrun(
             "SELECT application_id, undertaking_id, instrument, aid_element_eur FROM vch_aid "
             "WHERE status = 'reserved'"
         ).fetchall()
-        (budget_reserved,) = conn.execute(
+        budget_row = conn.execute(
             "SELECT reserved_eur FROM vch_call_budget WHERE call_id = 'LOKET-2026-01' AND "
             "priority_area = 'quantum'"
         ).fetchone()
+    assert budget_row is not None
+    (budget_reserved,) = budget_row
     # no lost hold: every reservation announced is in the ledger, and nothing else is
     assert {r[0] for r in rows} == reserved
     assert sum(r[3] for r in rows) == budget_reserved <= BUDGET

@@ -21,7 +21,7 @@ def a28(amount: int, on: date = TODAY - timedelta(days=100)) -> LedgerEntry:
     return LedgerEntry(on, Decimal(amount), "gber_art28")
 
 
-def run(value: int, ledger: list[LedgerEntry], payment: int = 0, sme: bool = True):  # type: ignore[no-untyped-def]
+def run(value: int, ledger: list[LedgerEntry], payment: int = 0, sme: bool = True):
     return screen(Decimal(value), Decimal(payment), ledger, TODAY, sme, SCHEME)
 
 

@@ -74,7 +74,7 @@ def declared_aid(session: Session, undertaking_ids: list[str]) -> list[DeclaredA
     ).all()
     return merge_declared(
         [
-            DeclaredAid(granted_on=r.granted_on, amount_eur=r.amount_eur, instrument=r.instrument)  # type: ignore[arg-type]
+            DeclaredAid(granted_on=r.granted_on, amount_eur=r.amount_eur, instrument=r.instrument)
             for r in rows
         ]
     )

@@ -69,8 +69,8 @@ class VoucherHandlers:
         group = [cmd.undertaking_id, *cmd.linked_undertakings]
         repo.lock_single_undertaking(session, group)
         # What any member of the single undertaking declared before counts too.
-        declared = repo.merge_declared(cmd.declared_prior_aid, repo.declared_aid(session, group))
-        entries = repo.ledger(session, group, declared)
+        known = repo.merge_declared(cmd.declared_prior_aid, repo.declared_aid(session, group))
+        entries = repo.ledger(session, group, known)
         result = screen_aid(
             cmd.market_value_eur,
             cmd.applicant_payment_eur,
