@@ -247,3 +247,8 @@ def test_every_rule_records_version_source_and_reason() -> None:
         "recovery.order",
     }
     assert all(r.legal_source and r.reason and r.scheme_version == "pilot-2026" for r in d.rules)
+
+
+def test_large_enterprise_is_told_it_is_neither_start_up_nor_scale_up() -> None:
+    r = rule(run(staff_awu=900), "applicant.startup")
+    assert not r.passed and r.reason == "a large enterprise is neither a start-up nor a scale-up"

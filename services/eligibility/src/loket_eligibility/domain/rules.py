@@ -249,8 +249,10 @@ def check_startup_or_scaleup(
         scaleups,
         scheme,
         False,
-        f"not a start-up ({age} year(s) since registration, listed="
-        f"{applicant.listed}) and the call does not admit scale-ups",
+        "a large enterprise is neither a start-up nor a scale-up"
+        if category == "large"
+        else f"not a start-up ({age} year(s) since registration, listed={applicant.listed}) "
+        "and the call does not admit scale-ups",
     )
 
 
