@@ -13,7 +13,7 @@ from typing import Final
 from pydantic import BaseModel, Field
 
 from loket_contracts.capacity import PriorityArea
-from loket_contracts.messages import AllocatedLine, Applicant, Instrument, Need, RuleOutcome
+from loket_contracts.messages import AllocatedLine, Applicant, Instrument, Needs, RuleOutcome
 
 WORKFLOW_NAME: Final = "ApplicationWorkflow"
 TASK_QUEUE: Final = "loket-applications"
@@ -65,7 +65,7 @@ class ApplicationInput(BaseModel):
     applicant: Applicant
     priority_area: PriorityArea
     call_id: str
-    needs: list[Need] = Field(min_length=1, max_length=20)
+    needs: Needs = Field(min_length=1, max_length=20)
     applicant_payment_eur: Decimal = Field(default=Decimal(0), ge=0)
     acceptance_window_seconds: int = Field(default=DEFAULT_ACCEPTANCE_WINDOW_S, ge=1)
     hold_ttl_seconds: int = Field(default=DEFAULT_HOLD_TTL_S, ge=1)

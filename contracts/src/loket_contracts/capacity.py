@@ -42,6 +42,8 @@ class FacilityProfile(_Body):
     site: str = Field(min_length=1)
     country: str = Field(pattern=r"^[A-Z]{2}$")
     kind: Literal["RI", "TI"]
+    # ERICs and international organisations may serve users of their host country too.
+    legal_form: Literal["ERIC", "international_organisation"] | None = None
     priority_areas: list[PriorityArea] = Field(default_factory=list)
     offerings: list[Offering] = Field(min_length=1)
 

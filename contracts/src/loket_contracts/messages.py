@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from loket_contracts.capacity import AccessMode, PriorityArea, Unit
 
@@ -96,6 +96,26 @@ class Need(BaseModel):
     earliest_start: datetime
     latest_end: datetime
     access_mode: AccessMode = "physical"
+    preferred_sites: list[str] = Field(
+        default_factory=list, description="facility ids the applicant prefers, if free"
+    )
+    after: int | None = Field(
+        default=None, ge=0, description="index of an earlier need that must end before this starts"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> Need:
+        if self.latest_end <= self.earliest_start:
+            raise ValueError("latest_end must be after earliest_start")
+        return self
+
+
+def check_order(needs: list[Need]) -> list[Need]:
+    """`after` may only point at an earlier need: the order is a chain, never a cycle."""
+    for index, need in enumerate(needs):
+        if need.after is not None and need.after >= index:
+            raise ValueError(f"needs[{index}].after must name an earlier need, not {need.after}")
+    return needs
 
 
 class AllocatedLine(BaseModel):
@@ -158,12 +178,16 @@ CONFIRM_REQUESTED = "eu.loket.allocation.confirm.requested.v1"
 ALLOCATION_CONFIRMED = "eu.loket.allocation.confirmed.v1"
 RELEASE_REQUESTED = "eu.loket.allocation.release.requested.v1"
 ALLOCATION_RELEASED = "eu.loket.allocation.released.v1"
+ALLOCATION_INVALIDATED = "eu.loket.allocation.invalidated.v1"
+
+
+Needs = Annotated[list[Need], AfterValidator(check_order)]
 
 
 class HoldRequested(BaseModel):
     application_id: str
     applicant_workplace_country: str
-    needs: list[Need] = Field(min_length=1)
+    needs: Needs = Field(min_length=1)
     hold_ttl_seconds: int = Field(ge=1)
 
 
@@ -186,6 +210,17 @@ class AllocationRef(BaseModel):
 class AllocationConfirmed(BaseModel):
     application_id: str
     confirmed: bool
+    reason: str
+
+
+class AllocationInvalidated(BaseModel):
+    """A facility withdrew or shrank capacity under this application's hold or booking. The
+    hold is released; the workflow re-allocates or compensates."""
+
+    application_id: str
+    facility_id: str
+    slot_id: str
+    was: Literal["held", "confirmed"]
     reason: str
 
 
@@ -372,6 +407,7 @@ BODIES: dict[str, type[BaseModel]] = {
     ALLOCATION_CONFIRMED: AllocationConfirmed,
     RELEASE_REQUESTED: AllocationRef,
     ALLOCATION_RELEASED: AllocationReleased,
+    ALLOCATION_INVALIDATED: AllocationInvalidated,
     SCREENING_REQUESTED: ScreeningRequested,
     AID_RESERVED: AidReserved,
     SCREENING_REFUSED: ScreeningRefused,

@@ -116,6 +116,11 @@ class Call(_Strict):
     excluded_nace_prefixes: Sourced[list[str]]
 
 
+class Allocation(_Strict):
+    transnational_exempt_legal_forms: Sourced[list[str]]
+    hold_days: Sourced[int]
+
+
 class StateAid(_Strict):
     de_minimis_ceiling_eur: Sourced[Decimal]
     de_minimis_window_years: Sourced[int]
@@ -150,6 +155,7 @@ class Scheme(_Strict):
     sme: Sme
     countries: Countries
     call: Call
+    allocation: Allocation
     state_aid: StateAid
     budgets: dict[str, dict[str, Sourced[Decimal]]]
 
@@ -171,6 +177,9 @@ class Scheme(_Strict):
 
     def is_associated(self, country: str) -> bool:
         return country in self.countries.associated.value
+
+    def may_host_infrastructure(self, country: str) -> bool:
+        return self.is_member_state(country) or self.is_associated(country)
 
 
 def parse_scheme(text: str, origin: str = "<text>") -> Scheme:

@@ -33,7 +33,13 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
             ),
             (
                 topics.ALLOCATION_EVENTS,
-                [m.HOLD_PLACED, m.HOLD_FAILED, m.ALLOCATION_CONFIRMED, m.ALLOCATION_RELEASED],
+                [
+                    m.HOLD_PLACED,
+                    m.HOLD_FAILED,
+                    m.ALLOCATION_CONFIRMED,
+                    m.ALLOCATION_RELEASED,
+                    m.ALLOCATION_INVALIDATED,
+                ],
                 "Allocation results",
             ),
             (

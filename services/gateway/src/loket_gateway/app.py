@@ -34,7 +34,7 @@ from loket_contracts.application import (
 )
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.envelope import make_event
-from loket_contracts.messages import Applicant, Need
+from loket_contracts.messages import Applicant, Needs
 from loket_contracts.topics import FACILITY_CAPACITY, VOUCHERS_QUERIES, VOUCHERS_REPLIES
 from loket_messaging.db import create_schema, make_engine, unit_of_work
 from loket_messaging.kafka import make_producer
@@ -62,7 +62,7 @@ class ApplicationRequest(BaseModel):
     applicant: Applicant
     priority_area: PriorityArea
     call_id: str = DEFAULT_CALL
-    needs: list[Need] = Field(min_length=1, max_length=20)
+    needs: Needs = Field(min_length=1, max_length=20)
     applicant_payment_eur: Decimal = Field(default=Decimal(0), ge=0)
 
 

@@ -8,8 +8,14 @@ from loket_contracts.capacity import FacilityProfile, SlotPublished, SlotWithdra
 from sqlalchemy import and_, delete, select, update
 from sqlmodel import Session, col
 
-from loket_allocation.adapters.tables import FacilityRow, HoldLineRow, OfferingRow, SlotRow
-from loket_allocation.domain.first_fit import Candidate
+from loket_allocation.adapters.tables import (
+    FacilityRow,
+    HoldLineRow,
+    HoldRow,
+    OfferingRow,
+    SlotRow,
+)
+from loket_allocation.domain.model import Candidate
 
 
 class CapacityConflict(Exception):
@@ -22,6 +28,7 @@ def apply_profile(session: Session, body: FacilityProfile) -> bool:
         return False  # stale or duplicate
     row = row or FacilityRow(facility_id=body.facility_id, name="", site="", country="", kind="")
     row.name, row.site, row.country, row.kind = body.name, body.site, body.country, body.kind
+    row.legal_form = body.legal_form
     row.priority_areas = json.dumps(body.priority_areas)
     row.profile_sequence = body.sequence
     session.add(row)
@@ -66,6 +73,21 @@ def apply_slot_withdrawn(session: Session, body: SlotWithdrawn) -> bool:
     return True
 
 
+def holds_on_slot(session: Session, facility_id: str, slot_id: str) -> list[HoldRow]:
+    """Live holds and bookings with units on this slot, newest first."""
+    stmt = (
+        select(HoldRow)
+        .join(HoldLineRow, col(HoldLineRow.application_id) == col(HoldRow.application_id))
+        .where(
+            col(HoldLineRow.facility_id) == facility_id,
+            col(HoldLineRow.slot_id) == slot_id,
+            col(HoldRow.status).in_(("held", "confirmed")),
+        )
+        .order_by(col(HoldRow.created_at).desc())
+    )
+    return list(session.scalars(stmt).unique().all())
+
+
 def candidates(session: Session, service_types: set[str]) -> list[Candidate]:
     stmt = (
         select(SlotRow, OfferingRow, FacilityRow)
@@ -94,6 +116,7 @@ def candidates(session: Session, service_types: set[str]) -> list[Candidate]:
                 site=facility.site,
                 country=facility.country,
                 kind=facility.kind,
+                legal_form=facility.legal_form,
                 offering_id=offering.offering_id,
                 service_type=offering.service_type,
                 unit=offering.unit,

@@ -17,6 +17,7 @@ class FacilityRow(SQLModel, table=True):
     site: str
     country: str = Field(max_length=2, index=True)
     kind: str = Field(max_length=2)
+    legal_form: str | None = Field(default=None, max_length=40)
     priority_areas: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     profile_sequence: int = -1
 
@@ -48,7 +49,8 @@ class SlotRow(SQLModel, table=True):
 class HoldRow(SQLModel, table=True):
     __tablename__ = "alloc_hold"
     application_id: str = Field(primary_key=True, max_length=200)
-    status: str = Field(max_length=20, index=True)  # held | confirmed | released | expired
+    # held | confirmed | released | expired | invalidated
+    status: str = Field(max_length=20, index=True)
     expires_at: datetime = Field(index=True)
     placed_json: str = Field(sa_column=Column(Text, nullable=False))  # the HoldPlaced body
     created_at: datetime = Field(default_factory=utcnow)

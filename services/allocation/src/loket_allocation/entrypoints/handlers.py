@@ -10,6 +10,7 @@ from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.envelope import CloudEvent
+from loket_contracts.scheme import load_scheme
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
 from loket_messaging.runtime import Rejected
@@ -18,8 +19,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from loket_allocation.adapters import repository as repo
-from loket_allocation.adapters.tables import DeliveryRow, HoldLineRow, HoldRow
-from loket_allocation.domain.first_fit import NoAllocation, first_fit
+from loket_allocation.adapters.tables import DeliveryRow, HoldLineRow, HoldRow, SlotRow
+from loket_allocation.domain.model import NoAllocation
+from loket_allocation.domain.online import best_fit
 
 SOURCE = "loket/allocation"
 EXPIRY_SWEEP_S = 5.0
@@ -40,18 +42,70 @@ def _capacity_body(event: CloudEvent) -> BaseModel:
 
 
 def on_profile(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    repo.apply_profile(session, _capacity_body(event))  # type: ignore[arg-type]
+    body: cap.FacilityProfile = _capacity_body(event)  # type: ignore[assignment]
+    if not load_scheme().may_host_infrastructure(body.country):
+        raise Rejected(
+            f"unknown country {body.country!r}: facilities must be in an EU member "
+            "state or a country associated to Horizon Europe"
+        )
+    repo.apply_profile(session, body)
     return []
 
 
 def on_slot_published(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    repo.apply_slot_published(session, _capacity_body(event))  # type: ignore[arg-type]
-    return []
+    body: cap.SlotPublished = _capacity_body(event)  # type: ignore[assignment]
+    if not repo.apply_slot_published(session, body):
+        return []
+    slot = session.get(SlotRow, (body.facility_id, body.slot_id))
+    assert slot is not None
+    out: list[Outgoing] = []
+    # Capacity shrunk under existing holds or bookings: newest first lose their place.
+    for hold in repo.holds_on_slot(session, body.facility_id, body.slot_id):
+        if slot.held_units + slot.booked_units <= slot.capacity_units:
+            break
+        out.append(
+            _invalidate(
+                session,
+                hold,
+                body.facility_id,
+                body.slot_id,
+                f"the facility reduced slot {body.slot_id} to {body.capacity_units} unit(s)",
+            )
+        )
+        session.refresh(slot)
+    return out
 
 
 def on_slot_withdrawn(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    repo.apply_slot_withdrawn(session, _capacity_body(event))  # type: ignore[arg-type]
-    return []
+    body: cap.SlotWithdrawn = _capacity_body(event)  # type: ignore[assignment]
+    if not repo.apply_slot_withdrawn(session, body):
+        return []
+    return [
+        _invalidate(
+            session,
+            hold,
+            body.facility_id,
+            body.slot_id,
+            f"the facility withdrew slot {body.slot_id}: {body.reason}",
+        )
+        for hold in repo.holds_on_slot(session, body.facility_id, body.slot_id)
+    ]
+
+
+def _invalidate(
+    session: Session, hold: HoldRow, facility_id: str, slot_id: str, reason: str
+) -> Outgoing:
+    """Release the whole bundle (its other units go back to the market) and tell the workflow."""
+    was = hold.status
+    _release(session, hold, "invalidated")
+    body = m.AllocationInvalidated(
+        application_id=hold.application_id,
+        facility_id=facility_id,
+        slot_id=slot_id,
+        was=was,
+        reason=reason,
+    )
+    return emit(m.ALLOCATION_INVALIDATED, body, hold.application_id)
 
 
 def on_delivery(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
@@ -81,10 +135,11 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
         placed = m.HoldPlaced.model_validate_json(existing.placed_json)
         return [emit(m.HOLD_PLACED, placed, cmd.application_id)]
     now = utcnow()
-    result = first_fit(
+    result = best_fit(
         cmd.needs,
         repo.candidates(session, {n.service_type for n in cmd.needs}),
         cmd.applicant_workplace_country,
+        frozenset(load_scheme().allocation.transnational_exempt_legal_forms.value),
     )
     if isinstance(result, NoAllocation):
         return [
@@ -198,6 +253,7 @@ def expire_holds(session: Session) -> Sequence[Outgoing]:
 
 
 def register(runtime: ServiceRuntime) -> None:
+    load_scheme()  # a bad scheme configuration stops the service here, loudly
     runtime.handle(topics.FACILITY_CAPACITY, cap.PROFILE, on_profile)
     runtime.handle(topics.FACILITY_CAPACITY, cap.SLOT_PUBLISHED, on_slot_published)
     runtime.handle(topics.FACILITY_CAPACITY, cap.SLOT_WITHDRAWN, on_slot_withdrawn)
