@@ -7,8 +7,15 @@ import json
 from decimal import Decimal
 
 from loket_contracts import messages as m
+from loket_contracts.capacity import SlotWithdrawn
 from loket_contracts.envelope import make_event
-from loket_contracts.topics import ALLOCATION_COMMANDS, VOUCHERS_COMMANDS, VOUCHERS_EVENTS
+from loket_contracts.topics import (
+    ALLOCATION_COMMANDS,
+    ALLOCATION_EVENTS,
+    VOUCHERS_COMMANDS,
+    VOUCHERS_EVENTS,
+)
+from loket_infra.kafka_tools import publish_capacity
 from loket_infra.stack import EmbeddedStack
 
 from .conftest import Loket
@@ -176,3 +183,25 @@ async def test_duplicate_commands_change_nothing(loket: Loket) -> None:
     # The hold was not doubled: the slot's other 2 units are still free for someone else.
     other = await loket.submit(loket.application(loket.applicant("CZ"), (site, 2)))
     assert (await loket.until_terms(other))["sha256"]
+
+
+async def test_withdrawn_capacity_under_a_hold_emits_an_invalidation(loket: Loket) -> None:
+    site = await loket.facility("FI", units=2)
+    app_id = await loket.submit(loket.application(loket.applicant("EE"), (site, 2)))
+    await loket.until_terms(app_id)
+    await publish_capacity(
+        loket.stack.kafka_bootstrap,
+        [
+            SlotWithdrawn(
+                facility_id=site.facility_id, sequence=10, slot_id=site.slot_id, reason="beam dump"
+            )
+        ],
+    )
+    await loket.caught_up("loket-allocation", "loket.facility.capacity.v1")
+    invalidated = [
+        m.AllocationInvalidated.model_validate_json(v)
+        for h, v in await loket.records(ALLOCATION_EVENTS)
+        if h.get("ce_correlationid") == app_id and h["ce_type"] == m.ALLOCATION_INVALIDATED
+    ]
+    assert len(invalidated) == 1
+    assert invalidated[0].slot_id == site.slot_id and "beam dump" in invalidated[0].reason

@@ -105,7 +105,7 @@ def test_stale_update_never_overwrites_a_newer_one(engine: Engine) -> None:
     apply(engine, h.on_slot_published, slot(3, units=2))  # older, arrives late
     apply(engine, h.on_slot_published, slot(5, units=99))  # duplicate sequence
     row = slot_row(engine)
-    assert (row.capacity_units, row.sequence) == (8, 5)
+    assert (row.capacity_units, row.published_sequence) == (8, 5)
 
 
 def test_withdrawal_is_never_resurrected_by_an_older_publish(engine: Engine) -> None:

@@ -48,29 +48,31 @@ def apply_profile(session: Session, body: FacilityProfile) -> bool:
 
 
 def apply_slot_published(session: Session, body: SlotPublished) -> bool:
+    """Newest publication wins; an older one changes nothing (it may still arrive late)."""
     row = session.get(SlotRow, (body.facility_id, body.slot_id))
-    if row is not None and body.sequence <= row.sequence:
-        return False  # a newer publish or a withdrawal was already applied
+    if row is not None and body.sequence <= row.published_sequence:
+        return False
     row = row or SlotRow(facility_id=body.facility_id, slot_id=body.slot_id)
     row.offering_id = body.offering_id
     row.start, row.end = body.start, body.end
     row.capacity_units = body.capacity_units
-    row.withdrawn = False
-    row.sequence = body.sequence
+    row.published_sequence = body.sequence
+    row.withdrawn = row.withdrawn_sequence > row.published_sequence
     session.add(row)
     return True
 
 
 def apply_slot_withdrawn(session: Session, body: SlotWithdrawn) -> bool:
+    """A withdrawal beats every publication older than it, whenever either arrives."""
     row = session.get(SlotRow, (body.facility_id, body.slot_id))
-    if row is not None and body.sequence <= row.sequence:
+    if row is not None and body.sequence <= row.withdrawn_sequence:
         return False
-    # A tombstone even for a slot we never saw: an older publish arriving later stays dead.
     row = row or SlotRow(facility_id=body.facility_id, slot_id=body.slot_id)
-    row.withdrawn = True
-    row.sequence = body.sequence
+    row.withdrawn_sequence = body.sequence
+    was_withdrawn = row.withdrawn
+    row.withdrawn = row.withdrawn_sequence > row.published_sequence
     session.add(row)
-    return True
+    return row.withdrawn and not was_withdrawn
 
 
 def holds_on_slot(session: Session, facility_id: str, slot_id: str) -> list[HoldRow]:

@@ -42,8 +42,11 @@ class SlotRow(SQLModel, table=True):
     capacity_units: int = 0
     held_units: int = 0
     booked_units: int = 0
-    withdrawn: bool = False
-    sequence: int = Field(default=-1, description="newest facility sequence applied to this slot")
+    # Publication and withdrawal are tracked apart, each by the newest facility sequence seen,
+    # so the projection is the same whatever order duplicates and stragglers arrive in.
+    published_sequence: int = -1
+    withdrawn_sequence: int = -1
+    withdrawn: bool = False  # = withdrawn_sequence > published_sequence
 
 
 class HoldRow(SQLModel, table=True):
