@@ -49,7 +49,7 @@ def need(stype: str, units: int, **more: object) -> Need:
         earliest_start=T0,
         latest_end=T0 + timedelta(days=60),
         **more,
-    )  # type: ignore[arg-type]
+    )
 
 
 def chosen(result: Allocation | NoAllocation) -> list[str]:
