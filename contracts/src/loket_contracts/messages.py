@@ -230,6 +230,80 @@ class AllocationReleased(BaseModel):
     reason: str = "released on request"
 
 
+# ---- allocation queries (request/reply like the vouchers queries) --------------------------
+
+CATALOGUE_QUERY = "eu.loket.allocation.catalogue.query.v1"
+CATALOGUE_REPLY = "eu.loket.allocation.catalogue.reply.v1"
+UTILISATION_QUERY = "eu.loket.allocation.utilisation.query.v1"
+UTILISATION_REPLY = "eu.loket.allocation.utilisation.reply.v1"
+
+
+class CatalogueQuery(BaseModel):
+    service_type: str | None = None
+    country: str | None = None
+    from_time: datetime | None = None
+    to_time: datetime | None = None
+    access_mode: AccessMode | None = None
+    priority_area: PriorityArea | None = None
+    kind: Literal["RI", "TI"] | None = None
+    only_free: bool = True
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class CatalogueSlot(BaseModel):
+    facility_id: str
+    facility_name: str
+    site: str
+    country: str
+    kind: Literal["RI", "TI"]
+    legal_form: str | None
+    priority_areas: list[str]
+    offering_id: str
+    service_type: str
+    unit: Unit
+    market_price_eur: Decimal
+    access_modes: list[str]
+    slot_id: str
+    start: datetime
+    end: datetime
+    capacity_units: int
+    free_units: int
+
+
+class CatalogueReply(BaseModel):
+    slots: list[CatalogueSlot]
+    truncated: bool
+
+
+class UtilisationQuery(BaseModel):
+    pass
+
+
+class Utilisation(BaseModel):
+    key: str  # facility id, or country code
+    name: str
+    country: str
+    published_units: int
+    held_units: int
+    booked_units: int
+    utilisation: Decimal  # booked / published
+
+
+class Flow(BaseModel):
+    """Confirmed bookings from applicants of one country at facilities of another."""
+
+    applicant_country: str
+    facility_country: str
+    bookings: int
+    units: int
+
+
+class UtilisationReply(BaseModel):
+    facilities: list[Utilisation]
+    countries: list[Utilisation]
+    flows: list[Flow]
+
+
 # ---- vouchers (state aid + budget) ---------------------------------------------------------
 
 SCREENING_REQUESTED = "eu.loket.vouchers.screening.requested.v1"
@@ -421,6 +495,10 @@ BODIES: dict[str, type[BaseModel]] = {
     BUDGET_REPLY: BudgetReply,
     REGISTER_QUERY: RegisterQuery,
     REGISTER_REPLY: RegisterReply,
+    CATALOGUE_QUERY: CatalogueQuery,
+    CATALOGUE_REPLY: CatalogueReply,
+    UTILISATION_QUERY: UtilisationQuery,
+    UTILISATION_REPLY: UtilisationReply,
     TERMS_REQUESTED: TermsRequested,
     TERMS_RENDERED: TermsRendered,
 }

@@ -63,6 +63,12 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
                 [m.HEADROOM_REPLY, m.BUDGET_REPLY, m.REGISTER_REPLY],
                 "Answers to vouchers queries",
             ),
+            (
+                topics.ALLOCATION_QUERIES,
+                [m.CATALOGUE_QUERY, m.UTILISATION_QUERY],
+                "Gateway → allocation: catalogue and utilisation queries",
+            ),
+            (topics.ALLOCATION_REPLIES, [m.CATALOGUE_REPLY, m.UTILISATION_REPLY], "Answers"),
             (topics.CHARTER_COMMANDS, [m.TERMS_REQUESTED], "Workflow → charter"),
             (topics.CHARTER_EVENTS, [m.TERMS_RENDERED], "Rendered terms"),
         ]

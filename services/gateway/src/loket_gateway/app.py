@@ -35,7 +35,13 @@ from loket_contracts.application import (
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.envelope import make_event
 from loket_contracts.messages import Applicant, Needs
-from loket_contracts.topics import FACILITY_CAPACITY, VOUCHERS_QUERIES, VOUCHERS_REPLIES
+from loket_contracts.topics import (
+    ALLOCATION_QUERIES,
+    ALLOCATION_REPLIES,
+    FACILITY_CAPACITY,
+    VOUCHERS_QUERIES,
+    VOUCHERS_REPLIES,
+)
 from loket_messaging.db import create_schema, make_engine, unit_of_work
 from loket_messaging.kafka import make_producer
 from loket_messaging.settings import Settings
@@ -113,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.producer = make_producer(state.settings.kafka_bootstrap, "loket-gateway")
         await state.producer.start()
         state.requests = KafkaRequests(
-            state.settings.kafka_bootstrap, state.producer, VOUCHERS_REPLIES
+            state.settings.kafka_bootstrap, state.producer, [VOUCHERS_REPLIES, ALLOCATION_REPLIES]
         )
         await state.requests.start()
         try:
@@ -220,16 +226,62 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             temporal.get_workflow_handle(application_id), UPDATE_DECLINE_TERMS, decision
         )
 
-    # ---- programme managers: state aid and budgets, answered by the vouchers service -------
+    # ---- queries answered by the services over Kafka (request/reply) ----------------------
 
-    async def ask(type_: str, body: BaseModel, reply_type: str, model: type[ReplyT]) -> ReplyT:
+    async def ask(
+        type_: str,
+        body: BaseModel,
+        reply_type: str,
+        model: type[ReplyT],
+        topic: str = VOUCHERS_QUERIES,
+    ) -> ReplyT:
         assert state.requests is not None
         try:
-            return await state.requests.ask(VOUCHERS_QUERIES, type_, body, reply_type, model)
+            return await state.requests.ask(topic, type_, body, reply_type, model)
         except NoAnswer as exc:
+            service = topic.split(".")[1]
             raise Problem(
-                504, "no-answer", "The vouchers service did not answer in time", str(exc)
+                504, "no-answer", f"The {service} service did not answer in time", str(exc)
             ) from exc
+
+    @app.get("/v1/catalogue", response_model=m.CatalogueReply)
+    async def catalogue(
+        service_type: str | None = None,
+        country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+        from_time: Annotated[datetime | None, Query(alias="from")] = None,
+        to_time: Annotated[datetime | None, Query(alias="to")] = None,
+        access_mode: Literal["physical", "remote", "virtual"] | None = None,
+        priority_area: PriorityArea | None = None,
+        kind: Literal["RI", "TI"] | None = None,
+        only_free: bool = True,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> m.CatalogueReply:
+        """The single access point: offerings and free capacity across every facility."""
+        q = m.CatalogueQuery(
+            service_type=service_type,
+            country=country,
+            from_time=from_time,
+            to_time=to_time,
+            access_mode=access_mode,
+            priority_area=priority_area,
+            kind=kind,
+            only_free=only_free,
+            limit=limit,
+        )
+        return await ask(
+            m.CATALOGUE_QUERY, q, m.CATALOGUE_REPLY, m.CatalogueReply, ALLOCATION_QUERIES
+        )
+
+    @app.get("/v1/utilisation", response_model=m.UtilisationReply)
+    async def utilisation() -> m.UtilisationReply:
+        """Per facility and per country: published, held and booked units; cross-border flows."""
+        return await ask(
+            m.UTILISATION_QUERY,
+            m.UtilisationQuery(),
+            m.UTILISATION_REPLY,
+            m.UtilisationReply,
+            ALLOCATION_QUERIES,
+        )
 
     @app.get("/v1/undertakings/{undertaking_id}/headroom", response_model=m.HeadroomReply)
     async def headroom(

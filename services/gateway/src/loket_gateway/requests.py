@@ -1,7 +1,8 @@
 """Request/reply over Kafka: the gateway asks the vouchers service read-only questions.
 
-A query is a CloudEvent on `loket.vouchers.queries.v1`; the answer comes back on
-`loket.vouchers.replies.v1` with `ce_correlationid` = the query's `ce_id`. Every gateway replica
+A query is a CloudEvent on a service's queries topic (`loket.vouchers.queries.v1`,
+`loket.allocation.queries.v1`); the answer comes back on its replies topic with
+`ce_correlationid` = the query's `ce_id`. Every gateway replica
 reads every reply partition without a consumer group (nothing to rebalance, nothing left
 behind) and wakes the request waiting for that id.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -25,15 +27,20 @@ class NoAnswer(TimeoutError):
 
 
 class KafkaRequests:
-    def __init__(self, bootstrap: str, producer: AIOKafkaProducer, replies_topic: str) -> None:
-        self.bootstrap, self.producer, self.topic = bootstrap, producer, replies_topic
+    def __init__(
+        self, bootstrap: str, producer: AIOKafkaProducer, reply_topics: Sequence[str]
+    ) -> None:
+        self.bootstrap, self.producer, self.topics = bootstrap, producer, list(reply_topics)
         self._pending: dict[str, asyncio.Future[tuple[str, bytes]]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        partitions = await self.producer.partitions_for(self.topic)
-        parts = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        parts = [
+            TopicPartition(topic, p)
+            for topic in self.topics
+            for p in sorted(await self.producer.partitions_for(topic))
+        ]
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
         )

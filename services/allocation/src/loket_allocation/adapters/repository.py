@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from loket_contracts.capacity import FacilityProfile, SlotPublished, SlotWithdrawn
+from loket_contracts.messages import (
+    CatalogueQuery,
+    CatalogueSlot,
+    Flow,
+    Utilisation,
+    UtilisationReply,
+)
 from sqlalchemy import and_, delete, select, update
 from sqlmodel import Session, col
 
@@ -171,3 +179,138 @@ def move_units(session: Session, application_id: str, *, from_: str, to: str | N
         )
         total += line.units
     return total
+
+
+def catalogue(session: Session, q: CatalogueQuery) -> tuple[list[CatalogueSlot], bool]:
+    """The single access point: offerings and free capacity, filtered as the user asks."""
+    stmt = (
+        select(SlotRow, OfferingRow, FacilityRow)
+        .join(
+            OfferingRow,
+            and_(
+                col(OfferingRow.facility_id) == col(SlotRow.facility_id),
+                col(OfferingRow.offering_id) == col(SlotRow.offering_id),
+            ),
+        )
+        .join(FacilityRow, col(FacilityRow.facility_id) == col(SlotRow.facility_id))
+        .where(col(SlotRow.withdrawn).is_(False))
+        .order_by(col(SlotRow.start), col(SlotRow.facility_id), col(SlotRow.slot_id))
+    )
+    if q.service_type:
+        stmt = stmt.where(col(OfferingRow.service_type) == q.service_type)
+    if q.country:
+        stmt = stmt.where(col(FacilityRow.country) == q.country)
+    if q.kind:
+        stmt = stmt.where(col(FacilityRow.kind) == q.kind)
+    if q.from_time:
+        stmt = stmt.where(col(SlotRow.start) >= q.from_time)
+    if q.to_time:
+        stmt = stmt.where(col(SlotRow.end) <= q.to_time)
+    out: list[CatalogueSlot] = []
+    for slot, offering, facility in session.execute(stmt).all():
+        modes = json.loads(offering.access_modes)
+        areas = json.loads(facility.priority_areas)
+        free = slot.capacity_units - slot.held_units - slot.booked_units
+        if (
+            (q.access_mode and q.access_mode not in modes)
+            or (q.priority_area and q.priority_area not in areas)
+            or (q.only_free and free <= 0)
+        ):
+            continue
+        if slot.start is None or slot.end is None:
+            continue
+        if len(out) == q.limit:
+            return out, True
+        out.append(
+            CatalogueSlot(
+                facility_id=facility.facility_id,
+                facility_name=facility.name,
+                site=facility.site,
+                country=facility.country,
+                kind=facility.kind,
+                legal_form=facility.legal_form,
+                priority_areas=areas,
+                offering_id=offering.offering_id,
+                service_type=offering.service_type,
+                unit=offering.unit,
+                market_price_eur=offering.market_price_eur,
+                access_modes=modes,
+                slot_id=slot.slot_id,
+                start=slot.start,
+                end=slot.end,
+                capacity_units=slot.capacity_units,
+                free_units=max(0, free),
+            )
+        )
+    return out, False
+
+
+def _ratio(booked: int, published: int) -> Decimal:
+    return (
+        (Decimal(booked) / Decimal(published)).quantize(Decimal("0.0001"))
+        if published
+        else (Decimal(0))
+    )
+
+
+def utilisation(session: Session) -> UtilisationReply:
+    """Published, held and booked units per facility and per country, and cross-border flows."""
+    facilities: dict[str, list[int]] = {}
+    for slot in session.scalars(select(SlotRow).where(col(SlotRow.withdrawn).is_(False))).all():
+        f = facilities.setdefault(slot.facility_id, [0, 0, 0])
+        f[0] += slot.capacity_units
+        f[1] += slot.held_units
+        f[2] += slot.booked_units
+    rows = {r.facility_id: r for r in session.scalars(select(FacilityRow)).all()}
+    per_facility = [
+        Utilisation(
+            key=fid,
+            name=rows[fid].name if fid in rows else fid,
+            country=rows[fid].country if fid in rows else "",
+            published_units=p,
+            held_units=h,
+            booked_units=b,
+            utilisation=_ratio(b, p),
+        )
+        for fid, (p, h, b) in sorted(facilities.items())
+    ]
+    countries: dict[str, list[int]] = {}
+    for u in per_facility:
+        c = countries.setdefault(u.country, [0, 0, 0])
+        c[0] += u.published_units
+        c[1] += u.held_units
+        c[2] += u.booked_units
+    per_country = [
+        Utilisation(
+            key=c,
+            name=c,
+            country=c,
+            published_units=p,
+            held_units=h,
+            booked_units=b,
+            utilisation=_ratio(b, p),
+        )
+        for c, (p, h, b) in sorted(countries.items())
+    ]
+    flows: dict[tuple[str, str], list[int]] = {}
+    booked = session.execute(
+        select(col(HoldRow.applicant_country), col(HoldLineRow.facility_id), col(HoldLineRow.units))
+        .join(HoldLineRow, col(HoldLineRow.application_id) == col(HoldRow.application_id))
+        .where(col(HoldRow.status) == "confirmed")
+    ).all()
+    seen: set[tuple[str, str, str]] = set()
+    for applicant_country, facility_id, units in booked:
+        to = rows[facility_id].country if facility_id in rows else "?"
+        flow = flows.setdefault((applicant_country, to), [0, 0])
+        flow[1] += units
+        seen.add((applicant_country, to, facility_id))
+    for applicant_country, to, _ in seen:
+        flows[(applicant_country, to)][0] += 1
+    return UtilisationReply(
+        facilities=per_facility,
+        countries=per_country,
+        flows=[
+            Flow(applicant_country=a, facility_country=t, bookings=n, units=u)
+            for (a, t), (n, u) in sorted(flows.items())
+        ],
+    )

@@ -55,6 +55,7 @@ class HoldRow(SQLModel, table=True):
     # held | confirmed | released | expired | invalidated
     status: str = Field(max_length=20, index=True)
     expires_at: datetime = Field(index=True)
+    applicant_country: str = Field(default="", max_length=2)
     placed_json: str = Field(sa_column=Column(Text, nullable=False))  # the HoldPlaced body
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -187,6 +187,7 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
         application_id=cmd.application_id, status="held", expires_at=expires_at, placed_json=""
     )
     row.status, row.expires_at, row.placed_json = "held", expires_at, placed.model_dump_json()
+    row.applicant_country = cmd.applicant_workplace_country
     session.add(row)
     return [emit(m.HOLD_PLACED, placed, cmd.application_id)]
 
@@ -252,6 +253,23 @@ def expire_holds(session: Session) -> Sequence[Outgoing]:
     return out
 
 
+# ---- queries: catalogue and utilisation, answered on the replies topic ---------------------
+
+reply = Emitter(topics.ALLOCATION_REPLIES, SOURCE)
+
+
+def on_catalogue_query(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    q = event.decode(m.CatalogueQuery)
+    slots, truncated = repo.catalogue(session, q)
+    body = m.CatalogueReply(slots=slots, truncated=truncated)
+    return [reply(m.CATALOGUE_REPLY, body, event.id)]
+
+
+def on_utilisation_query(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    event.decode(m.UtilisationQuery)
+    return [reply(m.UTILISATION_REPLY, repo.utilisation(session), event.id)]
+
+
 def register(runtime: ServiceRuntime) -> None:
     load_scheme()  # a bad scheme configuration stops the service here, loudly
     runtime.handle(topics.FACILITY_CAPACITY, cap.PROFILE, on_profile)
@@ -261,4 +279,6 @@ def register(runtime: ServiceRuntime) -> None:
     runtime.handle(topics.ALLOCATION_COMMANDS, m.HOLD_REQUESTED, on_hold_requested)
     runtime.handle(topics.ALLOCATION_COMMANDS, m.CONFIRM_REQUESTED, on_confirm_requested)
     runtime.handle(topics.ALLOCATION_COMMANDS, m.RELEASE_REQUESTED, on_release_requested)
+    runtime.handle(topics.ALLOCATION_QUERIES, m.CATALOGUE_QUERY, on_catalogue_query)
+    runtime.handle(topics.ALLOCATION_QUERIES, m.UTILISATION_QUERY, on_utilisation_query)
     runtime.every(EXPIRY_SWEEP_S, expire_holds)

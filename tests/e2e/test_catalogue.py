@@ -1,0 +1,49 @@
+"""The single access point: free capacity across facilities, and utilisation for managers."""
+
+from __future__ import annotations
+
+from .conftest import Loket
+
+
+async def test_catalogue_shows_free_capacity_and_utilisation_shows_the_booking(
+    loket: Loket,
+) -> None:
+    site = await loket.facility("NL", kind="TI", units=5, price=2000)
+    resp = await loket.http.get("/v1/catalogue", params={"service_type": site.service_type})
+    assert resp.status_code == 200, resp.text
+    [slot] = resp.json()["slots"]
+    assert (slot["facility_id"], slot["country"], slot["kind"]) == (site.facility_id, "NL", "TI")
+    assert (slot["capacity_units"], slot["free_units"]) == (5, 5)
+    assert (
+        await loket.http.get(
+            "/v1/catalogue", params={"service_type": site.service_type, "country": "DE"}
+        )
+    ).json()["slots"] == []
+
+    app_id = await loket.submit(loket.application(loket.applicant("BG"), (site, 3)))
+    terms = await loket.until_terms(app_id)
+    held = (
+        await loket.http.get("/v1/catalogue", params={"service_type": site.service_type})
+    ).json()
+    assert held["slots"][0]["free_units"] == 2  # the hold takes units off the market
+    await loket.http.post(
+        f"/v1/applications/{app_id}/accept", json={"terms_sha256": terms["sha256"]}
+    )
+    assert (await loket.wait_stage(app_id, {"voucher_issued", "failed"}))["stage"] == (
+        "voucher_issued"
+    )
+
+    report = (await loket.http.get("/v1/utilisation")).json()
+    mine = next(f for f in report["facilities"] if f["key"] == site.facility_id)
+    assert (mine["published_units"], mine["booked_units"], mine["held_units"]) == (5, 3, 0)
+    assert mine["utilisation"] == "0.6000"
+    assert any(
+        f["applicant_country"] == "BG" and f["facility_country"] == "NL" and f["units"] >= 3
+        for f in report["flows"]
+    )
+
+
+async def test_catalogue_rejects_a_bad_country_filter(loket: Loket) -> None:
+    resp = await loket.http.get("/v1/catalogue", params={"country": "france"})
+    assert resp.status_code == 422
+    assert resp.headers["content-type"] == "application/problem+json"
