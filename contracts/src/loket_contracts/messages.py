@@ -191,6 +191,34 @@ class HoldRequested(BaseModel):
     hold_ttl_seconds: int = Field(ge=1)
 
 
+ROUND_REQUESTED = "eu.loket.allocation.round.requested.v1"
+ROUND_SOLVED = "eu.loket.allocation.round.solved.v1"
+
+
+class RoundEntry(BaseModel):
+    hold: HoldRequested
+    weight: float = Field(default=1.0, gt=0)  # e.g. the call's priority weighting
+
+
+class RoundRequested(BaseModel):
+    """Call cut-off: allocate all these applications together, optimally."""
+
+    round_id: str
+    entries: list[RoundEntry] = Field(min_length=1)
+    country_share_cap: float | None = Field(default=None, gt=0, le=1)
+
+
+class RoundSolved(BaseModel):
+    round_id: str
+    served: list[str]
+    unserved: list[str]
+    objective: float
+    lp_bound: float
+    gap: float
+    status: str
+    solve_seconds: float
+
+
 class HoldPlaced(BaseModel):
     application_id: str
     expires_at: datetime
@@ -482,6 +510,8 @@ BODIES: dict[str, type[BaseModel]] = {
     RELEASE_REQUESTED: AllocationRef,
     ALLOCATION_RELEASED: AllocationReleased,
     ALLOCATION_INVALIDATED: AllocationInvalidated,
+    ROUND_REQUESTED: RoundRequested,
+    ROUND_SOLVED: RoundSolved,
     SCREENING_REQUESTED: ScreeningRequested,
     AID_RESERVED: AidReserved,
     SCREENING_REFUSED: ScreeningRefused,

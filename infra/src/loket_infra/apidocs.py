@@ -28,7 +28,7 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
             (topics.ELIGIBILITY_EVENTS, [m.ELIGIBILITY_DECIDED], "Eligibility decisions"),
             (
                 topics.ALLOCATION_COMMANDS,
-                [m.HOLD_REQUESTED, m.CONFIRM_REQUESTED, m.RELEASE_REQUESTED],
+                [m.HOLD_REQUESTED, m.CONFIRM_REQUESTED, m.RELEASE_REQUESTED, m.ROUND_REQUESTED],
                 "Workflow → allocation",
             ),
             (
@@ -39,6 +39,7 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
                     m.ALLOCATION_CONFIRMED,
                     m.ALLOCATION_RELEASED,
                     m.ALLOCATION_INVALIDATED,
+                    m.ROUND_SOLVED,
                 ],
                 "Allocation results",
             ),

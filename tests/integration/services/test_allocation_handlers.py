@@ -72,8 +72,8 @@ def profile() -> CloudEvent:
     )
 
 
-def hold(app_id: str, units: int, country: str = "AT") -> CloudEvent:
-    cmd = m.HoldRequested(
+def hold_cmd(app_id: str, units: int, country: str = "AT") -> m.HoldRequested:
+    return m.HoldRequested(
         application_id=app_id,
         applicant_workplace_country=country,
         needs=[
@@ -86,6 +86,10 @@ def hold(app_id: str, units: int, country: str = "AT") -> CloudEvent:
         ],
         hold_ttl_seconds=3600,
     )
+
+
+def hold(app_id: str, units: int, country: str = "AT") -> CloudEvent:
+    cmd = hold_cmd(app_id, units, country)
     return make_event(source="test", type_=m.HOLD_REQUESTED, body=cmd, correlation_id=app_id)
 
 

@@ -20,7 +20,8 @@ from sqlmodel import Session
 
 from loket_allocation.adapters import repository as repo
 from loket_allocation.adapters.tables import DeliveryRow, HoldLineRow, HoldRow, SlotRow
-from loket_allocation.domain.model import NoAllocation
+from loket_allocation.domain.batch import BatchRequest, solve_round
+from loket_allocation.domain.model import Choice, NoAllocation
 from loket_allocation.domain.online import best_fit
 
 SOURCE = "loket/allocation"
@@ -134,7 +135,6 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
         # Idempotent by application id: the same hold again.
         placed = m.HoldPlaced.model_validate_json(existing.placed_json)
         return [emit(m.HOLD_PLACED, placed, cmd.application_id)]
-    now = utcnow()
     result = best_fit(
         cmd.needs,
         repo.candidates(session, {n.service_type for n in cmd.needs}),
@@ -149,9 +149,20 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
                 cmd.application_id,
             )
         ]
-    expires_at = now + timedelta(seconds=cmd.hold_ttl_seconds)
+    return [_place_hold(session, cmd, result.choices, result.reason, existing)]
+
+
+def _place_hold(
+    session: Session,
+    cmd: m.HoldRequested,
+    choices: list[Choice],
+    reason: str,
+    existing: HoldRow | None,
+) -> Outgoing:
+    """Take the chosen units off the market (atomically per slot) and record the hold."""
+    expires_at = utcnow() + timedelta(seconds=cmd.hold_ttl_seconds)
     lines: list[m.AllocatedLine] = []
-    for choice in result.choices:
+    for choice in choices:
         c = choice.candidate
         repo.hold_units(session, c.facility_id, c.slot_id, choice.units)
         session.add(
@@ -168,11 +179,11 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
                 facility_name=c.facility_name,
                 site=c.site,
                 country=c.country,
-                kind=c.kind,
+                kind=c.kind,  # type: ignore[arg-type]
                 offering_id=c.offering_id,
                 slot_id=c.slot_id,
                 service_type=c.service_type,
-                unit=c.unit,
+                unit=c.unit,  # type: ignore[arg-type]
                 units=choice.units,
                 start=c.start,
                 end=c.end,
@@ -181,7 +192,7 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
             )
         )
     placed = m.HoldPlaced(
-        application_id=cmd.application_id, expires_at=expires_at, lines=lines, reason=result.reason
+        application_id=cmd.application_id, expires_at=expires_at, lines=lines, reason=reason
     )
     row = existing or HoldRow(
         application_id=cmd.application_id, status="held", expires_at=expires_at, placed_json=""
@@ -189,7 +200,65 @@ def on_hold_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]
     row.status, row.expires_at, row.placed_json = "held", expires_at, placed.model_dump_json()
     row.applicant_country = cmd.applicant_workplace_country
     session.add(row)
-    return [emit(m.HOLD_PLACED, placed, cmd.application_id)]
+    return emit(m.HOLD_PLACED, placed, cmd.application_id)
+
+
+def on_round_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    """Batch mode at a call's cut-off: one optimal round over everyone still waiting."""
+    cmd = event.decode(m.RoundRequested)
+    out: list[Outgoing] = []
+    pending = []
+    for entry in cmd.entries:
+        existing = session.get(HoldRow, entry.hold.application_id)
+        if existing is not None and existing.status in ("held", "confirmed"):
+            placed = m.HoldPlaced.model_validate_json(existing.placed_json)
+            out.append(emit(m.HOLD_PLACED, placed, entry.hold.application_id))
+        else:
+            pending.append(entry)
+    types = {n.service_type for e in pending for n in e.hold.needs}
+    result = solve_round(
+        [
+            BatchRequest(
+                e.hold.application_id, e.hold.applicant_workplace_country, e.hold.needs, e.weight
+            )
+            for e in pending
+        ],
+        repo.candidates(session, types),
+        exempt_forms=frozenset(load_scheme().allocation.transnational_exempt_legal_forms.value),
+        country_share_cap=cmd.country_share_cap,
+    )
+    for entry in pending:
+        app_id = entry.hold.application_id
+        choices = result.served.get(app_id)
+        if choices:
+            reason = (
+                f"batch round {cmd.round_id}: served; the round reached "
+                f"{result.objective:g} of an LP bound of {result.lp_bound:g}"
+            )
+            out.append(
+                _place_hold(session, entry.hold, choices, reason, session.get(HoldRow, app_id))
+            )
+        else:
+            failed = m.HoldFailed(
+                application_id=app_id,
+                reason=f"not served in batch round {cmd.round_id}: the "
+                "capacity went to applications of higher priority weight",
+            )
+            out.append(emit(m.HOLD_FAILED, failed, app_id))
+    summary = m.RoundSolved(
+        round_id=cmd.round_id,
+        served=sorted(result.served),
+        unserved=sorted(
+            e.hold.application_id for e in pending if e.hold.application_id not in result.served
+        ),
+        objective=result.objective,
+        lp_bound=result.lp_bound,
+        gap=result.gap,
+        status=result.status,
+        solve_seconds=result.solve_seconds,
+    )
+    out.append(emit(m.ROUND_SOLVED, summary, cmd.round_id))
+    return out
 
 
 def on_confirm_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
@@ -238,9 +307,8 @@ def on_release_requested(session: Session, event: CloudEvent) -> Sequence[Outgoi
 
 def expire_holds(session: Session) -> Sequence[Outgoing]:
     """Holds past their expiry give their units back (SPEC lifecycle step 3)."""
-    now = utcnow()
     due = session.scalars(
-        select(HoldRow).where(HoldRow.status == "held", HoldRow.expires_at < now)  # type: ignore[arg-type]
+        select(HoldRow).where(HoldRow.status == "held", HoldRow.expires_at < utcnow())  # type: ignore[arg-type]
     ).all()
     out = []
     for hold in due:
@@ -277,6 +345,7 @@ def register(runtime: ServiceRuntime) -> None:
     runtime.handle(topics.FACILITY_CAPACITY, cap.SLOT_WITHDRAWN, on_slot_withdrawn)
     runtime.handle(topics.FACILITY_CAPACITY, cap.DELIVERY, on_delivery)
     runtime.handle(topics.ALLOCATION_COMMANDS, m.HOLD_REQUESTED, on_hold_requested)
+    runtime.handle(topics.ALLOCATION_COMMANDS, m.ROUND_REQUESTED, on_round_requested)
     runtime.handle(topics.ALLOCATION_COMMANDS, m.CONFIRM_REQUESTED, on_confirm_requested)
     runtime.handle(topics.ALLOCATION_COMMANDS, m.RELEASE_REQUESTED, on_release_requested)
     runtime.handle(topics.ALLOCATION_QUERIES, m.CATALOGUE_QUERY, on_catalogue_query)
