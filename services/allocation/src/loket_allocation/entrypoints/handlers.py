@@ -179,11 +179,11 @@ def _place_hold(
                 facility_name=c.facility_name,
                 site=c.site,
                 country=c.country,
-                kind=c.kind,  # type: ignore[arg-type]
+                kind=c.kind,
                 offering_id=c.offering_id,
                 slot_id=c.slot_id,
                 service_type=c.service_type,
-                unit=c.unit,  # type: ignore[arg-type]
+                unit=c.unit,
                 units=choice.units,
                 start=c.start,
                 end=c.end,
