@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from loket_allocation.adapters.tables import HoldRow, SlotRow
 from loket_allocation.entrypoints import handlers as h
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
-from loket_contracts.envelope import CloudEvent, make_event
+from loket_contracts.envelope import CloudEvent, EnvelopeError, make_event
 from loket_messaging import Handler, Outgoing
 from loket_messaging.db import unit_of_work
+from loket_messaging.runtime import Rejected
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
@@ -159,3 +161,25 @@ def test_no_hold_in_the_applicants_own_country(engine: Engine) -> None:
     apply(engine, h.on_slot_published, slot(2, units=3))
     [failed] = apply(engine, h.on_hold_requested, hold("app-fr", 1, country="FR"))
     assert "only offered in FR" in failed.event.decode(m.HoldFailed).reason
+
+
+def test_invalid_facility_events_are_rejected_with_the_reason(engine: Engine) -> None:
+    """These raise, and the runtime parks the record on the DLQ with the message as reason."""
+    us = profile().model_copy(update={"data": profile().data.replace(b'"FR"', b'"US"')})
+    with pytest.raises(Rejected, match="unknown country 'US'"):
+        apply(engine, h.on_profile, us)
+    negative = profile().model_copy(
+        update={
+            "data": profile().data.replace(b'"market_price_eur":4000.0', b'"market_price_eur":-5')
+        }
+    )
+    with pytest.raises(EnvelopeError, match="market_price_eur"):
+        apply(engine, h.on_profile, negative)
+    weekly = profile().model_copy(
+        update={"data": profile().data.replace(b'"unit":"shift"', b'"unit":"week"')}
+    )
+    with pytest.raises(EnvelopeError, match="unit"):
+        apply(engine, h.on_profile, weekly)
+    spoofed = profile().model_copy(update={"source": "facility/someone-else"})
+    with pytest.raises(Rejected, match="does not match facility_id"):
+        apply(engine, h.on_profile, spoofed)
