@@ -39,6 +39,7 @@ typecheck: setup
 
 bench: setup
 	$(PY) -m bench.kafka_hop
+	$(PY) -m bench.allocation
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .loket
