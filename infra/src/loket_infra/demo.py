@@ -106,7 +106,24 @@ async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
         budget = _ok(await http.get("/v1/calls/LOKET-2026-01/budget")).json()
         transparency = _ok(await http.get("/v1/registers/gber_transparency")).json()
         de_minimis = _ok(await http.get("/v1/registers/de_minimis")).json()
+        usage = _ok(await http.get("/v1/utilisation")).json()
     console.print(_budget_table(budget))
+    table = Table(title="Utilisation by facility country (booked / published units)")
+    for col in ("country", "published", "held", "booked", "utilisation"):
+        table.add_column(col, justify="right")
+    for c in usage["countries"]:
+        table.add_row(
+            c["country"],
+            str(c["published_units"]),
+            str(c["held_units"]),
+            str(c["booked_units"]),
+            f"{Decimal(c['utilisation']):.1%}",
+        )
+    console.print(table)
+    flows = ", ".join(
+        f"{f['applicant_country']}→{f['facility_country']} {f['units']}" for f in usage["flows"]
+    )
+    console.print(f"cross-border bookings (applicant country→facility country, units): {flows}")
     console.print(
         f"de minimis register: {len(de_minimis['rows'])} grants; GBER Art. 9 "
         f"transparency list (awards over EUR 100,000): {len(transparency['rows'])}"
