@@ -3,34 +3,11 @@ and the fairness cap, and reports its LP bound and gap."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
+from allocation_factories import T0, slot
 from loket_allocation.domain.batch import BatchRequest, solve_round
-from loket_allocation.domain.model import Candidate
 from loket_contracts.messages import Need
-
-T0 = datetime(2027, 3, 1, tzinfo=UTC)
-
-
-def slot(fid: str, country: str, stype: str, free: int) -> Candidate:
-    return Candidate(
-        facility_id=fid,
-        facility_name=fid,
-        site=fid,
-        country=country,
-        kind="RI",
-        legal_form=None,
-        offering_id="o",
-        service_type=stype,
-        unit="shift",
-        market_price_eur=Decimal(1000),
-        access_modes=("physical",),
-        slot_id="s",
-        start=T0,
-        end=T0 + timedelta(days=2),
-        free_units=free,
-    )
 
 
 def request(app: str, country: str, *needs: tuple[str, int], weight: float = 1) -> BatchRequest:
