@@ -69,7 +69,7 @@ async def test_art28_cap_used_up_gives_50_percent_and_a_stated_co_payment(loket:
     assert Decimal(status["aid"]["intensity"]) == Decimal("0.5")
     assert Decimal(status["aid"]["voucher_eur"]) == Decimal(10_000)
     assert Decimal(status["aid"]["co_payment_eur"]) == Decimal(10_000)
-    assert "Paid by the User (co-payment): EUR 10,000.00" in terms["text"]
+    assert "Paid by the User to the Facilities (co-payment): EUR 10,000.00" in terms["text"]
 
 
 async def test_undecidable_difficulty_declaration_goes_to_manual_review(loket: Loket) -> None:

@@ -13,7 +13,14 @@ from typing import Final
 from pydantic import BaseModel, Field
 
 from loket_contracts.capacity import PriorityArea
-from loket_contracts.messages import AllocatedLine, Applicant, Instrument, Needs, RuleOutcome
+from loket_contracts.messages import (
+    AllocatedLine,
+    Applicant,
+    Instrument,
+    Language,
+    Needs,
+    RuleOutcome,
+)
 
 WORKFLOW_NAME: Final = "ApplicationWorkflow"
 TASK_QUEUE: Final = "loket-applications"
@@ -67,6 +74,7 @@ class ApplicationInput(BaseModel):
     call_id: str
     needs: Needs = Field(min_length=1, max_length=20)
     applicant_payment_eur: Decimal = Field(default=Decimal(0), ge=0)
+    language: Language = "en"  # of the agreement; English is binding
     acceptance_window_seconds: int = Field(default=DEFAULT_ACCEPTANCE_WINDOW_S, ge=1)
     hold_ttl_seconds: int = Field(default=DEFAULT_HOLD_TTL_S, ge=1)
     submitted_at: datetime
@@ -105,6 +113,7 @@ class ApplicationStatus(BaseModel):
     terms_sha256: str | None = None
     acceptance_deadline: datetime | None = None
     voucher_id: str | None = None
+    acceptance: AcceptanceRecord | None = None
     history: list[StageChange] = Field(default_factory=list)
 
 
@@ -114,6 +123,17 @@ class Terms(BaseModel):
     template_version: str
     text: str
     sha256: str
+    language: Language = "en"
+    documents: dict[str, str] = Field(default_factory=dict)
+
+
+class RequestMetadata(BaseModel):
+    """What the gateway saw of the HTTP request that carried a decision (set by the gateway)."""
+
+    request_id: str
+    received_at: datetime
+    client: str | None = None
+    user_agent: str | None = None
 
 
 class TermsDecision(BaseModel):
@@ -121,3 +141,20 @@ class TermsDecision(BaseModel):
 
     terms_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     reason: str | None = None
+    decided_by: str | None = Field(
+        default=None, max_length=200, description="the person deciding for the applicant"
+    )
+    request: RequestMetadata | None = None  # overwritten by the gateway
+
+
+class AcceptanceRecord(BaseModel):
+    """Immutable record of an acceptance: who, when, which text, in which language."""
+
+    application_id: str
+    terms_sha256: str
+    template_id: str
+    template_version: str
+    language: str
+    decided_by: str | None
+    accepted_at: datetime
+    request: RequestMetadata | None

@@ -16,6 +16,7 @@ PROFILE = "eu.loket.facility.profile.v1"
 SLOT_PUBLISHED = "eu.loket.facility.slot.published.v1"
 SLOT_WITHDRAWN = "eu.loket.facility.slot.withdrawn.v1"
 DELIVERY = "eu.loket.facility.delivery.v1"
+TERMS = "eu.loket.facility.terms.v1"  # the facility's addendum to the harmonised agreement
 
 Unit = Literal["shift", "hour", "day"]
 AccessMode = Literal["physical", "remote", "virtual"]
@@ -76,9 +77,18 @@ class Delivery(_Body):
     delivered_at: datetime
 
 
+class FacilityTerms(_Body):
+    """A facility's addendum: applies to agreements drafted after it arrives."""
+
+    safety_rules: str = Field(min_length=1, max_length=2000)
+    sample_handling: str = Field(min_length=1, max_length=2000)
+    local_law_notes: str = Field(min_length=1, max_length=2000)
+
+
 CAPACITY_BODIES: dict[str, type[_Body]] = {
     PROFILE: FacilityProfile,
     SLOT_PUBLISHED: SlotPublished,
     SLOT_WITHDRAWN: SlotWithdrawn,
     DELIVERY: Delivery,
+    TERMS: FacilityTerms,
 }

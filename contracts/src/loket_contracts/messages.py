@@ -133,6 +133,7 @@ class AllocatedLine(BaseModel):
     end: datetime
     market_price_eur: Decimal
     market_value_eur: Decimal
+    access_mode: AccessMode = "physical"
 
 
 class RuleOutcome(BaseModel):
@@ -182,6 +183,8 @@ ALLOCATION_INVALIDATED = "eu.loket.allocation.invalidated.v1"
 
 
 Needs = Annotated[list[Need], AfterValidator(check_order)]
+# English is binding; the others are translations marked as such.
+Language = Literal["en", "nl", "de", "fr"]
 
 
 class HoldRequested(BaseModel):
@@ -477,6 +480,7 @@ class RegisterReply(BaseModel):
 
 TERMS_REQUESTED = "eu.loket.charter.terms.requested.v1"
 TERMS_RENDERED = "eu.loket.charter.terms.rendered.v1"
+ACCEPTANCE_RECORDED = "eu.loket.charter.acceptance.recorded.v1"  # body: AcceptanceRecord
 
 
 class TermsRequested(BaseModel):
@@ -488,7 +492,9 @@ class TermsRequested(BaseModel):
     aid_element_eur: Decimal
     voucher_eur: Decimal
     co_payment_eur: Decimal
-    language: str = "en"
+    language: Language = "en"
+    # pilot-access when a voucher pays part, paid-access at market price; derived when absent
+    mode: Literal["pilot-access", "paid-access"] | None = None
 
 
 class TermsRendered(BaseModel):
@@ -497,6 +503,10 @@ class TermsRendered(BaseModel):
     template_version: str
     text: str
     sha256: str
+    language: Language = "en"
+    documents: dict[str, str] = Field(
+        default_factory=dict, description="rendered files by format (md, html, pdf)"
+    )
 
 
 BODIES: dict[str, type[BaseModel]] = {

@@ -10,7 +10,10 @@ from typing import Any
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts import topics
+from loket_contracts.application import AcceptanceRecord
 from pydantic import BaseModel
+
+BODIES: dict[str, type[BaseModel]] = {**m.BODIES, m.ACCEPTANCE_RECORDED: AcceptanceRecord}
 
 # (topic, message types on it, description)
 CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
@@ -22,7 +25,7 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
         "increasing per facility makes duplicates and out-of-order delivery harmless.",
     ),
     *[
-        (topic, {t: m.BODIES[t] for t in types}, desc)
+        (topic, {t: BODIES[t] for t in types}, desc)
         for topic, types, desc in [
             (topics.ELIGIBILITY_COMMANDS, [m.ELIGIBILITY_REQUESTED], "Workflow → eligibility"),
             (topics.ELIGIBILITY_EVENTS, [m.ELIGIBILITY_DECIDED], "Eligibility decisions"),
@@ -70,7 +73,11 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
                 "Gateway → allocation: catalogue and utilisation queries",
             ),
             (topics.ALLOCATION_REPLIES, [m.CATALOGUE_REPLY, m.UTILISATION_REPLY], "Answers"),
-            (topics.CHARTER_COMMANDS, [m.TERMS_REQUESTED], "Workflow → charter"),
+            (
+                topics.CHARTER_COMMANDS,
+                [m.TERMS_REQUESTED, m.ACCEPTANCE_RECORDED],
+                "Workflow → charter",
+            ),
             (topics.CHARTER_EVENTS, [m.TERMS_RENDERED], "Rendered terms"),
         ]
     ],

@@ -1,58 +1,112 @@
-"""One agreement for every site in the bundle, bound to its SHA-256."""
+"""Charter agreements: golden files per access mode × language, hash binding, addenda, diff.
+
+Regenerate the golden files after an intended template change with
+`LOKET_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/charter` and review the diff."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import os
 from decimal import Decimal
+from pathlib import Path
 
-from loket_charter.domain.terms import render
-from loket_contracts.messages import AllocatedLine, TermsRequested
+import pytest
+from loket_charter.domain.sample import sample_request
+from loket_charter.domain.terms import (
+    LANGUAGES,
+    MODES,
+    SiteAddendum,
+    render,
+    template_diff,
+    to_html,
+    to_pdf,
+)
 
-
-def line(fid: str, country: str) -> AllocatedLine:
-    start = datetime(2027, 3, 1, 8, tzinfo=UTC)
-    return AllocatedLine(
-        facility_id=fid,
-        facility_name=f"{fid} facility",
-        site=fid.title(),
-        country=country,
-        kind="RI",
-        offering_id="o",
-        slot_id=f"{fid}-s1",
-        service_type="beamtime.xray-imaging",
-        unit="shift",
-        units=2,
-        start=start,
-        end=start.replace(day=3),
-        market_price_eur=Decimal(4000),
-        market_value_eur=Decimal(8000),
-    )
+GOLDEN = Path(__file__).parent / "golden"
 
 
-def request(**changes: object) -> TermsRequested:
-    base = dict(
-        application_id="app-1",
-        applicant_name="Qubitron",
-        applicant_country="AT",
-        lines=[line("grenoble", "FR"), line("leuven", "BE")],
-        instrument="de_minimis",
-        aid_element_eur=Decimal(16000),
-        voucher_eur=Decimal(16000),
-        co_payment_eur=Decimal(0),
-    )
-    return TermsRequested(**(base | changes))
-
-
-def test_one_agreement_names_every_site_and_the_state_aid_instrument() -> None:
-    terms = render(request())
-    assert "Grenoble" in terms.text and "Leuven" in terms.text
-    assert "(EU) 2023/2831" in terms.text  # the de minimis statement the regulation requires
-    assert "EUR 16,000.00" in terms.text
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("mode", MODES)
+def test_golden_agreement(mode: str, language: str) -> None:
+    terms = render(sample_request(mode=mode, language=language))  # type: ignore[arg-type]
+    golden = GOLDEN / f"{mode}.{language}.md"
+    if os.environ.get("LOKET_UPDATE_GOLDEN"):
+        golden.write_text(terms.text, encoding="utf-8")
+    assert terms.text == golden.read_text(encoding="utf-8")
     assert terms.sha256 == hashlib.sha256(terms.text.encode()).hexdigest()
-    assert (terms.template_id, terms.template_version) == ("pilot-access", "2026.1")
+
+
+def test_one_agreement_covers_every_site_with_the_clauses_a_lawyer_looks_for() -> None:
+    text = render(sample_request()).text
+    assert "Grenoble Synchrotron ID19, Grenoble (FR, RI)" in text
+    assert "Leuven 300mm Pilot Line, Leuven (BE, TI)" in text
+    for clause in (
+        "Parties",
+        "Services, units, dates and access mode per site",
+        "Price, voucher and co-payment",
+        "State aid",
+        "Intellectual property",
+        "Confidentiality",
+        "Data management",
+        "Acknowledgement of EU funding",
+        "Safety and training",
+        "Shipment of samples",
+        "Liability",
+        "Governing law and disputes",
+        "Termination",
+        "Access report",
+    ):
+        assert f". {clause}\n" in text
+    assert "(EU) 2023/2831" in text and "co-payment): EUR 2,000.00" in text
+    assert "remote" in text  # the access mode per line
+
+
+def test_translations_say_the_english_text_binds() -> None:
+    assert "binding version" in render(sample_request(language="en")).text
+    for language, phrase in (
+        ("nl", "Alleen de Engelse tekst"),
+        ("de", "Verbindlich ist allein"),
+        ("fr", "Seul le texte anglais"),
+    ):
+        assert phrase in render(sample_request(language=language)).text  # type: ignore[arg-type]
+
+
+def test_paid_access_has_no_voucher_no_aid_and_no_report() -> None:
+    text = render(sample_request(mode="paid-access")).text
+    assert "involves no State aid" in text and "No access report is required" in text
+    assert "voucher:" not in text
 
 
 def test_hash_changes_when_anything_material_changes() -> None:
-    assert render(request()).sha256 == render(request()).sha256
-    assert render(request()).sha256 != render(request(voucher_eur=Decimal(15000))).sha256
+    base = sample_request()
+    assert render(base).sha256 == render(base).sha256
+    cheaper = base.model_copy(update={"voucher_eur": Decimal(14000)})
+    assert render(base).sha256 != render(cheaper).sha256
+
+
+def test_addendum_is_composed_into_the_annex() -> None:
+    addendum = SiteAddendum(
+        "Dosimeter badge at all times",
+        "Samples returned within 30 days",
+        "French labour law applies on site",
+    )
+    text = render(sample_request(), {"fr-grenoble-sync": addendum}).text
+    annex = text.split("## Annex: site addenda")[1]
+    assert "Dosimeter badge at all times" in annex
+    assert "No addendum: the common text applies unchanged." in annex  # Leuven has none
+
+
+def test_html_and_pdf_renderings() -> None:
+    text = render(sample_request(language="fr")).text
+    html = to_html(text)
+    assert html.startswith("<!doctype html>") and "<h2>5. Propriété intellectuelle</h2>" in html
+    pdf = to_pdf(text)
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 2000
+
+
+def test_diff_between_template_versions_shows_what_changed_for_the_applicant() -> None:
+    diff = template_diff("pilot-access", "2026.1", "2026.2")
+    assert "-Each party's liability towards the others is limited to the market value" in diff
+    assert "+Each party's liability towards the others is limited to twice the market value" in diff
+    assert "36 months" in diff and "24 months" in diff
+    assert "Intellectual property" not in diff  # unchanged clauses are not repeated

@@ -27,4 +27,4 @@ def test_openapi_document_is_current() -> None:
 def test_public_capacity_topic_documents_every_facility_event() -> None:
     channel = asyncapi()["channels"]["loket_facility_capacity_v1"]
     assert channel["address"] == "loket.facility.capacity.v1"
-    assert len(channel["messages"]) == 4
+    assert len(channel["messages"]) == 5  # profile, slot published, withdrawn, delivery, terms

@@ -37,6 +37,10 @@ Handler = Callable[[Session, CloudEvent], Sequence[Outgoing]]
 Periodic = Callable[[Session], Sequence[Outgoing]]
 
 
+def _skip(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    return []
+
+
 class Rejected(Exception):
     """A handler refuses a message that is well-formed but unusable; it goes to the DLQ."""
 
@@ -115,6 +119,10 @@ class ServiceRuntime:
 
     def handle(self, topic: str, event_type: str, handler: Handler) -> None:
         self._handlers.setdefault(topic, {})[event_type] = handler
+
+    def ignore(self, topic: str, event_type: str) -> None:
+        """A type on a shared topic that this service has no business with: skip it quietly."""
+        self.handle(topic, event_type, _skip)
 
     def every(self, seconds: float, job: Periodic) -> None:
         self._periodic.append((seconds, job))

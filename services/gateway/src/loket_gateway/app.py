@@ -29,12 +29,13 @@ from loket_contracts.application import (
     WORKFLOW_NAME,
     ApplicationInput,
     ApplicationStatus,
+    RequestMetadata,
     Terms,
     TermsDecision,
 )
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.envelope import make_event
-from loket_contracts.messages import Applicant, Needs
+from loket_contracts.messages import Applicant, Language, Needs
 from loket_contracts.topics import (
     ALLOCATION_QUERIES,
     ALLOCATION_REPLIES,
@@ -70,6 +71,7 @@ class ApplicationRequest(BaseModel):
     call_id: str = DEFAULT_CALL
     needs: Needs = Field(min_length=1, max_length=20)
     applicant_payment_eur: Decimal = Field(default=Decimal(0), ge=0)
+    language: Language = "en"
 
 
 class ApplicationAccepted(BaseModel):
@@ -164,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             call_id=req.call_id,
             needs=req.needs,
             applicant_payment_eur=req.applicant_payment_eur,
+            language=req.language,
             acceptance_window_seconds=state.acceptance_window_s,
             submitted_at=datetime.now(UTC),
         )
@@ -212,18 +215,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/applications/{application_id}/accept", response_model=ApplicationStatus)
     async def accept(
-        application_id: str, decision: TermsDecision, temporal: ClientDep
+        application_id: str, decision: TermsDecision, request: Request, temporal: ClientDep
     ) -> ApplicationStatus:
+        """Accept the agreement whose SHA-256 you read; the acceptance is recorded with who,
+        when, which version and language, and this request's metadata."""
         return await _update(
-            temporal.get_workflow_handle(application_id), UPDATE_ACCEPT_TERMS, decision
+            temporal.get_workflow_handle(application_id),
+            UPDATE_ACCEPT_TERMS,
+            _witnessed(decision, request),
         )
 
     @app.post("/v1/applications/{application_id}/decline", response_model=ApplicationStatus)
     async def decline(
-        application_id: str, decision: TermsDecision, temporal: ClientDep
+        application_id: str, decision: TermsDecision, request: Request, temporal: ClientDep
     ) -> ApplicationStatus:
         return await _update(
-            temporal.get_workflow_handle(application_id), UPDATE_DECLINE_TERMS, decision
+            temporal.get_workflow_handle(application_id),
+            UPDATE_DECLINE_TERMS,
+            _witnessed(decision, request),
         )
 
     # ---- queries answered by the services over Kafka (request/reply) ----------------------
@@ -390,6 +399,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return await publish(facility_id, cap.SLOT_WITHDRAWN, body)
 
+    @app.put("/v1/facilities/{facility_id}/terms", status_code=202, response_model=Published)
+    async def facility_terms(facility_id: str, body: cap.FacilityTerms) -> Published:
+        """The facility's addendum to the harmonised agreement (for agreements drafted later)."""
+        return await publish(facility_id, cap.TERMS, body)
+
     @app.post("/v1/facilities/{facility_id}/deliveries", status_code=202, response_model=Published)
     async def delivery(facility_id: str, body: cap.Delivery) -> Published:
         return await publish(facility_id, cap.DELIVERY, body)
@@ -436,6 +450,17 @@ async def _query(handle: WorkflowHandle[Any, Any], name: str, result_type: type)
                 404, "application-not-found", "No such application", f"no application {handle.id}"
             ) from exc
         raise
+
+
+def _witnessed(decision: TermsDecision, request: Request) -> TermsDecision:
+    """The request metadata is the gateway's to state, never the client's."""
+    seen = RequestMetadata(
+        request_id=str(uuid.uuid4()),
+        received_at=datetime.now(UTC),
+        client=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+    return decision.model_copy(update={"request": seen})
 
 
 async def _update(

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_ACCEPT_TERMS,
         UPDATE_DECLINE_TERMS,
         WORKFLOW_NAME,
+        AcceptanceRecord,
         AidSummary,
         ApplicationInput,
         ApplicationStatus,
@@ -88,6 +89,17 @@ class ApplicationWorkflow:
     @workflow.update(name=UPDATE_ACCEPT_TERMS)
     def accept_terms(self, decision: TermsDecision) -> ApplicationStatus:
         self._decision = "accept"
+        assert self._terms is not None
+        self._status.acceptance = AcceptanceRecord(
+            application_id=self._inp.application_id,
+            terms_sha256=self._terms.sha256,
+            template_id=self._terms.template_id,
+            template_version=self._terms.template_version,
+            language=self._terms.language,
+            decided_by=decision.decided_by,
+            accepted_at=workflow.now(),
+            request=decision.request,
+        )
         return self._status
 
     @accept_terms.validator
@@ -228,6 +240,7 @@ class ApplicationWorkflow:
                 aid_element_eur=aid.aid_element_eur,
                 voucher_eur=aid.voucher_eur,
                 co_payment_eur=aid.co_payment_eur,
+                language=inp.language,
             ),
         )
         rendered = m.TermsRendered.model_validate_json((await self._receive(m.TERMS_RENDERED)).data)
@@ -237,6 +250,8 @@ class ApplicationWorkflow:
             template_version=rendered.template_version,
             text=rendered.text,
             sha256=rendered.sha256,
+            language=rendered.language,
+            documents=rendered.documents,
         )
         self._status.terms_sha256 = rendered.sha256
 
@@ -267,6 +282,14 @@ class ApplicationWorkflow:
 
         # 7. voucher issued, allocation confirmed
         self._enter(Stage.ISSUING)
+        if workflow.patched("record-acceptance-v1") and self._status.acceptance is not None:
+            # The charter service keeps the acceptance, immutable, next to the agreement.
+            await self._send(
+                topics.CHARTER_COMMANDS,
+                m.ACCEPTANCE_RECORDED,
+                "acceptance",
+                self._status.acceptance,
+            )
         await self._send(
             topics.ALLOCATION_COMMANDS,
             m.CONFIRM_REQUESTED,

@@ -189,6 +189,7 @@ def _place_hold(
                 end=c.end,
                 market_price_eur=c.market_price_eur,
                 market_value_eur=c.market_price_eur * Decimal(choice.units),
+                access_mode=cmd.needs[choice.need_index].access_mode,
             )
         )
     placed = m.HoldPlaced(
@@ -344,6 +345,7 @@ def register(runtime: ServiceRuntime) -> None:
     runtime.handle(topics.FACILITY_CAPACITY, cap.SLOT_PUBLISHED, on_slot_published)
     runtime.handle(topics.FACILITY_CAPACITY, cap.SLOT_WITHDRAWN, on_slot_withdrawn)
     runtime.handle(topics.FACILITY_CAPACITY, cap.DELIVERY, on_delivery)
+    runtime.ignore(topics.FACILITY_CAPACITY, cap.TERMS)  # the charter service's business
     runtime.handle(topics.ALLOCATION_COMMANDS, m.HOLD_REQUESTED, on_hold_requested)
     runtime.handle(topics.ALLOCATION_COMMANDS, m.ROUND_REQUESTED, on_round_requested)
     runtime.handle(topics.ALLOCATION_COMMANDS, m.CONFIRM_REQUESTED, on_confirm_requested)

@@ -1,45 +1,125 @@
-"""Kafka entrypoint of the charter service."""
+"""Kafka entrypoints of the charter service: facility addenda in, agreements out."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts import topics
+from loket_contracts.application import AcceptanceRecord
 from loket_contracts.envelope import CloudEvent
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
+from loket_messaging.runtime import Rejected
 from sqlmodel import Session
 
-from loket_charter.adapters.tables import TermsDocumentRow
-from loket_charter.domain.terms import render
+from loket_charter.adapters.tables import AcceptanceRow, FacilityTermsRow, TermsDocumentRow
+from loket_charter.domain.terms import SiteAddendum, render, to_html, to_pdf
 
 SOURCE = "loket/charter"
 emit = Emitter(topics.CHARTER_EVENTS, SOURCE)
 
 
-def on_terms_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    cmd = event.decode(m.TermsRequested)
-    terms = render(cmd)
-    if session.get(TermsDocumentRow, terms.sha256) is None:
-        session.add(
-            TermsDocumentRow(
-                sha256=terms.sha256,
-                application_id=cmd.application_id,
-                template_id=terms.template_id,
-                template_version=terms.template_version,
-                language=cmd.language,
-                text=terms.text,
-            )
+class CharterHandlers:
+    def __init__(self, documents_dir: Path) -> None:
+        self.documents_dir = documents_dir
+
+    def on_facility_terms(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        body = event.decode(cap.FacilityTerms)
+        if event.source != f"facility/{body.facility_id}":
+            raise Rejected(f"ce_source {event.source!r} does not match facility_id")
+        row = session.get(FacilityTermsRow, body.facility_id)
+        if row is not None and body.sequence <= row.sequence:
+            return []  # stale or duplicate: agreements keep the newest addendum
+        row = row or FacilityTermsRow(
+            facility_id=body.facility_id,
+            sequence=body.sequence,
+            safety_rules="",
+            sample_handling="",
+            local_law_notes="",
         )
-    body = m.TermsRendered(
-        application_id=cmd.application_id,
-        template_id=terms.template_id,
-        template_version=terms.template_version,
-        text=terms.text,
-        sha256=terms.sha256,
-    )
-    return [emit(m.TERMS_RENDERED, body, cmd.application_id)]
+        row.sequence = body.sequence
+        row.safety_rules, row.sample_handling = body.safety_rules, body.sample_handling
+        row.local_law_notes = body.local_law_notes
+        session.add(row)
+        return []
+
+    def on_terms_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        cmd = event.decode(m.TermsRequested)
+        addenda = {}
+        for facility_id in {line.facility_id for line in cmd.lines}:
+            row = session.get(FacilityTermsRow, facility_id)
+            if row is not None:
+                addenda[facility_id] = SiteAddendum(
+                    row.safety_rules, row.sample_handling, row.local_law_notes
+                )
+        terms = render(cmd, addenda)
+        if session.get(TermsDocumentRow, terms.sha256) is None:
+            session.add(
+                TermsDocumentRow(
+                    sha256=terms.sha256,
+                    application_id=cmd.application_id,
+                    template_id=terms.template_id,
+                    template_version=terms.template_version,
+                    language=terms.language,
+                    text=terms.text,
+                )
+            )
+        body = m.TermsRendered(
+            application_id=cmd.application_id,
+            template_id=terms.template_id,
+            template_version=terms.template_version,
+            text=terms.text,
+            sha256=terms.sha256,
+            language=cmd.language,
+            documents=self._write(cmd.application_id, terms.sha256, terms.text),
+        )
+        return [emit(m.TERMS_RENDERED, body, cmd.application_id)]
+
+    def on_acceptance_recorded(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        record = event.decode(AcceptanceRecord)
+        if session.get(TermsDocumentRow, record.terms_sha256) is None:
+            raise Rejected(f"acceptance of unknown terms {record.terms_sha256[:12]}…")
+        if session.get(AcceptanceRow, (record.application_id, record.terms_sha256)) is None:
+            session.add(
+                AcceptanceRow(
+                    application_id=record.application_id,
+                    terms_sha256=record.terms_sha256,
+                    template_id=record.template_id,
+                    template_version=record.template_version,
+                    language=record.language,
+                    decided_by=record.decided_by,
+                    accepted_at=record.accepted_at,
+                    request_json=record.request.model_dump_json() if record.request else "{}",
+                )
+            )
+        return []  # immutable: a repeated record changes nothing
+
+    def _write(self, application_id: str, sha256: str, text: str) -> dict[str, str]:
+        """Markdown, HTML and PDF next to each other, named by the hash: rewriting is harmless."""
+        folder = self.documents_dir / application_id
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for fmt, content in (
+            ("md", text.encode()),
+            ("html", to_html(text).encode()),
+            ("pdf", to_pdf(text)),
+        ):
+            path = folder / f"agreement-{sha256[:16]}.{fmt}"
+            if not path.exists():
+                tmp = path.with_suffix(path.suffix + ".tmp")
+                tmp.write_bytes(content)
+                tmp.replace(path)
+            paths[fmt] = str(path)
+        return paths
 
 
-def register(runtime: ServiceRuntime) -> None:
-    runtime.handle(topics.CHARTER_COMMANDS, m.TERMS_REQUESTED, on_terms_requested)
+def register(runtime: ServiceRuntime) -> CharterHandlers:
+    handlers = CharterHandlers(runtime.settings.data_dir / "agreements")
+    runtime.handle(topics.CHARTER_COMMANDS, m.TERMS_REQUESTED, handlers.on_terms_requested)
+    runtime.handle(topics.CHARTER_COMMANDS, m.ACCEPTANCE_RECORDED, handlers.on_acceptance_recorded)
+    runtime.handle(topics.FACILITY_CAPACITY, cap.TERMS, handlers.on_facility_terms)
+    for other in (cap.PROFILE, cap.SLOT_PUBLISHED, cap.SLOT_WITHDRAWN, cap.DELIVERY):
+        runtime.ignore(topics.FACILITY_CAPACITY, other)  # the allocation service's business
+    return handlers
