@@ -43,10 +43,22 @@ async def test_voucher_issued_for_a_two_country_ri_ti_bundle(loket: Loket) -> No
     assert wrong.headers["content-type"] == "application/problem+json"
     assert wrong.json()["type"].endswith("/terms-mismatch")
 
+    assert terms["documents"]["pdf"].endswith(".pdf")
     ok = await loket.http.post(
-        f"/v1/applications/{app_id}/accept", json={"terms_sha256": terms["sha256"]}
+        f"/v1/applications/{app_id}/accept",
+        json={
+            "terms_sha256": terms["sha256"],
+            "decided_by": "Dr. Ada Founder, CEO",
+            "request": {"request_id": "forged", "received_at": "2020-01-01T00:00:00Z"},
+        },
     )
     assert ok.status_code == 200, ok.text
+    acceptance = ok.json()["acceptance"]
+    assert acceptance["terms_sha256"] == terms["sha256"]
+    assert acceptance["decided_by"] == "Dr. Ada Founder, CEO"
+    assert acceptance["language"] == "en" and acceptance["template_id"] == "pilot-access"
+    assert acceptance["request"]["request_id"] != "forged"  # the gateway states what it saw
+    assert acceptance["request"]["client"] == "127.0.0.1"
     status = await loket.wait_stage(app_id, {"voucher_issued", "failed"})
     assert status["stage"] == "voucher_issued", status
     assert status["voucher_id"].startswith("V-")

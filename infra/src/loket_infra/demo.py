@@ -43,6 +43,7 @@ class Outcome:
     case: Case
     application_id: str
     status: dict[str, Any]
+    documents: dict[str, str]
 
 
 async def _poll_until(
@@ -68,14 +69,19 @@ async def follow(http: httpx.AsyncClient, case: Case) -> Outcome:
     app_id = resp.json()["application_id"]
     deadline = time.monotonic() + FOLLOW_DEADLINE_S
     status = await _poll_until(http, app_id, TERMINAL | {"awaiting_acceptance"}, deadline)
+    documents: dict[str, str] = {}
     if status["stage"] == "awaiting_acceptance" and case.action != "silent":
         terms = _ok(await http.get(f"/v1/applications/{app_id}/terms")).json()
-        decision = {"terms_sha256": terms["sha256"]}
+        documents = terms["documents"]
+        decision = {
+            "terms_sha256": terms["sha256"],
+            "decided_by": f"CEO of {case.applicant['name']}",
+        }
         if case.action == "decline":
             decision["reason"] = "we found a closer facility"
         _ok(await http.post(f"/v1/applications/{app_id}/{case.action}", json=decision))
     status = await _poll_until(http, app_id, TERMINAL, deadline)
-    return Outcome(case, app_id, status)
+    return Outcome(case, app_id, status, documents)
 
 
 async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
@@ -204,6 +210,20 @@ def run_demo(data_dir: Path) -> int:
     table, mismatches = _table(outcomes)
     console.print(table)
     issued = [o for o in outcomes if o.status["stage"] == "voucher_issued"]
+    bundles = [
+        o
+        for o in issued
+        if len({a["country"] for a in o.status["allocation"]}) > 1 and o.documents.get("pdf")
+    ]
+    if bundles:
+        o = bundles[0]
+        acceptance = o.status["acceptance"]
+        console.print(
+            f"two-site agreement of {o.case.applicant['name']} "
+            f"({o.status['allocation'][0]['site']} + {o.status['allocation'][1]['site']}"
+            f", {acceptance['language']}, accepted by {acceptance['decided_by']}): "
+            f"{o.documents['pdf']}"
+        )
     total = sum(Decimal(o.status["aid"]["voucher_eur"]) for o in issued)
     console.print(
         f"{len(outcomes)} applications, {len(issued)} vouchers worth EUR {total:,.2f}; "

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
+from loket_contracts.capacity import FacilityProfile, FacilityTerms, Offering, SlotPublished
 
 START = datetime(2027, 3, 1, 8, tzinfo=UTC)
 
@@ -178,6 +178,20 @@ FACILITIES: list[tuple[str, str, str, str, str, list[str], str, str, int, list[s
 CAPACITY_BY_UNIT = {"shift": 9, "hour": 60, "day": 6}
 
 
+ADDENDA = {
+    "fr-grenoble-sync": (
+        "Dosimeter badge and radiation-safety briefing before the first shift",
+        "Samples returned by courier within 30 days or disposed of at cost",
+        "French labour law applies to work on site",
+    ),
+    "be-leuven-pilot": (
+        "Cleanroom gowning class ISO 5; induction video before access",
+        "Wafers stay on site; data delivered by secure transfer",
+        "Belgian export-control licence needed for dual-use designs",
+    ),
+}
+
+
 def facility_events() -> list[Any]:
     """Profile plus three slots per facility, with per-facility sequences."""
     events: list[Any] = []
@@ -204,6 +218,17 @@ def facility_events() -> list[Any]:
                 ],
             )
         )
+        if fid in ADDENDA:
+            safety, samples, law = ADDENDA[fid]
+            events.append(
+                FacilityTerms(
+                    facility_id=fid,
+                    sequence=10,
+                    safety_rules=safety,
+                    sample_handling=samples,
+                    local_law_notes=law,
+                )
+            )
         for k in range(3):
             start = START + timedelta(days=14 * k + n)
             events.append(
@@ -230,6 +255,7 @@ class Case:
     action: str = "accept"  # accept | decline | silent
     payment_eur: int = 0
     instrument: str | None = None  # the state-aid instrument the voucher should use
+    language: str = "en"  # of the agreement
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -274,11 +300,12 @@ CASES: list[Case] = [
         [("beamtime.xray-imaging", 3)],
     ),
     Case(
-        "Quantum chip start-up: RI+TI bundle in two countries",
+        "Quantum chip start-up: RI+TI bundle in two countries, agreement in German",
         "voucher_issued",
         applicant("Qubitron", "AT", staff=8, turnover=400_000, balance=900_000),
         "quantum",
         [("cleanroom.lithography", 20), ("beamtime.xray-diffraction", 2)],
+        language="de",
     ),
     Case(
         "Battery scale-up",
@@ -300,6 +327,7 @@ CASES: list[Case] = [
         applicant("Enzymatica", "DK"),
         "health-biotech",
         [("beamtime.neutron-scattering", 2)],
+        language="nl",
     ),
     Case(
         "AI hardware start-up, lithography + MEMS",
@@ -329,6 +357,7 @@ CASES: list[Case] = [
         applicant("Aegean Bio", "EL"),
         "health-biotech",
         [("beamtime.xray-imaging", 2)],
+        language="fr",
     ),
     Case(
         "Quantum start-up, deposition abroad",
@@ -524,4 +553,5 @@ def request_body(case: Case) -> dict[str, Any]:
             for stype, units in case.needs
         ],
         "applicant_payment_eur": str(case.payment_eur),
+        "language": case.language,
     }

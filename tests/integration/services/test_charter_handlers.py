@@ -1,0 +1,93 @@
+"""Charter handlers on SQLite and PostgreSQL: addenda apply to agreements drafted after them,
+acceptances are kept once and only for agreements that exist, documents are written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from loket_charter.adapters.tables import AcceptanceRow, TermsDocumentRow
+from loket_charter.domain.sample import sample_request
+from loket_charter.entrypoints.handlers import CharterHandlers
+from loket_contracts import capacity as cap
+from loket_contracts import messages as m
+from loket_contracts.application import AcceptanceRecord
+from loket_contracts.envelope import CloudEvent, make_event
+from loket_messaging.db import unit_of_work
+from loket_messaging.runtime import Rejected
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+
+def run(engine: Engine, handler, event: CloudEvent) -> list:  # type: ignore[no-untyped-def]
+    with unit_of_work(engine) as session:
+        return list(handler(session, event))
+
+
+def command(type_: str, body: BaseModel) -> CloudEvent:
+    return make_event(source="loket/workflows", type_=type_, body=body)
+
+
+def addendum(seq: int, safety: str) -> CloudEvent:
+    return make_event(
+        source="facility/fr-grenoble-sync",
+        type_=cap.TERMS,
+        body=cap.FacilityTerms(
+            facility_id="fr-grenoble-sync",
+            sequence=seq,
+            safety_rules=safety,
+            sample_handling="returned within 30 days",
+            local_law_notes="French law on site",
+        ),
+    )
+
+
+def draft(engine: Engine, h: CharterHandlers, app_id: str) -> m.TermsRendered:
+    req = sample_request().model_copy(update={"application_id": app_id})
+    [out] = run(engine, h.on_terms_requested, command(m.TERMS_REQUESTED, req))
+    return out.event.decode(m.TermsRendered)
+
+
+def test_an_addendum_update_changes_only_agreements_drafted_after_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    h = CharterHandlers(tmp_path)
+    run(engine, h.on_facility_terms, addendum(1, "badge v1"))
+    before = draft(engine, h, "app-before")
+    run(engine, h.on_facility_terms, addendum(3, "badge v2"))
+    run(engine, h.on_facility_terms, addendum(2, "badge stale"))  # late and older: ignored
+    after = draft(engine, h, "app-after")
+    assert "badge v1" in before.text and "badge v2" in after.text
+    with unit_of_work(engine) as session:
+        kept = session.get(TermsDocumentRow, before.sha256)
+        assert kept is not None and "badge v1" in kept.text  # the earlier agreement stands
+    pdf = Path(after.documents["pdf"])
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert Path(after.documents["html"]).read_text().count("<h3>") >= 3  # two sites + annex
+
+
+def test_acceptance_is_recorded_once_and_only_for_a_drafted_agreement(
+    engine: Engine, tmp_path: Path
+) -> None:
+    h = CharterHandlers(tmp_path)
+    terms = draft(engine, h, "app-1")
+    record = AcceptanceRecord(
+        application_id="app-1",
+        terms_sha256=terms.sha256,
+        template_id=terms.template_id,
+        template_version=terms.template_version,
+        language="en",
+        decided_by="Dr. A. Founder",
+        accepted_at=datetime.now(UTC),
+        request=None,
+    )
+    run(engine, h.on_acceptance_recorded, command(m.ACCEPTANCE_RECORDED, record))
+    changed = record.model_copy(update={"decided_by": "someone else"})
+    run(engine, h.on_acceptance_recorded, command(m.ACCEPTANCE_RECORDED, changed))
+    with unit_of_work(engine) as session:
+        row = session.get(AcceptanceRow, ("app-1", terms.sha256))
+        assert row is not None and row.decided_by == "Dr. A. Founder"  # never overwritten
+    forged = record.model_copy(update={"terms_sha256": "f" * 64})
+    with pytest.raises(Rejected, match="unknown terms"):
+        run(engine, h.on_acceptance_recorded, command(m.ACCEPTANCE_RECORDED, forged))
