@@ -70,11 +70,17 @@ class Loket:
         self.stack, self.http = stack, http
 
     async def facility(
-        self, country: str, kind: str = "RI", units: int = 6, price: int = 3000, unit: str = "shift"
+        self,
+        country: str,
+        kind: str = "RI",
+        units: int = 6,
+        price: int = 3000,
+        unit: str = "shift",
+        service_type: str | None = None,
     ) -> Facility:
-        """A new facility with one offering of its own service type and one slot."""
+        """A new facility with one offering (its own service type unless given) and one slot."""
         tag = uuid.uuid4().hex[:8]
-        fid, stype = f"fac-{country.lower()}-{tag}", f"test.svc-{tag}"
+        fid, stype = f"fac-{country.lower()}-{tag}", service_type or f"test.svc-{tag}"
         await publish_capacity(
             self.stack.kafka_bootstrap,
             [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from decimal import Decimal
@@ -200,23 +201,56 @@ async def test_duplicate_commands_change_nothing(loket: Loket) -> None:
     assert (await loket.until_terms(other))["sha256"]
 
 
-async def test_withdrawn_capacity_under_a_hold_emits_an_invalidation(loket: Loket) -> None:
-    site = await loket.facility("FI", units=2)
-    app_id = await loket.submit(loket.application(loket.applicant("EE"), (site, 2)))
-    await loket.until_terms(app_id)
+async def test_withdrawn_capacity_re_allocates_and_needs_a_new_acceptance(loket: Loket) -> None:
+    first = await loket.facility("FI", units=2, price=1000)
+    backup = await loket.facility("SE", units=2, price=2000, service_type=first.service_type)
+    app_id = await loket.submit(loket.application(loket.applicant("EE"), (first, 2)))
+    old_terms = await loket.until_terms(app_id)
+    status = (await loket.http.get(f"/v1/applications/{app_id}")).json()
+    assert [line["facility_id"] for line in status["allocation"]] == [first.facility_id]
+
     await publish_capacity(
         loket.stack.kafka_bootstrap,
         [
             SlotWithdrawn(
-                facility_id=site.facility_id, sequence=10, slot_id=site.slot_id, reason="beam dump"
+                facility_id=first.facility_id,
+                sequence=10,
+                slot_id=first.slot_id,
+                reason="beam dump",
             )
         ],
     )
-    await loket.caught_up("loket-allocation", "loket.facility.capacity.v1")
-    invalidated = [
-        m.AllocationInvalidated.model_validate_json(v)
-        for h, v in await loket.records(ALLOCATION_EVENTS)
-        if h.get("ce_correlationid") == app_id and h["ce_type"] == m.ALLOCATION_INVALIDATED
-    ]
+    invalidated = []
+    for _ in range(100):  # the allocation service tells the application
+        invalidated = [
+            h
+            for h, _ in await loket.records(ALLOCATION_EVENTS)
+            if h.get("ce_correlationid") == app_id and h["ce_type"] == m.ALLOCATION_INVALIDATED
+        ]
+        if invalidated:
+            break
+        await asyncio.sleep(0.2)
     assert len(invalidated) == 1
-    assert invalidated[0].slot_id == site.slot_id and "beam dump" in invalidated[0].reason
+
+    new_terms = old_terms
+    for _ in range(150):  # the workflow offers a new bundle with a new agreement
+        status = (await loket.http.get(f"/v1/applications/{app_id}")).json()
+        if (
+            status["stage"] == "awaiting_acceptance"
+            and status["terms_sha256"] != old_terms["sha256"]
+        ):
+            new_terms = (await loket.http.get(f"/v1/applications/{app_id}/terms")).json()
+            break
+        await asyncio.sleep(0.2)
+    assert new_terms["sha256"] != old_terms["sha256"]
+    assert [line["facility_id"] for line in status["allocation"]] == [backup.facility_id]
+    assert "beam dump" in status["reasons"][0]
+    stale = await loket.http.post(
+        f"/v1/applications/{app_id}/accept", json={"terms_sha256": old_terms["sha256"]}
+    )
+    assert stale.status_code == 409 and stale.json()["type"].endswith("/terms-mismatch")
+    await loket.http.post(
+        f"/v1/applications/{app_id}/accept", json={"terms_sha256": new_terms["sha256"]}
+    )
+    done = await loket.wait_stage(app_id, {"voucher_issued", "failed"})
+    assert done["stage"] == "voucher_issued", done

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 
-def run(engine: Engine, handler, event: CloudEvent) -> list:  # type: ignore[no-untyped-def]
+def run(engine: Engine, handler, event: CloudEvent) -> list:
     with unit_of_work(engine) as session:
         return list(handler(session, event))
 

@@ -108,7 +108,8 @@ def reply(cmd: SendCommand, eligible: bool = True) -> tuple[str, BaseModel] | No
                 template_id="t",
                 template_version="1",
                 text=TERMS_TEXT,
-                sha256=TERMS_SHA,
+                # a new offer (its event id ends in #n) renders a new text with a new hash
+                sha256=TERMS_SHA if "#" not in cmd.event_id else "b" * 64,
             )
         case m.CONFIRM_REQUESTED:
             return m.ALLOCATION_CONFIRMED, m.AllocationConfirmed(
@@ -264,3 +265,45 @@ async def test_ineligible_stops_before_any_hold(env: WorkflowEnvironment) -> Non
     assert status.stage == Stage.INELIGIBLE
     assert status.reasons == ["too big"]
     assert services.sent == [m.ELIGIBILITY_REQUESTED]
+
+
+async def test_withdrawn_capacity_re_allocates_and_needs_a_new_acceptance(
+    env: WorkflowEnvironment,
+) -> None:
+    services = FakeServices(env.client)
+
+    async def withdraw_then_accept(handle) -> None:
+        await wait_for_terms(handle)
+        await handle.signal(
+            SIGNAL_SERVICE_EVENT,
+            ServiceEvent(
+                event_id="inv-1",
+                type=m.ALLOCATION_INVALIDATED,
+                data=m.AllocationInvalidated(
+                    application_id=handle.id,
+                    facility_id="f",
+                    slot_id="s",
+                    was="held",
+                    reason="beam dump",
+                ).model_dump_json(),
+            ),
+        )
+        for _ in range(200):  # the new offer arrives with a new text
+            status = await handle.query(ApplicationWorkflow.status)
+            if status.stage == Stage.AWAITING_ACCEPTANCE and status.terms_sha256 == "b" * 64:
+                break
+            await asyncio.sleep(0.02)
+        with pytest.raises(WorkflowUpdateFailedError):  # the old text cannot be accepted
+            await handle.execute_update(
+                ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256=TERMS_SHA)
+            )
+        await handle.execute_update(
+            ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256="b" * 64)
+        )
+
+    status = await run_with(env, services, application(), withdraw_then_accept)
+    assert status.stage == Stage.VOUCHER_ISSUED
+    assert status.acceptance is not None and status.acceptance.terms_sha256 == "b" * 64
+    assert services.sent.count(m.HOLD_REQUESTED) == 2
+    assert services.sent.count(m.RESERVATION_RELEASE_REQUESTED) == 1  # the first aid went back
+    assert m.RELEASE_REQUESTED not in services.sent  # allocation had released the hold itself

@@ -7,7 +7,7 @@ are updates raced against a durable timer. Everything here is deterministic: tim
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
 # How long a service may take to answer a command before the application fails over to
 # compensation. Generous: a service may be down for a deploy or a broker pause.
 SERVICE_REPLY_TIMEOUT = timedelta(hours=6)
+MAX_REALLOCATIONS = 3
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30)
 )
@@ -68,6 +69,7 @@ class ApplicationWorkflow:
         self._decline_reason: str | None = None
         self._holding = False
         self._reserved = False
+        self._attempt = 0  # re-allocations so far: part of every later command's event id
 
     # ---- signals, updates, queries ------------------------------------------------------
 
@@ -166,6 +168,59 @@ class ApplicationWorkflow:
         if decided.outcome == "manual_review":
             return self._finish(Stage.MANUAL_REVIEW, decided.failed_reasons)
 
+        # 3.-6. offer: hold, screening, terms, acceptance; again if capacity is withdrawn
+        while True:
+            offered = await self._offer(inp, decided, today)
+            if offered != "reallocate":
+                break
+        if offered == "finished":
+            return
+
+        # 7. voucher issued, allocation confirmed
+        self._enter(Stage.ISSUING)
+        if workflow.patched("record-acceptance-v1") and self._status.acceptance is not None:
+            # The charter service keeps the acceptance, immutable, next to the agreement.
+            await self._send(
+                topics.CHARTER_COMMANDS,
+                m.ACCEPTANCE_RECORDED,
+                "acceptance",
+                self._status.acceptance,
+            )
+        await self._send(
+            topics.ALLOCATION_COMMANDS,
+            m.CONFIRM_REQUESTED,
+            "confirm",
+            m.AllocationRef(application_id=app_id),
+        )
+        confirmed = m.AllocationConfirmed.model_validate_json(
+            (await self._receive(m.ALLOCATION_CONFIRMED)).data
+        )
+        if not confirmed.confirmed:
+            self._holding = False
+            await self._compensate()
+            return self._finish(Stage.FAILED, [confirmed.reason])
+        await self._send(
+            topics.VOUCHERS_COMMANDS,
+            m.ISSUE_REQUESTED,
+            "issue",
+            m.VoucherRef(application_id=app_id),
+        )
+        issued = m.VoucherIssued.model_validate_json((await self._receive(m.VOUCHER_ISSUED)).data)
+        self._status.voucher_id = issued.voucher_id
+        self._finish(
+            Stage.VOUCHER_ISSUED,
+            [
+                f"voucher {issued.voucher_id} for EUR {issued.voucher_eur:,.2f} "
+                f"({issued.instrument})"
+            ],
+        )
+
+    async def _offer(
+        self, inp: ApplicationInput, decided: m.EligibilityDecided, today: date
+    ) -> str:
+        """Hold, screen, draft terms and wait for the applicant: "accepted", "finished" (a
+        terminal stage was set) or "reallocate" (capacity under the hold was withdrawn)."""
+        app_id = inp.application_id
         # 3. allocation hold
         self._enter(Stage.ALLOCATION)
         await self._send(
@@ -182,7 +237,8 @@ class ApplicationWorkflow:
         held = await self._receive(m.HOLD_PLACED, m.HOLD_FAILED)
         if held.type == m.HOLD_FAILED:
             failed = m.HoldFailed.model_validate_json(held.data)
-            return self._finish(Stage.UNALLOCATABLE, [failed.reason])
+            self._finish(Stage.UNALLOCATABLE, [failed.reason])
+            return "finished"
         self._holding = True
         placed = m.HoldPlaced.model_validate_json(held.data)
         self._status.allocation = placed.lines
@@ -213,7 +269,8 @@ class ApplicationWorkflow:
             refused = m.ScreeningRefused.model_validate_json(screened.data)
             await self._compensate()
             stage = Stage.MANUAL_REVIEW if refused.code == "manual_review" else Stage.REFUSED
-            return self._finish(stage, [refused.reason])
+            self._finish(stage, [refused.reason])
+            return "finished"
         self._reserved = True
         aid = m.AidReserved.model_validate_json(screened.data)
         self._status.aid = AidSummary(
@@ -259,65 +316,56 @@ class ApplicationWorkflow:
         window = timedelta(seconds=inp.acceptance_window_seconds)
         self._status.acceptance_deadline = workflow.now() + window
         self._enter(Stage.AWAITING_ACCEPTANCE)
+        reallocating = workflow.patched("reallocate-on-invalidation-v1")
+
+        def decided_or_invalidated() -> bool:
+            return self._decision is not None or (
+                reallocating and bool(self._inbox.get(m.ALLOCATION_INVALIDATED))
+            )
+
         try:
-            await workflow.wait_condition(lambda: self._decision is not None, timeout=window)
+            await workflow.wait_condition(decided_or_invalidated, timeout=window)
         except TimeoutError:
             await self._compensate()
-            return self._finish(
+            self._finish(
                 Stage.EXPIRED,
                 [
                     "terms not accepted by the deadline "
                     f"{self._status.acceptance_deadline:%Y-%m-%d %H:%M} UTC"
                 ],
             )
+            return "finished"
+        if self._decision is None:
+            # A facility withdrew capacity under the hold: the allocation service released the
+            # bundle; give the aid back and offer a new bundle with new terms. The acceptance of
+            # the old text, if any, does not carry over: a new hash needs a new acceptance.
+            lost = m.AllocationInvalidated.model_validate_json(
+                self._inbox[m.ALLOCATION_INVALIDATED].pop(0).data
+            )
+            self._holding = False
+            await self._compensate()
+            self._status.reasons = [f"re-allocating: {lost.reason}"]
+            self._terms, self._status.terms_sha256, self._status.acceptance = None, None, None
+            self._status.acceptance_deadline = None
+            self._attempt += 1
+            if self._attempt > MAX_REALLOCATIONS:
+                self._finish(
+                    Stage.FAILED, [f"capacity withdrawn {self._attempt} times; last: {lost.reason}"]
+                )
+                return "finished"
+            return "reallocate"
         if self._decision == "decline":
             await self._compensate()
-            return self._finish(
+            self._finish(
                 Stage.DECLINED,
                 [
                     "applicant declined the terms"
                     + (f": {self._decline_reason}" if self._decline_reason else "")
                 ],
             )
+            return "finished"
 
-        # 7. voucher issued, allocation confirmed
-        self._enter(Stage.ISSUING)
-        if workflow.patched("record-acceptance-v1") and self._status.acceptance is not None:
-            # The charter service keeps the acceptance, immutable, next to the agreement.
-            await self._send(
-                topics.CHARTER_COMMANDS,
-                m.ACCEPTANCE_RECORDED,
-                "acceptance",
-                self._status.acceptance,
-            )
-        await self._send(
-            topics.ALLOCATION_COMMANDS,
-            m.CONFIRM_REQUESTED,
-            "confirm",
-            m.AllocationRef(application_id=app_id),
-        )
-        confirmed = m.AllocationConfirmed.model_validate_json(
-            (await self._receive(m.ALLOCATION_CONFIRMED)).data
-        )
-        if not confirmed.confirmed:
-            self._holding = False
-            await self._compensate()
-            return self._finish(Stage.FAILED, [confirmed.reason])
-        await self._send(
-            topics.VOUCHERS_COMMANDS,
-            m.ISSUE_REQUESTED,
-            "issue",
-            m.VoucherRef(application_id=app_id),
-        )
-        issued = m.VoucherIssued.model_validate_json((await self._receive(m.VOUCHER_ISSUED)).data)
-        self._status.voucher_id = issued.voucher_id
-        self._finish(
-            Stage.VOUCHER_ISSUED,
-            [
-                f"voucher {issued.voucher_id} for EUR {issued.voucher_eur:,.2f} "
-                f"({issued.instrument})"
-            ],
-        )
+        return "accepted"
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -332,6 +380,8 @@ class ApplicationWorkflow:
 
     async def _send(self, topic: str, type_: str, step: str, body: BaseModel) -> None:
         app_id = self._inp.application_id
+        if self._attempt:
+            step = f"{step}#{self._attempt}"  # a new offer's commands are new events
         await workflow.execute_activity(
             "send_command",
             SendCommand(
