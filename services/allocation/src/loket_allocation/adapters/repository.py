@@ -13,7 +13,7 @@ from loket_contracts.messages import (
     Utilisation,
     UtilisationReply,
 )
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import Select, and_, delete, select, update
 from sqlmodel import Session, col
 
 from loket_allocation.adapters.tables import (
@@ -98,22 +98,24 @@ def holds_on_slot(session: Session, facility_id: str, slot_id: str) -> list[Hold
     return list(session.scalars(stmt).unique().all())
 
 
-def candidates(session: Session, service_types: set[str]) -> list[Candidate]:
-    stmt = (
+def _live_slots() -> Select[SlotRow, OfferingRow, FacilityRow]:
+    """Published, not withdrawn slots with their offering and facility."""
+    return (
         select(SlotRow, OfferingRow, FacilityRow)
         .join(
             OfferingRow,
             and_(
-                OfferingRow.facility_id == SlotRow.facility_id,  # type: ignore[arg-type]
-                OfferingRow.offering_id == SlotRow.offering_id,  # type: ignore[arg-type]
+                col(OfferingRow.facility_id) == col(SlotRow.facility_id),
+                col(OfferingRow.offering_id) == col(SlotRow.offering_id),
             ),
         )
-        .join(FacilityRow, FacilityRow.facility_id == SlotRow.facility_id)  # type: ignore[arg-type]
-        .where(
-            OfferingRow.service_type.in_(service_types),  # type: ignore[attr-defined]
-            SlotRow.withdrawn.is_(False),  # type: ignore[attr-defined]
-        )
+        .join(FacilityRow, col(FacilityRow.facility_id) == col(SlotRow.facility_id))
+        .where(col(SlotRow.withdrawn).is_(False))
     )
+
+
+def candidates(session: Session, service_types: set[str]) -> list[Candidate]:
+    stmt = _live_slots().where(col(OfferingRow.service_type).in_(service_types))
     out: list[Candidate] = []
     for slot, offering, facility in session.execute(stmt).all():
         free = slot.capacity_units - slot.held_units - slot.booked_units
@@ -183,18 +185,8 @@ def move_units(session: Session, application_id: str, *, from_: str, to: str | N
 
 def catalogue(session: Session, q: CatalogueQuery) -> tuple[list[CatalogueSlot], bool]:
     """The single access point: offerings and free capacity, filtered as the user asks."""
-    stmt = (
-        select(SlotRow, OfferingRow, FacilityRow)
-        .join(
-            OfferingRow,
-            and_(
-                col(OfferingRow.facility_id) == col(SlotRow.facility_id),
-                col(OfferingRow.offering_id) == col(SlotRow.offering_id),
-            ),
-        )
-        .join(FacilityRow, col(FacilityRow.facility_id) == col(SlotRow.facility_id))
-        .where(col(SlotRow.withdrawn).is_(False))
-        .order_by(col(SlotRow.start), col(SlotRow.facility_id), col(SlotRow.slot_id))
+    stmt = _live_slots().order_by(
+        col(SlotRow.start), col(SlotRow.facility_id), col(SlotRow.slot_id)
     )
     if q.service_type:
         stmt = stmt.where(col(OfferingRow.service_type) == q.service_type)
