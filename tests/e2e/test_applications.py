@@ -254,3 +254,34 @@ async def test_withdrawn_capacity_re_allocates_and_needs_a_new_acceptance(loket:
     )
     done = await loket.wait_stage(app_id, {"voucher_issued", "failed"})
     assert done["stage"] == "voucher_issued", done
+
+
+async def test_cancel_gives_back_the_slot_and_is_searchable_by_stage(loket: Loket) -> None:
+    site = await loket.facility("CZ", units=2)
+    applicant = loket.applicant("HU")
+    app_id = await loket.submit(loket.application(applicant, (site, 2)))
+    await loket.until_terms(app_id)
+    resp = await loket.http.post(
+        f"/v1/applications/{app_id}/cancel", json={"reason": "the project was stopped", "by": "CTO"}
+    )
+    assert resp.status_code == 200, resp.text
+    status = await loket.wait_stage(app_id, {"cancelled"})
+    assert status["reasons"] == ["cancelled by CTO: the project was stopped"]
+    again = await loket.http.post(f"/v1/applications/{app_id}/cancel", json={"reason": "twice"})
+    assert again.status_code in (404, 409)
+    # the slot is free again for someone else
+    other = await loket.submit(loket.application(loket.applicant("SK"), (site, 2)))
+    assert (await loket.until_terms(other))["sha256"]
+
+    # managers find it in Temporal by stage and applicant country (visibility lags a little)
+    from temporalio.client import Client
+
+    client = await Client.connect(loket.stack.temporal_address, namespace="loket")
+    query = 'LoketStage = "cancelled" AND LoketApplicantCountry = "HU"'
+    found: list[str] = []
+    for _ in range(100):
+        found = [w.id async for w in client.list_workflows(query)]
+        if app_id in found:
+            break
+        await asyncio.sleep(0.2)
+    assert app_id in found

@@ -27,6 +27,7 @@ TASK_QUEUE: Final = "loket-applications"
 SIGNAL_SERVICE_EVENT: Final = "service_event"
 UPDATE_ACCEPT_TERMS: Final = "accept_terms"
 UPDATE_DECLINE_TERMS: Final = "decline_terms"
+UPDATE_CANCEL: Final = "cancel"
 QUERY_STATUS: Final = "status"
 QUERY_TERMS: Final = "terms"
 
@@ -50,6 +51,7 @@ class Stage(StrEnum):
     REFUSED = "refused"
     DECLINED = "declined"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
     FAILED = "failed"
 
 
@@ -62,6 +64,7 @@ TERMINAL_STAGES: Final = frozenset(
         Stage.REFUSED,
         Stage.DECLINED,
         Stage.EXPIRED,
+        Stage.CANCELLED,
         Stage.FAILED,
     }
 )
@@ -145,6 +148,26 @@ class TermsDecision(BaseModel):
         default=None, max_length=200, description="the person deciding for the applicant"
     )
     request: RequestMetadata | None = None  # overwritten by the gateway
+
+
+class Cancellation(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    by: str | None = Field(default=None, max_length=200)
+
+
+# Temporal search attributes the launcher registers, so managers can filter in the UI.
+SA_STAGE: Final = "LoketStage"
+SA_APPLICANT_COUNTRY: Final = "LoketApplicantCountry"
+SA_PRIORITY_AREA: Final = "LoketPriorityArea"
+SA_CALL: Final = "LoketCall"
+SA_FACILITY_COUNTRIES: Final = "LoketFacilityCountries"
+SEARCH_ATTRIBUTES: Final = {
+    SA_STAGE: "Keyword",
+    SA_APPLICANT_COUNTRY: "Keyword",
+    SA_PRIORITY_AREA: "Keyword",
+    SA_CALL: "Keyword",
+    SA_FACILITY_COUNTRIES: "KeywordList",
+}
 
 
 class AcceptanceRecord(BaseModel):

@@ -20,6 +20,7 @@ from loket_contracts.application import (
     TASK_QUEUE,
     ApplicationInput,
     ApplicationStatus,
+    Cancellation,
     ServiceEvent,
     Stage,
     TermsDecision,
@@ -30,6 +31,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -307,3 +309,69 @@ async def test_withdrawn_capacity_re_allocates_and_needs_a_new_acceptance(
     assert services.sent.count(m.HOLD_REQUESTED) == 2
     assert services.sent.count(m.RESERVATION_RELEASE_REQUESTED) == 1  # the first aid went back
     assert m.RELEASE_REQUESTED not in services.sent  # allocation had released the hold itself
+
+
+class SilentAllocation(FakeServices):
+    """Allocation never answers the hold: the application waits there."""
+
+    @activity.defn(name="send_command")
+    async def send_command(self, cmd: SendCommand) -> None:
+        if cmd.type == m.HOLD_REQUESTED:
+            self.sent.append(cmd.type)
+            return
+        await super().send_command(cmd)
+
+
+async def test_cancel_while_the_hold_is_on_its_way_still_releases_it(
+    env: WorkflowEnvironment,
+) -> None:
+    services = SilentAllocation(env.client)
+
+    async def cancel(handle) -> None:
+        for _ in range(200):
+            if (await handle.query(ApplicationWorkflow.status)).stage == Stage.ALLOCATION:
+                break
+            await asyncio.sleep(0.02)
+        await handle.execute_update(
+            ApplicationWorkflow.cancel, Cancellation(reason="found another lab", by="applicant")
+        )
+
+    status = await run_with(env, services, application(), cancel)
+    assert status.stage == Stage.CANCELLED
+    assert "found another lab" in status.reasons[0]
+    # the compensation was registered before the hold was asked for
+    assert services.sent[-1] == m.RELEASE_REQUESTED or m.RELEASE_REQUESTED in services.sent
+
+
+async def test_cancel_while_awaiting_acceptance_gives_everything_back(
+    env: WorkflowEnvironment,
+) -> None:
+    services = FakeServices(env.client)
+
+    async def cancel(handle) -> None:
+        await wait_for_terms(handle)
+        await handle.execute_update(
+            ApplicationWorkflow.cancel, Cancellation(reason="changed plans")
+        )
+
+    status = await run_with(env, services, application(), cancel)
+    assert status.stage == Stage.CANCELLED
+    assert {m.RELEASE_REQUESTED, m.RESERVATION_RELEASE_REQUESTED} <= set(services.sent)
+    assert m.ISSUE_REQUESTED not in services.sent
+
+
+async def test_a_finished_application_cannot_be_cancelled(env: WorkflowEnvironment) -> None:
+    services = FakeServices(env.client, eligible=False)
+    inp = application()
+    async with Worker(
+        env.client,
+        task_queue=TASK_QUEUE,
+        workflows=[ApplicationWorkflow],
+        activities=[services.send_command],
+    ):
+        handle = await env.client.start_workflow(
+            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=TASK_QUEUE
+        )
+        assert (await handle.result()).stage == Stage.INELIGIBLE
+        with pytest.raises((RPCError, WorkflowUpdateFailedError)):  # server-dependent wording
+            await handle.execute_update(ApplicationWorkflow.cancel, Cancellation(reason="x"))

@@ -23,12 +23,19 @@ from loket_contracts.application import (
     DEFAULT_ACCEPTANCE_WINDOW_S,
     QUERY_STATUS,
     QUERY_TERMS,
+    SA_APPLICANT_COUNTRY,
+    SA_CALL,
+    SA_PRIORITY_AREA,
+    SA_STAGE,
+    SEARCH_ATTRIBUTES,
     TASK_QUEUE,
     UPDATE_ACCEPT_TERMS,
+    UPDATE_CANCEL,
     UPDATE_DECLINE_TERMS,
     WORKFLOW_NAME,
     ApplicationInput,
     ApplicationStatus,
+    Cancellation,
     RequestMetadata,
     Terms,
     TermsDecision,
@@ -48,8 +55,15 @@ from loket_messaging.kafka import make_producer
 from loket_messaging.settings import Settings
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -118,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             namespace=state.settings.temporal_namespace,
             data_converter=pydantic_data_converter,
         )
+        await _register_search_attributes(state.client, state.settings.temporal_namespace)
         state.producer = make_producer(state.settings.kafka_bootstrap, "loket-gateway")
         await state.producer.start()
         state.requests = KafkaRequests(
@@ -179,6 +194,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 id=inp.application_id,
                 task_queue=TASK_QUEUE,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(SearchAttributeKey.for_keyword(SA_STAGE), "submitted"),
+                        SearchAttributePair(
+                            SearchAttributeKey.for_keyword(SA_APPLICANT_COUNTRY),
+                            inp.applicant.workplace_country,
+                        ),
+                        SearchAttributePair(
+                            SearchAttributeKey.for_keyword(SA_PRIORITY_AREA), inp.priority_area
+                        ),
+                        SearchAttributePair(SearchAttributeKey.for_keyword(SA_CALL), inp.call_id),
+                    ]
+                ),
             )
         except WorkflowAlreadyStartedError:
             pass  # a retry with the same Idempotency-Key: the application already runs
@@ -223,6 +251,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             temporal.get_workflow_handle(application_id),
             UPDATE_ACCEPT_TERMS,
             _witnessed(decision, request),
+        )
+
+    @app.post("/v1/applications/{application_id}/cancel", response_model=ApplicationStatus)
+    async def cancel(
+        application_id: str, cancellation: Cancellation, temporal: ClientDep
+    ) -> ApplicationStatus:
+        """Withdraw the application at any stage before issuance; whatever it holds (slots,
+        aid headroom, budget) is given back."""
+        return await _update(
+            temporal.get_workflow_handle(application_id), UPDATE_CANCEL, cancellation
         )
 
     @app.post("/v1/applications/{application_id}/decline", response_model=ApplicationStatus)
@@ -463,8 +501,26 @@ def _witnessed(decision: TermsDecision, request: Request) -> TermsDecision:
     return decision.model_copy(update={"request": seen})
 
 
+async def _register_search_attributes(client: Client, namespace: str) -> None:
+    """Managers filter applications in the Temporal UI by these; registering twice is fine."""
+    kinds = {
+        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    }
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=namespace,
+                search_attributes={k: kinds[v] for k, v in SEARCH_ATTRIBUTES.items()},
+            )
+        )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+
+
 async def _update(
-    handle: WorkflowHandle[Any, Any], name: str, decision: TermsDecision
+    handle: WorkflowHandle[Any, Any], name: str, decision: BaseModel
 ) -> ApplicationStatus:
     try:
         result: ApplicationStatus = await handle.execute_update(

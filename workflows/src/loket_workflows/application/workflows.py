@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -21,15 +21,19 @@ with workflow.unsafe.imports_passed_through():
     from loket_contracts.application import (
         QUERY_STATUS,
         QUERY_TERMS,
+        SA_FACILITY_COUNTRIES,
+        SA_STAGE,
         SIGNAL_SERVICE_EVENT,
         TERMINAL_STAGES,
         UPDATE_ACCEPT_TERMS,
+        UPDATE_CANCEL,
         UPDATE_DECLINE_TERMS,
         WORKFLOW_NAME,
         AcceptanceRecord,
         AidSummary,
         ApplicationInput,
         ApplicationStatus,
+        Cancellation,
         ServiceEvent,
         Stage,
         StageChange,
@@ -52,6 +56,14 @@ class ServiceTimeout(Exception):
     pass
 
 
+class Cancelled(Exception):
+    pass
+
+
+STAGE_KEY = SearchAttributeKey.for_keyword(SA_STAGE)
+FACILITY_COUNTRIES_KEY = SearchAttributeKey.for_keyword_list(SA_FACILITY_COUNTRIES)
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class ApplicationWorkflow:
     @workflow.init
@@ -70,6 +82,7 @@ class ApplicationWorkflow:
         self._holding = False
         self._reserved = False
         self._attempt = 0  # re-allocations so far: part of every later command's event id
+        self._cancelled: Cancellation | None = None
 
     # ---- signals, updates, queries ------------------------------------------------------
 
@@ -118,6 +131,21 @@ class ApplicationWorkflow:
     def _validate_decline(self, decision: TermsDecision) -> None:
         self._validate_decision(decision)
 
+    @workflow.update(name=UPDATE_CANCEL)
+    def cancel(self, cancellation: Cancellation) -> ApplicationStatus:
+        self._cancelled = cancellation
+        return self._status
+
+    @cancel.validator
+    def _validate_cancel(self, cancellation: Cancellation) -> None:
+        if self._status.stage in TERMINAL_STAGES or self._status.stage == Stage.ISSUING:
+            raise ApplicationError(
+                f"an application in stage {self._status.stage} can no longer be cancelled",
+                type="WrongStage",
+            )
+        if self._cancelled is not None:
+            raise ApplicationError("the application is already being cancelled", type="WrongStage")
+
     def _validate_decision(self, decision: TermsDecision) -> None:
         if self._status.stage != Stage.AWAITING_ACCEPTANCE or self._decision is not None:
             raise ApplicationError(
@@ -139,6 +167,11 @@ class ApplicationWorkflow:
         except ServiceTimeout as exc:
             await self._compensate()
             self._finish(Stage.FAILED, [str(exc)])
+        except Cancelled:
+            assert self._cancelled is not None
+            await self._compensate()
+            by = f" by {self._cancelled.by}" if self._cancelled.by else ""
+            self._finish(Stage.CANCELLED, [f"cancelled{by}: {self._cancelled.reason}"])
         return self._status
 
     async def _lifecycle(self, inp: ApplicationInput) -> None:
@@ -223,6 +256,11 @@ class ApplicationWorkflow:
         app_id = inp.application_id
         # 3. allocation hold
         self._enter(Stage.ALLOCATION)
+        compensation_first = workflow.patched("compensation-first-v1")
+        if compensation_first:
+            # Registered before the step: a cancellation while the hold is on its way still
+            # releases it (a release of nothing is harmless, and follows the hold in order).
+            self._holding = True
         await self._send(
             topics.ALLOCATION_COMMANDS,
             m.HOLD_REQUESTED,
@@ -236,15 +274,21 @@ class ApplicationWorkflow:
         )
         held = await self._receive(m.HOLD_PLACED, m.HOLD_FAILED)
         if held.type == m.HOLD_FAILED:
+            self._holding = False
             failed = m.HoldFailed.model_validate_json(held.data)
             self._finish(Stage.UNALLOCATABLE, [failed.reason])
             return "finished"
         self._holding = True
         placed = m.HoldPlaced.model_validate_json(held.data)
         self._status.allocation = placed.lines
+        if workflow.info().typed_search_attributes.get(STAGE_KEY) is not None:
+            countries = sorted({line.country for line in placed.lines})
+            workflow.upsert_search_attributes([FACILITY_COUNTRIES_KEY.value_set(countries)])
 
         # 4. state aid + budget
         self._enter(Stage.SCREENING)
+        if compensation_first:
+            self._reserved = True
         market_value = sum((line.market_value_eur for line in placed.lines), Decimal(0))
         await self._send(
             topics.VOUCHERS_COMMANDS,
@@ -319,8 +363,10 @@ class ApplicationWorkflow:
         reallocating = workflow.patched("reallocate-on-invalidation-v1")
 
         def decided_or_invalidated() -> bool:
-            return self._decision is not None or (
-                reallocating and bool(self._inbox.get(m.ALLOCATION_INVALIDATED))
+            return (
+                self._decision is not None
+                or self._cancelled is not None
+                or (reallocating and bool(self._inbox.get(m.ALLOCATION_INVALIDATED)))
             )
 
         try:
@@ -335,6 +381,8 @@ class ApplicationWorkflow:
                 ],
             )
             return "finished"
+        if self._cancelled is not None and self._decision is None:
+            raise Cancelled()
         if self._decision is None:
             # A facility withdrew capacity under the hold: the allocation service released the
             # bundle; give the aid back and offer a new bundle with new terms. The acceptance of
@@ -372,6 +420,9 @@ class ApplicationWorkflow:
     def _enter(self, stage: Stage) -> None:
         self._status.stage = stage
         self._status.history.append(StageChange(stage=stage, at=workflow.now()))
+        # Only when started with search attributes (the launcher registers them; tests may not).
+        if workflow.info().typed_search_attributes.get(STAGE_KEY) is not None:
+            workflow.upsert_search_attributes([STAGE_KEY.value_set(str(stage))])
 
     def _finish(self, stage: Stage, reasons: list[str]) -> None:
         assert stage in TERMINAL_STAGES
@@ -395,9 +446,11 @@ class ApplicationWorkflow:
             retry_policy=SEND_RETRY,
         )
 
-    async def _receive(self, *types: str) -> ServiceEvent:
+    async def _receive(self, *types: str, cancellable: bool = True) -> ServiceEvent:
         def arrived() -> bool:
-            return any(self._inbox.get(t) for t in types)
+            return any(self._inbox.get(t) for t in types) or (
+                cancellable and self._cancelled is not None
+            )
 
         try:
             await workflow.wait_condition(arrived, timeout=SERVICE_REPLY_TIMEOUT)
@@ -408,7 +461,7 @@ class ApplicationWorkflow:
         for t in types:
             if self._inbox.get(t):
                 return self._inbox[t].pop(0)
-        raise AssertionError("unreachable")
+        raise Cancelled()
 
     async def _compensate(self) -> None:
         """Give back what this application holds: slot holds, aid headroom and budget."""
@@ -428,8 +481,8 @@ class ApplicationWorkflow:
                 m.VoucherRef(application_id=app_id),
             )
         if self._holding:
-            await self._receive(m.ALLOCATION_RELEASED)
+            await self._receive(m.ALLOCATION_RELEASED, cancellable=False)
             self._holding = False
         if self._reserved:
-            await self._receive(m.RESERVATION_RELEASED)
+            await self._receive(m.RESERVATION_RELEASED, cancellable=False)
             self._reserved = False
