@@ -72,15 +72,34 @@ async def test_art28_cap_used_up_gives_50_percent_and_a_stated_co_payment(loket:
     assert "Paid by the User to the Facilities (co-payment): EUR 10,000.00" in terms["text"]
 
 
-async def test_undecidable_difficulty_declaration_goes_to_manual_review(loket: Loket) -> None:
+async def test_undecidable_difficulty_declaration_goes_to_a_manager(loket: Loket) -> None:
     site = await loket.facility("SE")
     applicant = loket.applicant("DK", difficulty={"more_than_half_capital_lost": None})
     app_id = await loket.submit(loket.application(applicant, (site, 1)))
     status = await loket.wait_stage(app_id, {"manual_review", "ineligible", "awaiting_acceptance"})
     assert status["stage"] == "manual_review"
-    assert any("programme manager" in r for r in status["reasons"])
     review = [r for r in status["eligibility"] if r["needs_review"]]
     assert [r["rule_id"] for r in review] == ["difficulty.capital_loss"]
+
+    decision = {
+        "approve": True,
+        "reason": "2025 accounts show equity above half the capital",
+        "manager": "M. Manager",
+    }
+    anonymous = await loket.http.post(f"/v1/applications/{app_id}/review", json=decision)
+    assert anonymous.status_code == 403
+    assert anonymous.json()["type"].endswith("/not-a-manager")
+    token = loket.stack.config.manager_token
+    approved = await loket.http.post(
+        f"/v1/applications/{app_id}/review",
+        json=decision,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert approved.status_code == 200, approved.text
+    terms = await loket.until_terms(app_id)  # the application goes on to allocation and terms
+    assert terms["sha256"]
+    status = (await loket.http.get(f"/v1/applications/{app_id}")).json()
+    assert status["reasons"][0].startswith("approved by programme manager M. Manager")
 
 
 async def test_unknown_call_budget_is_a_404_problem(loket: Loket) -> None:

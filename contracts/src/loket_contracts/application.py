@@ -28,11 +28,13 @@ SIGNAL_SERVICE_EVENT: Final = "service_event"
 UPDATE_ACCEPT_TERMS: Final = "accept_terms"
 UPDATE_DECLINE_TERMS: Final = "decline_terms"
 UPDATE_CANCEL: Final = "cancel"
+UPDATE_REVIEW: Final = "review"
 QUERY_STATUS: Final = "status"
 QUERY_TERMS: Final = "terms"
 
 DEFAULT_ACCEPTANCE_WINDOW_S: Final = 14 * 24 * 3600  # SPEC lifecycle step 6: 14 days
 DEFAULT_HOLD_TTL_S: Final = 21 * 24 * 3600  # holds outlive the acceptance window
+DEFAULT_REVIEW_ESCALATION_S: Final = 5 * 24 * 3600  # manager review: escalate after 5 days
 
 
 class Stage(StrEnum):
@@ -59,7 +61,6 @@ TERMINAL_STAGES: Final = frozenset(
     {
         Stage.VOUCHER_ISSUED,
         Stage.INELIGIBLE,
-        Stage.MANUAL_REVIEW,
         Stage.UNALLOCATABLE,
         Stage.REFUSED,
         Stage.DECLINED,
@@ -80,6 +81,7 @@ class ApplicationInput(BaseModel):
     language: Language = "en"  # of the agreement; English is binding
     acceptance_window_seconds: int = Field(default=DEFAULT_ACCEPTANCE_WINDOW_S, ge=1)
     hold_ttl_seconds: int = Field(default=DEFAULT_HOLD_TTL_S, ge=1)
+    review_escalation_seconds: int = Field(default=DEFAULT_REVIEW_ESCALATION_S, ge=1)
     submitted_at: datetime
 
 
@@ -148,6 +150,28 @@ class TermsDecision(BaseModel):
         default=None, max_length=200, description="the person deciding for the applicant"
     )
     request: RequestMetadata | None = None  # overwritten by the gateway
+
+
+class ManagerDecision(BaseModel):
+    """A programme manager's decision on an application in manual review."""
+
+    approve: bool
+    reason: str = Field(min_length=1, max_length=1000)
+    manager: str = Field(min_length=1, max_length=200)
+    role: str | None = None  # set by the gateway after it authenticated a manager
+
+
+class Notification(BaseModel):
+    """Someone must act: published on loket.notifications.v1 for whoever delivers messages."""
+
+    application_id: str
+    audience: str  # applicant | manager | facility
+    kind: str
+    message: str
+    due: datetime | None = None
+
+
+NOTIFICATION: Final = "eu.loket.notification.v1"
 
 
 class Cancellation(BaseModel):

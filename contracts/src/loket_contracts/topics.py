@@ -16,6 +16,7 @@ VOUCHERS_QUERIES: Final = "loket.vouchers.queries.v1"  # read-only requests from
 VOUCHERS_REPLIES: Final = "loket.vouchers.replies.v1"  # their answers, by correlation id
 CHARTER_COMMANDS: Final = "loket.charter.commands.v1"
 CHARTER_EVENTS: Final = "loket.charter.events.v1"
+NOTIFICATIONS: Final = "loket.notifications.v1"  # for people: applicants, managers, facilities
 
 SERVICE_EVENT_TOPICS: Final = (
     ELIGIBILITY_EVENTS,
@@ -35,6 +36,9 @@ ALL_TOPICS: Final = (
     *SERVICE_EVENT_TOPICS,
     VOUCHERS_QUERIES,
     VOUCHERS_REPLIES,
+    ALLOCATION_QUERIES,
+    ALLOCATION_REPLIES,
+    NOTIFICATIONS,
 )
 
 

@@ -59,7 +59,7 @@ async def _poll_until(
         await asyncio.sleep(POLL_S)
 
 
-async def follow(http: httpx.AsyncClient, case: Case) -> Outcome:
+async def follow(http: httpx.AsyncClient, case: Case, manager_token: str) -> Outcome:
     key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"loket-demo/{case.label}"))
     resp = _ok(
         await http.post(
@@ -68,7 +68,25 @@ async def follow(http: httpx.AsyncClient, case: Case) -> Outcome:
     )
     app_id = resp.json()["application_id"]
     deadline = time.monotonic() + FOLLOW_DEADLINE_S
-    status = await _poll_until(http, app_id, TERMINAL | {"awaiting_acceptance"}, deadline)
+    status = await _poll_until(
+        http, app_id, TERMINAL | {"awaiting_acceptance", "manual_review"}, deadline
+    )
+    if status["stage"] == "manual_review" and case.review:
+        decision = {
+            "approve": case.review == "approve",
+            "manager": "Programme manager (demo)",
+            "reason": "accounts checked"
+            if case.review == "approve"
+            else "rescue aid still outstanding",
+        }
+        _ok(
+            await http.post(
+                f"/v1/applications/{app_id}/review",
+                json=decision,
+                headers={"Authorization": f"Bearer {manager_token}"},
+            )
+        )
+        status = await _poll_until(http, app_id, TERMINAL | {"awaiting_acceptance"}, deadline)
     documents: dict[str, str] = {}
     if status["stage"] == "awaiting_acceptance" and case.action != "silent":
         terms = _ok(await http.get(f"/v1/applications/{app_id}/terms")).json()
@@ -107,7 +125,8 @@ async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
             f"{len(facilities)} facilities in {len(countries)} countries published "
             f"{len(events)} capacity events; submitting {len(CASES)} applications…"
         )
-        outcomes = list(await asyncio.gather(*(follow(http, case) for case in CASES)))
+        token = stack.config.manager_token
+        outcomes = list(await asyncio.gather(*(follow(http, case, token) for case in CASES)))
         # What a programme manager sees: the call's budget and the state-aid registers.
         budget = _ok(await http.get("/v1/calls/LOKET-2026-01/budget")).json()
         transparency = _ok(await http.get("/v1/registers/gber_transparency")).json()

@@ -256,6 +256,7 @@ class Case:
     payment_eur: int = 0
     instrument: str | None = None  # the state-aid instrument the voucher should use
     language: str = "en"  # of the agreement
+    review: str | None = None  # what the programme manager decides in manual review
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -457,8 +458,8 @@ CASES: list[Case] = [
         instrument="gber_art28",
     ),
     Case(
-        "Cannot say whether half its capital is lost: manual review",
-        "manual_review",
+        "Cannot say whether half its capital is lost: a manager checks and approves",
+        "voucher_issued",
         applicant(
             "Unsure Accounts",
             "HU",
@@ -467,6 +468,15 @@ CASES: list[Case] = [
         ),
         "health-biotech",
         [("beamtime.neutron-scattering", 1)],
+        review="approve",
+    ),
+    Case(
+        "Cannot say whether rescue aid is outstanding: a manager rejects",
+        "ineligible",
+        applicant("Rescued Robotics", "SI", difficulty={"rescue_aid_outstanding": None}),
+        "ai",
+        [("cleanroom.lithography", 4)],
+        review="reject",
     ),
     Case(
         "Partner fund holds 40 %: its figures count at 40 %, still small",

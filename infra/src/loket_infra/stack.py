@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,9 @@ class StackConfig:
     # Per-service DATABASE_URL; services not listed use SQLite files in data_dir.
     database_urls: dict[str, str] = field(default_factory=dict)
     acceptance_window_s: int | None = None
+    review_escalation_s: int | None = None
+    # Programme managers authenticate with this token at the gateway (generated when empty).
+    manager_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     start_timeout_s: float = 90.0
 
     def resolve_ports(self) -> None:
@@ -229,6 +233,9 @@ class EmbeddedStack:
         env["DATABASE_URL"] = url or f"sqlite:///{self.data_dir / (name + '.db')}"
         if self.config.acceptance_window_s is not None:
             env["LOKET_ACCEPTANCE_WINDOW_S"] = str(self.config.acceptance_window_s)
+        if self.config.review_escalation_s is not None:
+            env["LOKET_REVIEW_ESCALATION_S"] = str(self.config.review_escalation_s)
+        env["LOKET_MANAGER_TOKEN"] = self.config.manager_token
         return env
 
     def _start_python(self, name: str, module: str) -> Process:

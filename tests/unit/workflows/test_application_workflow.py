@@ -16,11 +16,14 @@ from pathlib import Path
 import pytest
 from loket_contracts import messages as m
 from loket_contracts.application import (
+    NOTIFICATION,
     SIGNAL_SERVICE_EVENT,
     TASK_QUEUE,
     ApplicationInput,
     ApplicationStatus,
     Cancellation,
+    ManagerDecision,
+    Notification,
     ServiceEvent,
     Stage,
     TermsDecision,
@@ -70,20 +73,25 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         yield environment
 
 
-def reply(cmd: SendCommand, eligible: bool = True) -> tuple[str, BaseModel] | None:
+def reply(cmd: SendCommand, eligible: bool | None = True) -> tuple[str, BaseModel] | None:
     """What each service would answer to a command."""
     app = cmd.correlation_id
     match cmd.type:
         case m.ELIGIBILITY_REQUESTED:
             return m.ELIGIBILITY_DECIDED, m.EligibilityDecided(
                 application_id=app,
-                outcome="eligible" if eligible else "ineligible",
+                outcome="eligible"
+                if eligible
+                else "manual_review"
+                if eligible is None
+                else "ineligible",
                 sme_category="small",
                 scheme_version="pilot-2026",
                 rules=[
                     m.RuleOutcome(
                         rule_id="sme.size",
-                        passed=eligible,
+                        passed=eligible is not False,
+                        needs_review=eligible is None,
                         legal_source="Rec",
                         reason="small" if eligible else "too big",
                     )
@@ -137,13 +145,16 @@ def reply(cmd: SendCommand, eligible: bool = True) -> tuple[str, BaseModel] | No
 class FakeServices:
     """Stands in for Kafka + services + bridge: records commands, signals replies back."""
 
-    def __init__(self, client: Client, eligible: bool = True) -> None:
+    def __init__(self, client: Client, eligible: bool | None = True) -> None:
         self.client, self.eligible = client, eligible
         self.sent: list[str] = []
+        self.notices: list[str] = []
 
     @activity.defn(name="send_command")
     async def send_command(self, cmd: SendCommand) -> None:
         self.sent.append(cmd.type)
+        if cmd.type == NOTIFICATION:
+            self.notices.append(Notification.model_validate_json(cmd.body_json).kind)
         answer = reply(cmd, self.eligible)
         if answer is not None:
             type_, body = answer
@@ -375,3 +386,63 @@ async def test_a_finished_application_cannot_be_cancelled(env: WorkflowEnvironme
         assert (await handle.result()).stage == Stage.INELIGIBLE
         with pytest.raises((RPCError, WorkflowUpdateFailedError)):  # server-dependent wording
             await handle.execute_update(ApplicationWorkflow.cancel, Cancellation(reason="x"))
+
+
+async def wait_for_stage(handle, stage: Stage) -> None:
+    for _ in range(300):
+        if (await handle.query(ApplicationWorkflow.status)).stage == stage:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never reached {stage}")
+
+
+async def test_manager_review_escalates_then_approval_continues(env: WorkflowEnvironment) -> None:
+    services = FakeServices(env.client, eligible=None)
+
+    async def review(handle) -> None:
+        await wait_for_stage(handle, Stage.MANUAL_REVIEW)
+        with pytest.raises(WorkflowUpdateFailedError):  # not from a manager
+            await handle.execute_update(
+                ApplicationWorkflow.review,
+                ManagerDecision(approve=True, reason="fine", manager="someone"),
+            )
+        await env.sleep(timedelta(days=6))  # past the 5-day escalation deadline
+        await handle.execute_update(
+            ApplicationWorkflow.review,
+            ManagerDecision(
+                approve=True, reason="accounts checked", manager="M. Manager", role="manager"
+            ),
+        )
+        await wait_for_terms(handle)
+        await handle.execute_update(
+            ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256=TERMS_SHA)
+        )
+
+    status = await run_with(env, services, application(), review)
+    assert status.stage == Stage.VOUCHER_ISSUED
+    assert services.notices[:2] == ["review_needed", "review_escalated"]
+
+
+async def test_manager_rejection_ends_the_application(env: WorkflowEnvironment) -> None:
+    services = FakeServices(env.client, eligible=None)
+
+    async def reject(handle) -> None:
+        await wait_for_stage(handle, Stage.MANUAL_REVIEW)
+        await handle.execute_update(
+            ApplicationWorkflow.review,
+            ManagerDecision(
+                approve=False, reason="in difficulty", manager="M. Manager", role="manager"
+            ),
+        )
+
+    status = await run_with(env, services, application(), reject)
+    assert status.stage == Stage.INELIGIBLE
+    assert status.reasons == ["rejected by programme manager M. Manager: in difficulty"]
+    assert m.HOLD_REQUESTED not in services.sent
+
+
+async def test_reminder_half_way_then_expiry(env: WorkflowEnvironment) -> None:
+    services = FakeServices(env.client)
+    status = await run_with(env, services, application())
+    assert status.stage == Stage.EXPIRED
+    assert services.notices == ["terms_ready", "acceptance_reminder"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import hmac
 import io
 import os
 import uuid
@@ -21,6 +22,7 @@ from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts.application import (
     DEFAULT_ACCEPTANCE_WINDOW_S,
+    DEFAULT_REVIEW_ESCALATION_S,
     QUERY_STATUS,
     QUERY_TERMS,
     SA_APPLICANT_COUNTRY,
@@ -32,10 +34,12 @@ from loket_contracts.application import (
     UPDATE_ACCEPT_TERMS,
     UPDATE_CANCEL,
     UPDATE_DECLINE_TERMS,
+    UPDATE_REVIEW,
     WORKFLOW_NAME,
     ApplicationInput,
     ApplicationStatus,
     Cancellation,
+    ManagerDecision,
     RequestMetadata,
     Terms,
     TermsDecision,
@@ -107,6 +111,10 @@ class State:
         self.client: Client | None = None
         self.producer: AIOKafkaProducer | None = None
         self.requests: KafkaRequests | None = None
+        self.manager_token = os.environ.get("LOKET_MANAGER_TOKEN", "")
+        self.review_escalation_s = int(
+            os.environ.get("LOKET_REVIEW_ESCALATION_S", DEFAULT_REVIEW_ESCALATION_S)
+        )
         self.acceptance_window_s = int(
             os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", DEFAULT_ACCEPTANCE_WINDOW_S)
         )
@@ -183,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             applicant_payment_eur=req.applicant_payment_eur,
             language=req.language,
             acceptance_window_seconds=state.acceptance_window_s,
+            review_escalation_seconds=state.review_escalation_s,
             submitted_at=datetime.now(UTC),
         )
         if idempotency_key is not None:
@@ -251,6 +260,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             temporal.get_workflow_handle(application_id),
             UPDATE_ACCEPT_TERMS,
             _witnessed(decision, request),
+        )
+
+    @app.post(
+        "/v1/applications/{application_id}/review",
+        response_model=ApplicationStatus,
+        responses={403: {"description": "not a programme manager"}},
+    )
+    async def review(
+        application_id: str,
+        decision: ManagerDecision,
+        temporal: ClientDep,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> ApplicationStatus:
+        """A programme manager approves or rejects an application in manual review
+        (`Authorization: Bearer <manager token>`)."""
+        token = state.manager_token
+        if (
+            not token
+            or authorization is None
+            or not hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode())
+        ):
+            raise Problem(
+                403,
+                "not-a-manager",
+                "Only a programme manager decides reviews",
+                "send the manager token as `Authorization: Bearer <token>`",
+            )
+        return await _update(
+            temporal.get_workflow_handle(application_id),
+            UPDATE_REVIEW,
+            decision.model_copy(update={"role": "manager"}),
         )
 
     @app.post("/v1/applications/{application_id}/cancel", response_model=ApplicationStatus)
@@ -531,9 +571,11 @@ async def _update(
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else None
         detail = cause.message if isinstance(cause, ApplicationError) else str(exc)
-        slug = {"TermsMismatch": "terms-mismatch", "WrongStage": "wrong-stage"}.get(
-            kind or "", "update-rejected"
-        )
+        slug = {
+            "TermsMismatch": "terms-mismatch",
+            "WrongStage": "wrong-stage",
+            "Forbidden": "not-a-manager",
+        }.get(kind or "", "update-rejected")
         raise Problem(409, slug, "The decision was not accepted", detail) from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:

@@ -7,7 +7,7 @@ are updates raced against a durable timer. Everything here is deterministic: tim
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from loket_contracts import messages as m
     from loket_contracts import topics
     from loket_contracts.application import (
+        NOTIFICATION,
         QUERY_STATUS,
         QUERY_TERMS,
         SA_FACILITY_COUNTRIES,
@@ -28,12 +29,15 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_ACCEPT_TERMS,
         UPDATE_CANCEL,
         UPDATE_DECLINE_TERMS,
+        UPDATE_REVIEW,
         WORKFLOW_NAME,
         AcceptanceRecord,
         AidSummary,
         ApplicationInput,
         ApplicationStatus,
         Cancellation,
+        ManagerDecision,
+        Notification,
         ServiceEvent,
         Stage,
         StageChange,
@@ -83,6 +87,8 @@ class ApplicationWorkflow:
         self._reserved = False
         self._attempt = 0  # re-allocations so far: part of every later command's event id
         self._cancelled: Cancellation | None = None
+        self._review: ManagerDecision | None = None
+        self._notices = 0
 
     # ---- signals, updates, queries ------------------------------------------------------
 
@@ -130,6 +136,20 @@ class ApplicationWorkflow:
     @decline_terms.validator
     def _validate_decline(self, decision: TermsDecision) -> None:
         self._validate_decision(decision)
+
+    @workflow.update(name=UPDATE_REVIEW)
+    def review(self, decision: ManagerDecision) -> ApplicationStatus:
+        self._review = decision
+        return self._status
+
+    @review.validator
+    def _validate_review(self, decision: ManagerDecision) -> None:
+        if decision.role != "manager":
+            raise ApplicationError("only a programme manager decides a review", type="Forbidden")
+        if self._status.stage != Stage.MANUAL_REVIEW or self._review is not None:
+            raise ApplicationError(
+                f"nothing to review in stage {self._status.stage}", type="WrongStage"
+            )
 
     @workflow.update(name=UPDATE_CANCEL)
     def cancel(self, cancellation: Cancellation) -> ApplicationStatus:
@@ -199,7 +219,10 @@ class ApplicationWorkflow:
         if decided.outcome == "ineligible":
             return self._finish(Stage.INELIGIBLE, decided.failed_reasons)
         if decided.outcome == "manual_review":
-            return self._finish(Stage.MANUAL_REVIEW, decided.failed_reasons)
+            if not workflow.patched("manager-review-v1"):
+                return self._finish(Stage.MANUAL_REVIEW, decided.failed_reasons)
+            if not await self._manager_review(inp, decided.failed_reasons):
+                return None
 
         # 3.-6. offer: hold, screening, terms, acceptance; again if capacity is withdrawn
         while True:
@@ -312,7 +335,11 @@ class ApplicationWorkflow:
         if screened.type == m.SCREENING_REFUSED:
             refused = m.ScreeningRefused.model_validate_json(screened.data)
             await self._compensate()
-            stage = Stage.MANUAL_REVIEW if refused.code == "manual_review" else Stage.REFUSED
+            stage = (
+                Stage.MANUAL_REVIEW
+                if refused.code == "manual_review" and not workflow.patched("manager-review-v1")
+                else Stage.REFUSED
+            )
             self._finish(stage, [refused.reason])
             return "finished"
         self._reserved = True
@@ -370,7 +397,25 @@ class ApplicationWorkflow:
             )
 
         try:
-            await workflow.wait_condition(decided_or_invalidated, timeout=window)
+            if workflow.patched("acceptance-reminder-v1"):
+                await self._notify(
+                    "applicant",
+                    "terms_ready",
+                    "Your agreement is ready: read it and accept or decline.",
+                    self._status.acceptance_deadline,
+                )
+                try:
+                    await workflow.wait_condition(decided_or_invalidated, timeout=window / 2)
+                except TimeoutError:
+                    await self._notify(
+                        "applicant",
+                        "acceptance_reminder",
+                        "Half of the time to accept has passed.",
+                        self._status.acceptance_deadline,
+                    )
+                    await workflow.wait_condition(decided_or_invalidated, timeout=window / 2)
+            else:
+                await workflow.wait_condition(decided_or_invalidated, timeout=window)
         except TimeoutError:
             await self._compensate()
             self._finish(
@@ -414,6 +459,58 @@ class ApplicationWorkflow:
             return "finished"
 
         return "accepted"
+
+    async def _manager_review(self, inp: ApplicationInput, reasons: list[str]) -> bool:
+        """Wait for a programme manager; escalate once when the deadline passes. True when
+        approved; on rejection the application ends ineligible with the manager's reason."""
+        self._enter(Stage.MANUAL_REVIEW)
+        self._status.reasons = reasons
+        escalation = timedelta(seconds=inp.review_escalation_seconds)
+        await self._notify(
+            "manager", "review_needed", "; ".join(reasons), workflow.now() + escalation
+        )
+
+        def decided() -> bool:
+            return self._review is not None or self._cancelled is not None
+
+        try:
+            await workflow.wait_condition(decided, timeout=escalation)
+        except TimeoutError:
+            await self._notify(
+                "manager",
+                "review_escalated",
+                f"no decision within {escalation}: " + "; ".join(reasons),
+            )
+            await workflow.wait_condition(decided)
+        if self._review is None:
+            raise Cancelled()
+        if not self._review.approve:
+            self._finish(
+                Stage.INELIGIBLE,
+                [f"rejected by programme manager {self._review.manager}: {self._review.reason}"],
+            )
+            return False
+        self._status.reasons = [
+            f"approved by programme manager {self._review.manager}: {self._review.reason}"
+        ]
+        return True
+
+    async def _notify(
+        self, audience: str, kind: str, message: str, due: datetime | None = None
+    ) -> None:
+        self._notices += 1
+        await self._send(
+            topics.NOTIFICATIONS,
+            NOTIFICATION,
+            f"notice-{self._notices}",
+            Notification(
+                application_id=self._inp.application_id,
+                audience=audience,
+                kind=kind,
+                message=message,
+                due=due,
+            ),
+        )
 
     # ---- helpers ---------------------------------------------------------------------------
 
