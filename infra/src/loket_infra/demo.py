@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from loket_contracts.application import TERMINAL_STAGES
+from loket_contracts.capacity import SlotWithdrawn
 from loket_contracts.topics import FACILITY_CAPACITY
 from rich.console import Console
 from rich.table import Table
@@ -59,7 +60,9 @@ async def _poll_until(
         await asyncio.sleep(POLL_S)
 
 
-async def follow(http: httpx.AsyncClient, case: Case, manager_token: str) -> Outcome:
+async def follow(
+    http: httpx.AsyncClient, case: Case, manager_token: str, bootstrap: str
+) -> Outcome:
     key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"loket-demo/{case.label}"))
     resp = _ok(
         await http.post(
@@ -88,6 +91,26 @@ async def follow(http: httpx.AsyncClient, case: Case, manager_token: str) -> Out
         )
         status = await _poll_until(http, app_id, TERMINAL | {"awaiting_acceptance"}, deadline)
     documents: dict[str, str] = {}
+    if status["stage"] == "awaiting_acceptance" and case.action == "withdraw-then-accept":
+        # The facility cancels the slot (maintenance) before the applicant answers.
+        first = _ok(await http.get(f"/v1/applications/{app_id}/terms")).json()["sha256"]
+        line = status["allocation"][0]
+        await publish_capacity(
+            bootstrap,
+            [
+                SlotWithdrawn(
+                    facility_id=line["facility_id"],
+                    sequence=1000,
+                    slot_id=line["slot_id"],
+                    reason="unplanned maintenance",
+                )
+            ],
+        )
+        while status["stage"] != "awaiting_acceptance" or status["terms_sha256"] == first:
+            await asyncio.sleep(POLL_S)
+            status = _ok(await http.get(f"/v1/applications/{app_id}")).json()
+            if time.monotonic() > deadline or status["stage"] in TERMINAL:
+                break
     if status["stage"] == "awaiting_acceptance" and case.action != "silent":
         terms = _ok(await http.get(f"/v1/applications/{app_id}/terms")).json()
         documents = terms["documents"]
@@ -97,7 +120,8 @@ async def follow(http: httpx.AsyncClient, case: Case, manager_token: str) -> Out
         }
         if case.action == "decline":
             decision["reason"] = "we found a closer facility"
-        _ok(await http.post(f"/v1/applications/{app_id}/{case.action}", json=decision))
+        action = "decline" if case.action == "decline" else "accept"
+        _ok(await http.post(f"/v1/applications/{app_id}/{action}", json=decision))
     status = await _poll_until(http, app_id, TERMINAL, deadline)
     return Outcome(case, app_id, status, documents)
 
@@ -126,7 +150,11 @@ async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
             f"{len(events)} capacity events; submitting {len(CASES)} applications…"
         )
         token = stack.config.manager_token
-        outcomes = list(await asyncio.gather(*(follow(http, case, token) for case in CASES)))
+        outcomes = list(
+            await asyncio.gather(
+                *(follow(http, case, token, stack.kafka_bootstrap) for case in CASES)
+            )
+        )
         # What a programme manager sees: the call's budget and the state-aid registers.
         budget = _ok(await http.get("/v1/calls/LOKET-2026-01/budget")).json()
         transparency = _ok(await http.get("/v1/registers/gber_transparency")).json()
@@ -244,6 +272,18 @@ def run_demo(data_dir: Path) -> int:
             f"{o.documents['pdf']}"
         )
     total = sum(Decimal(o.status["aid"]["voucher_eur"]) for o in issued)
+    for o in outcomes:
+        if o.case.action == "withdraw-then-accept":
+            console.print(
+                f"re-allocation: {o.case.applicant['name']} lost its slot to a "
+                f"withdrawal and was re-booked at "
+                f"{o.status['allocation'][0]['site']}; stage {o.status['stage']}"
+            )
+    console.print(
+        'Temporal UI (namespace loket): filter with LoketStage="voucher_issued" AND '
+        'LoketApplicantCountry="AT"; also LoketPriorityArea, LoketCall, '
+        "LoketFacilityCountries"
+    )
     console.print(
         f"{len(outcomes)} applications, {len(issued)} vouchers worth EUR {total:,.2f}; "
         f"{mismatches} outcome(s) differ from the scenario; "

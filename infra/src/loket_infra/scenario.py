@@ -173,6 +173,31 @@ FACILITIES: list[tuple[str, str, str, str, str, list[str], str, str, int, list[s
         5000,
         ["physical", "remote"],
     ),
+    # two vacuum test beds in different countries: the demo withdraws one under a hold
+    (
+        "pl-krakow-vacuum",
+        "Krakow Space Vacuum Chamber",
+        "Krakow",
+        "PL",
+        "TI",
+        ["advanced-materials"],
+        "testbed.space-vacuum",
+        "day",
+        2500,
+        ["physical"],
+    ),
+    (
+        "cz-ondrejov-vacuum",
+        "Ondrejov Thermal Vacuum Facility",
+        "Ondrejov",
+        "CZ",
+        "TI",
+        ["advanced-materials"],
+        "testbed.space-vacuum",
+        "day",
+        2900,
+        ["physical"],
+    ),
 ]
 
 CAPACITY_BY_UNIT = {"shift": 9, "hour": 60, "day": 6}
@@ -506,6 +531,14 @@ CASES: list[Case] = [
         applicant("Municipal Labs", "ES", public_bodies_share_pct="30"),
         "ai",
         [("cleanroom.lithography", 6)],
+    ),
+    Case(
+        "Test bed withdrawn while the terms wait: re-allocated, new agreement accepted",
+        "voucher_issued",
+        applicant("Moved Along", "LU"),
+        "advanced-materials",
+        [("testbed.space-vacuum", 2)],
+        action="withdraw-then-accept",
     ),
     Case(
         "Declines the terms",
