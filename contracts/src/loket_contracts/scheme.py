@@ -121,6 +121,17 @@ class Allocation(_Strict):
     hold_days: Sourced[int]
 
 
+class Lifecycle(_Strict):
+    acceptance_days: Sourced[int]
+    review_escalation_days: Sourced[int]
+
+    @model_validator(mode="after")
+    def _positive(self) -> Lifecycle:
+        if self.acceptance_days.value < 1 or self.review_escalation_days.value < 1:
+            raise ValueError("lifecycle durations must be at least one day")
+        return self
+
+
 class StateAid(_Strict):
     de_minimis_ceiling_eur: Sourced[Decimal]
     de_minimis_window_years: Sourced[int]
@@ -156,8 +167,18 @@ class Scheme(_Strict):
     countries: Countries
     call: Call
     allocation: Allocation
+    lifecycle: Lifecycle
     state_aid: StateAid
     budgets: dict[str, dict[str, Sourced[Decimal]]]
+
+    @model_validator(mode="after")
+    def _holds_outlive_the_offer(self) -> Scheme:
+        if self.allocation.hold_days.value <= self.lifecycle.acceptance_days.value:
+            raise ValueError(
+                "allocation.hold_days must exceed lifecycle.acceptance_days: a hold "
+                "may not expire while the applicant may still accept"
+            )
+        return self
 
     @model_validator(mode="after")
     def _budgets(self) -> Scheme:

@@ -21,8 +21,6 @@ from fastapi.responses import PlainTextResponse
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts.application import (
-    DEFAULT_ACCEPTANCE_WINDOW_S,
-    DEFAULT_REVIEW_ESCALATION_S,
     QUERY_STATUS,
     QUERY_TERMS,
     SA_APPLICANT_COUNTRY,
@@ -47,6 +45,7 @@ from loket_contracts.application import (
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.envelope import make_event
 from loket_contracts.messages import Applicant, Language, Needs
+from loket_contracts.scheme import load_scheme
 from loket_contracts.topics import (
     ALLOCATION_QUERIES,
     ALLOCATION_REPLIES,
@@ -112,12 +111,18 @@ class State:
         self.producer: AIOKafkaProducer | None = None
         self.requests: KafkaRequests | None = None
         self.manager_token = os.environ.get("LOKET_MANAGER_TOKEN", "")
+        # Durations come from the scheme configuration; the environment may shorten them
+        # (the demo shows an expiry in seconds, not days).
+        lifecycle = load_scheme().lifecycle
         self.review_escalation_s = int(
-            os.environ.get("LOKET_REVIEW_ESCALATION_S", DEFAULT_REVIEW_ESCALATION_S)
+            os.environ.get(
+                "LOKET_REVIEW_ESCALATION_S", lifecycle.review_escalation_days.value * 86400
+            )
         )
         self.acceptance_window_s = int(
-            os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", DEFAULT_ACCEPTANCE_WINDOW_S)
+            os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", lifecycle.acceptance_days.value * 86400)
         )
+        self.hold_ttl_s = load_scheme().allocation.hold_days.value * 86400
 
 
 def get_client(request: Request) -> Client:
@@ -192,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             language=req.language,
             acceptance_window_seconds=state.acceptance_window_s,
             review_escalation_seconds=state.review_escalation_s,
+            hold_ttl_seconds=state.hold_ttl_s,
             submitted_at=datetime.now(UTC),
         )
         if idempotency_key is not None:
