@@ -8,9 +8,11 @@ duplicates and out-of-order delivery are harmless.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from loket_contracts.envelope import CloudEvent, EnvelopeError
 
 PROFILE = "eu.loket.facility.profile.v1"
 SLOT_PUBLISHED = "eu.loket.facility.slot.published.v1"
@@ -92,3 +94,18 @@ CAPACITY_BODIES: dict[str, type[_Body]] = {
     DELIVERY: Delivery,
     TERMS: FacilityTerms,
 }
+
+
+FacilityEventT = TypeVar("FacilityEventT", bound=_Body)
+
+
+def decode(event: CloudEvent, model: type[FacilityEventT]) -> FacilityEventT:
+    """Validate a facility event: its body, and that `ce_source` names the same facility (one
+    facility cannot publish another's capacity or terms). Raises EnvelopeError with the reason."""
+    body = event.decode(model)
+    expected = f"facility/{body.facility_id}"
+    if event.source != expected:
+        raise EnvelopeError(
+            f"ce_source {event.source!r} does not match facility_id: want {expected!r}"
+        )
+    return body

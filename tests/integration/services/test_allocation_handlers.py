@@ -181,5 +181,5 @@ def test_invalid_facility_events_are_rejected_with_the_reason(engine: Engine) ->
     with pytest.raises(EnvelopeError, match="unit"):
         apply(engine, h.on_profile, weekly)
     spoofed = profile().model_copy(update={"source": "facility/someone-else"})
-    with pytest.raises(Rejected, match="does not match facility_id"):
+    with pytest.raises(EnvelopeError, match="does not match facility_id"):
         apply(engine, h.on_profile, spoofed)

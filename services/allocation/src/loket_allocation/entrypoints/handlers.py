@@ -14,7 +14,6 @@ from loket_contracts.scheme import load_scheme
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
 from loket_messaging.runtime import Rejected
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -34,16 +33,8 @@ emit = Emitter(topics.ALLOCATION_EVENTS, SOURCE)
 # ---- facility capacity (public contract) ---------------------------------------------------
 
 
-def _capacity_body(event: CloudEvent) -> BaseModel:
-    body = event.decode(cap.CAPACITY_BODIES[event.type])
-    expected = f"facility/{body.facility_id}"
-    if event.source != expected:
-        raise Rejected(f"ce_source {event.source!r} does not match facility_id: want {expected!r}")
-    return body
-
-
 def on_profile(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    body: cap.FacilityProfile = _capacity_body(event)  # type: ignore[assignment]
+    body = cap.decode(event, cap.FacilityProfile)
     if not load_scheme().may_host_infrastructure(body.country):
         raise Rejected(
             f"unknown country {body.country!r}: facilities must be in an EU member "
@@ -54,7 +45,7 @@ def on_profile(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
 
 
 def on_slot_published(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    body: cap.SlotPublished = _capacity_body(event)  # type: ignore[assignment]
+    body = cap.decode(event, cap.SlotPublished)
     if not repo.apply_slot_published(session, body):
         return []
     slot = session.get(SlotRow, (body.facility_id, body.slot_id))
@@ -78,7 +69,7 @@ def on_slot_published(session: Session, event: CloudEvent) -> Sequence[Outgoing]
 
 
 def on_slot_withdrawn(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    body: cap.SlotWithdrawn = _capacity_body(event)  # type: ignore[assignment]
+    body = cap.decode(event, cap.SlotWithdrawn)
     if not repo.apply_slot_withdrawn(session, body):
         return []
     return [
@@ -110,7 +101,7 @@ def _invalidate(
 
 
 def on_delivery(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    body: cap.Delivery = _capacity_body(event)  # type: ignore[assignment]
+    body = cap.decode(event, cap.Delivery)
     if session.get(DeliveryRow, (body.facility_id, body.sequence)) is None:
         session.add(
             DeliveryRow(

@@ -26,9 +26,7 @@ class CharterHandlers:
         self.documents_dir = documents_dir
 
     def on_facility_terms(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        body = event.decode(cap.FacilityTerms)
-        if event.source != f"facility/{body.facility_id}":
-            raise Rejected(f"ce_source {event.source!r} does not match facility_id")
+        body = cap.decode(event, cap.FacilityTerms)
         row = session.get(FacilityTermsRow, body.facility_id)
         if row is not None and body.sequence <= row.sequence:
             return []  # stale or duplicate: agreements keep the newest addendum
