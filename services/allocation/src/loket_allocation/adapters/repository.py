@@ -284,20 +284,24 @@ def utilisation(session: Session) -> UtilisationReply:
         )
         for c, (p, h, b) in sorted(countries.items())
     ]
-    flows: dict[tuple[str, str], list[int]] = {}
+    # bookings = distinct applications per (applicant country, facility country); units summed
+    applications: dict[tuple[str, str], set[str]] = {}
+    units_moved: dict[tuple[str, str], int] = {}
     booked = session.execute(
-        select(col(HoldRow.applicant_country), col(HoldLineRow.facility_id), col(HoldLineRow.units))
+        select(
+            col(HoldRow.application_id),
+            col(HoldRow.applicant_country),
+            col(HoldLineRow.facility_id),
+            col(HoldLineRow.units),
+        )
         .join(HoldLineRow, col(HoldLineRow.application_id) == col(HoldRow.application_id))
         .where(col(HoldRow.status) == "confirmed")
     ).all()
-    seen: set[tuple[str, str, str]] = set()
-    for applicant_country, facility_id, units in booked:
-        to = rows[facility_id].country if facility_id in rows else "?"
-        flow = flows.setdefault((applicant_country, to), [0, 0])
-        flow[1] += units
-        seen.add((applicant_country, to, facility_id))
-    for applicant_country, to, _ in seen:
-        flows[(applicant_country, to)][0] += 1
+    for application_id, applicant_country, facility_id, units in booked:
+        pair = (applicant_country, rows[facility_id].country if facility_id in rows else "?")
+        applications.setdefault(pair, set()).add(application_id)
+        units_moved[pair] = units_moved.get(pair, 0) + units
+    flows = {pair: (len(apps), units_moved[pair]) for pair, apps in applications.items()}
     return UtilisationReply(
         facilities=per_facility,
         countries=per_country,
