@@ -5,6 +5,8 @@ real services)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
 import sys
 import uuid
@@ -55,6 +57,7 @@ LINE = m.AllocatedLine(
     market_price_eur=Decimal(3000),
     market_value_eur=Decimal(6000),
 )
+HISTORIES = Path(__file__).parent / "histories"
 TERMS_TEXT = "terms"
 TERMS_SHA = "a" * 64
 
@@ -212,7 +215,21 @@ async def run_with(
         )
         if act is not None:
             await act(handle)  # type: ignore[misc]
-        return await handle.result()
+        result = await handle.result()
+        await record_history(handle)
+        return result
+
+
+async def record_history(handle) -> None:
+    """With LOKET_RECORD_HISTORIES=<version>, keep this run's history for the replay tests."""
+    version = os.environ.get("LOKET_RECORD_HISTORIES")
+    if not version:
+        return
+    test = os.environ["PYTEST_CURRENT_TEST"].split("::")[-1].split(" ")[0]
+    HISTORIES.mkdir(exist_ok=True)
+    history = await handle.fetch_history()
+    compact = json.dumps(json.loads(history.to_json()), separators=(",", ":"))
+    (HISTORIES / f"{version}-{test}.json").write_text(compact)
 
 
 async def wait_for_terms(handle) -> None:

@@ -1,0 +1,35 @@
+"""Recorded histories of earlier workflow versions replay on today's code.
+
+A history is recorded by running the workflow tests with `LOKET_RECORD_HISTORIES=<version>`
+(see `record_history`). If a change to the workflow is not behind `workflow.patched`, the
+replay of a history recorded before it raises a non-determinism error here, long before a
+running application meets it in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from loket_workflows.application.workflows import ApplicationWorkflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_there_are_histories_of_the_first_version() -> None:
+    assert any(p.name.startswith("v1-") for p in HISTORIES)
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_recorded_history_replays_on_current_code(path: Path) -> None:
+    history = WorkflowHistory.from_json(
+        path.stem, json.loads(await asyncio.to_thread(path.read_text))
+    )
+    replayer = Replayer(workflows=[ApplicationWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
