@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.messages import (
@@ -29,12 +29,16 @@ UPDATE_ACCEPT_TERMS: Final = "accept_terms"
 UPDATE_DECLINE_TERMS: Final = "decline_terms"
 UPDATE_CANCEL: Final = "cancel"
 UPDATE_REVIEW: Final = "review"
+UPDATE_SUBMIT_REPORT: Final = "submit_report"
 QUERY_STATUS: Final = "status"
 QUERY_TERMS: Final = "terms"
+QUERY_DEADLINES: Final = "deadlines"
 
 DEFAULT_ACCEPTANCE_WINDOW_S: Final = 14 * 24 * 3600  # SPEC lifecycle step 6: 14 days
 DEFAULT_HOLD_TTL_S: Final = 21 * 24 * 3600  # holds outlive the acceptance window
 DEFAULT_REVIEW_ESCALATION_S: Final = 5 * 24 * 3600  # manager review: escalate after 5 days
+DEFAULT_VOUCHER_VALIDITY_S: Final = 365 * 24 * 3600  # SPEC lifecycle step 8: 12 months
+DEFAULT_ACCESS_REPORT_S: Final = 60 * 24 * 3600  # SPEC lifecycle step 9: 60 days
 
 
 class Stage(StrEnum):
@@ -45,7 +49,9 @@ class Stage(StrEnum):
     TERMS = "terms"
     AWAITING_ACCEPTANCE = "awaiting_acceptance"
     ISSUING = "issuing"
-    VOUCHER_ISSUED = "voucher_issued"
+    VOUCHER_ISSUED = "voucher_issued"  # facilities deliver, the voucher is redeemed
+    REPORT_DUE = "report_due"  # the voucher is closed; the applicant's access report is due
+    CLOSED = "closed"
     # terminal, not granted
     INELIGIBLE = "ineligible"
     MANUAL_REVIEW = "manual_review"
@@ -59,7 +65,7 @@ class Stage(StrEnum):
 
 TERMINAL_STAGES: Final = frozenset(
     {
-        Stage.VOUCHER_ISSUED,
+        Stage.CLOSED,
         Stage.INELIGIBLE,
         Stage.UNALLOCATABLE,
         Stage.REFUSED,
@@ -82,6 +88,8 @@ class ApplicationInput(BaseModel):
     acceptance_window_seconds: int = Field(default=DEFAULT_ACCEPTANCE_WINDOW_S, ge=1)
     hold_ttl_seconds: int = Field(default=DEFAULT_HOLD_TTL_S, ge=1)
     review_escalation_seconds: int = Field(default=DEFAULT_REVIEW_ESCALATION_S, ge=1)
+    voucher_validity_seconds: int = Field(default=DEFAULT_VOUCHER_VALIDITY_S, ge=1)
+    access_report_seconds: int = Field(default=DEFAULT_ACCESS_REPORT_S, ge=1)
     submitted_at: datetime
 
 
@@ -119,7 +127,47 @@ class ApplicationStatus(BaseModel):
     acceptance_deadline: datetime | None = None
     voucher_id: str | None = None
     acceptance: AcceptanceRecord | None = None
+    delivery: DeliveryProgress | None = None
+    report_due: datetime | None = None
+    access_report: AccessReport | None = None
     history: list[StageChange] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def deadlines(self) -> dict[str, datetime]:
+        """What is due when, for the step the application is in."""
+        out: dict[str, datetime] = {}
+        if self.stage == Stage.AWAITING_ACCEPTANCE and self.acceptance_deadline:
+            out["acceptance"] = self.acceptance_deadline
+        if self.stage == Stage.VOUCHER_ISSUED and self.delivery is not None:
+            out["voucher_expiry"] = self.delivery.valid_until
+        if self.stage == Stage.REPORT_DUE and self.report_due is not None:
+            out["access_report"] = self.report_due
+        return out
+
+
+class DeliveryProgress(BaseModel):
+    """The voucher being used: what facilities delivered and what it paid."""
+
+    valid_until: datetime
+    units_booked: int
+    units_delivered: int = 0
+    voucher_eur: Decimal
+    redeemed_eur: Decimal = Decimal(0)
+    last_delivery_at: datetime | None = None
+    closed_reason: str | None = None
+    released_eur: Decimal | None = None  # unused value back to the call budget at closure
+    aid_recorded_eur: Decimal | None = None
+
+
+class AccessReport(BaseModel):
+    """The applicant's report on the access received (SPEC lifecycle step 9)."""
+
+    summary: str = Field(min_length=20, max_length=20_000)
+    results: list[str] = Field(default_factory=list, max_length=50)
+    publications: list[str] = Field(default_factory=list, max_length=50)
+    submitted_by: str | None = Field(default=None, max_length=200)
+    submitted_at: datetime | None = None  # set by the workflow
 
 
 class Terms(BaseModel):
@@ -169,6 +217,26 @@ class Notification(BaseModel):
     kind: str
     message: str
     due: datetime | None = None
+    facility_id: str | None = None  # which facility, when the audience is a facility
+
+
+STAGE_CHANGED: Final = "eu.loket.application.stage.changed.v1"
+
+
+class StageChanged(BaseModel):
+    """Published on loket.applications.events.v1 at every stage change, for read models."""
+
+    application_id: str
+    sequence: int  # the change's position in the application's history
+    stage: Stage
+    at: datetime
+    applicant_name: str
+    applicant_country: str
+    priority_area: str
+    call_id: str
+    facility_countries: list[str] = Field(default_factory=list)
+    voucher_id: str | None = None
+    reasons: list[str] = Field(default_factory=list)
 
 
 NOTIFICATION: Final = "eu.loket.notification.v1"
@@ -177,6 +245,7 @@ NOTIFICATION: Final = "eu.loket.notification.v1"
 class Cancellation(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
     by: str | None = Field(default=None, max_length=200)
+    role: str | None = None  # "manager" when the gateway authenticated a programme manager
 
 
 # Temporal search attributes the launcher registers, so managers can filter in the UI.

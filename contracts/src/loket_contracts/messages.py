@@ -261,6 +261,41 @@ class AllocationReleased(BaseModel):
     reason: str = "released on request"
 
 
+# ---- delivery and closure of a booking (SPEC lifecycle steps 8-9) --------------------------
+
+DELIVERY_RECORDED = "eu.loket.allocation.delivery.recorded.v1"
+BOOKING_CLOSE_REQUESTED = "eu.loket.allocation.booking.close.requested.v1"
+BOOKING_CLOSED = "eu.loket.allocation.booking.closed.v1"
+
+
+class DeliveryRecorded(BaseModel):
+    """A facility's delivery report, checked against the booking: never more than booked."""
+
+    application_id: str
+    delivery_id: str  # facility_id/sequence: one report however often it arrives
+    facility_id: str
+    slot_id: str
+    units: int = Field(ge=1)
+    market_value_eur: Decimal  # of the delivered units at the booked unit price
+    delivered_at: datetime
+    units_delivered_total: int  # over the whole booking, this report included
+    units_booked_total: int
+
+
+class BookingClose(BaseModel):
+    application_id: str
+    reason: str = Field(max_length=500)
+
+
+class BookingClosed(BaseModel):
+    """Undelivered units went back to their facilities; delivered ones stay on record."""
+
+    application_id: str
+    units_delivered: int
+    units_released: int
+    reason: str
+
+
 # ---- allocation queries (request/reply like the vouchers queries) --------------------------
 
 CATALOGUE_QUERY = "eu.loket.allocation.catalogue.query.v1"
@@ -394,6 +429,48 @@ class VoucherIssued(BaseModel):
     voucher_eur: Decimal
     instrument: Instrument
     granted_on: date
+
+
+REDEEM_REQUESTED = "eu.loket.vouchers.redeem.requested.v1"
+VOUCHER_REDEEMED = "eu.loket.vouchers.redeemed.v1"
+VOUCHER_CLOSE_REQUESTED = "eu.loket.vouchers.close.requested.v1"
+VOUCHER_CLOSED = "eu.loket.vouchers.closed.v1"
+
+
+class Redemption(BaseModel):
+    """Pay a facility's delivery from the voucher."""
+
+    application_id: str
+    delivery_id: str
+    units: int = Field(ge=1)
+    market_value_eur: Decimal = Field(ge=0)
+
+
+class VoucherRedeemed(BaseModel):
+    application_id: str
+    voucher_id: str
+    delivery_id: str
+    redeemed_eur: Decimal  # by this delivery
+    redeemed_total_eur: Decimal
+    remaining_eur: Decimal
+
+
+class VoucherClose(BaseModel):
+    application_id: str
+    reason: str = Field(max_length=500)
+
+
+class VoucherClosed(BaseModel):
+    """The voucher ended (expired, fully used, cancelled or withdrawn): its unused value went
+    back to the call budget and the recorded aid is what was used, where the scheme says so."""
+
+    application_id: str
+    voucher_id: str
+    redeemed_eur: Decimal
+    released_eur: Decimal
+    aid_recorded_eur: Decimal
+    legal_source: str
+    reason: str
 
 
 class ReservationReleased(BaseModel):

@@ -124,10 +124,18 @@ class Allocation(_Strict):
 class Lifecycle(_Strict):
     acceptance_days: Sourced[int]
     review_escalation_days: Sourced[int]
+    voucher_validity_days: Sourced[int]
+    access_report_days: Sourced[int]
 
     @model_validator(mode="after")
     def _positive(self) -> Lifecycle:
-        if self.acceptance_days.value < 1 or self.review_escalation_days.value < 1:
+        durations = (
+            self.acceptance_days,
+            self.review_escalation_days,
+            self.voucher_validity_days,
+            self.access_report_days,
+        )
+        if any(d.value < 1 for d in durations):
             raise ValueError("lifecycle durations must be at least one day")
         return self
 
@@ -142,6 +150,9 @@ class StateAid(_Strict):
     gber_art28_notification_threshold_eur: Sourced[Decimal]
     transparency_threshold_eur: Sourced[Decimal]
     aid_hold_days: Sourced[int]
+    # When a voucher ends with units unused: True records the aid actually used (and gives
+    # the rest back to the budget), False keeps the aid granted at issuance on the ledger.
+    aid_follows_use: Sourced[bool]
 
     @model_validator(mode="after")
     def _sane(self) -> StateAid:

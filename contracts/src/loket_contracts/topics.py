@@ -17,6 +17,8 @@ VOUCHERS_REPLIES: Final = "loket.vouchers.replies.v1"  # their answers, by corre
 CHARTER_COMMANDS: Final = "loket.charter.commands.v1"
 CHARTER_EVENTS: Final = "loket.charter.events.v1"
 NOTIFICATIONS: Final = "loket.notifications.v1"  # for people: applicants, managers, facilities
+# Stage changes of every application, for read models (the gateway's listings).
+APPLICATION_EVENTS: Final = "loket.applications.events.v1"
 
 SERVICE_EVENT_TOPICS: Final = (
     ELIGIBILITY_EVENTS,
@@ -39,6 +41,7 @@ ALL_TOPICS: Final = (
     ALLOCATION_QUERIES,
     ALLOCATION_REPLIES,
     NOTIFICATIONS,
+    APPLICATION_EVENTS,
 )
 
 

@@ -5,6 +5,7 @@ real services)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -20,7 +21,9 @@ from loket_contracts import messages as m
 from loket_contracts.application import (
     NOTIFICATION,
     SIGNAL_SERVICE_EVENT,
+    STAGE_CHANGED,
     TASK_QUEUE,
+    AccessReport,
     ApplicationInput,
     ApplicationStatus,
     Cancellation,
@@ -136,6 +139,20 @@ def reply(cmd: SendCommand, eligible: bool | None = True) -> tuple[str, BaseMode
                 instrument="de_minimis",
                 granted_on=T0.date(),
             )
+        case m.BOOKING_CLOSE_REQUESTED:
+            return m.BOOKING_CLOSED, m.BookingClosed(
+                application_id=app, units_delivered=0, units_released=2, reason="closed"
+            )
+        case m.VOUCHER_CLOSE_REQUESTED:
+            return m.VOUCHER_CLOSED, m.VoucherClosed(
+                application_id=app,
+                voucher_id="V-1",
+                redeemed_eur=Decimal(0),
+                released_eur=Decimal(6000),
+                aid_recorded_eur=Decimal(0),
+                legal_source="R&D&I Framework",
+                reason=m.VoucherClose.model_validate_json(cmd.body_json).reason,
+            )
         case m.RELEASE_REQUESTED:
             return m.ALLOCATION_RELEASED, m.AllocationReleased(application_id=app, units_released=2)
         case m.RESERVATION_RELEASE_REQUESTED:
@@ -146,27 +163,110 @@ def reply(cmd: SendCommand, eligible: bool | None = True) -> tuple[str, BaseMode
 
 
 class FakeServices:
-    """Stands in for Kafka + services + bridge: records commands, signals replies back."""
+    """Stands in for Kafka + services + bridge: records commands, signals replies back, and
+    keeps a ledger of what the application holds at each service, as the services would."""
 
-    def __init__(self, client: Client, eligible: bool | None = True) -> None:
+    def __init__(
+        self, client: Client, eligible: bool | None = True, pause_on: str | None = None
+    ) -> None:
         self.client, self.eligible = client, eligible
         self.sent: list[str] = []
         self.notices: list[str] = []
+        self.held: set[str] = set()  # "hold" | "booking" | "reservation" | "voucher"
+        self.redeemed = Decimal(0)
+        # A command whose reply waits until `resume()`: the service is slow, not wrong.
+        self.pause_on, self.paused = pause_on, asyncio.Event()
+        self.pending: list[tuple[str, ServiceEvent]] = []
+
+    def _book(self, cmd: SendCommand) -> None:
+        """The effect of a command at its service, in arrival order like one partition."""
+        take = {
+            m.HOLD_REQUESTED: "hold",
+            m.SCREENING_REQUESTED: "reservation",
+        }
+        give = {
+            m.RELEASE_REQUESTED: ("hold", "booking"),
+            m.RESERVATION_RELEASE_REQUESTED: ("reservation",),
+            m.BOOKING_CLOSE_REQUESTED: ("booking",),
+            m.VOUCHER_CLOSE_REQUESTED: ("voucher",),
+        }
+        if cmd.type in take:
+            self.held.add(take[cmd.type])
+        elif cmd.type == m.CONFIRM_REQUESTED and "hold" in self.held:
+            self.held.discard("hold")
+            self.held.add("booking")
+        elif cmd.type == m.ISSUE_REQUESTED and "reservation" in self.held:
+            self.held.discard("reservation")
+            self.held.add("voucher")
+        for what in give.get(cmd.type, ()):
+            self.held.discard(what)
 
     @activity.defn(name="send_command")
     async def send_command(self, cmd: SendCommand) -> None:
         self.sent.append(cmd.type)
+        self._book(cmd)
         if cmd.type == NOTIFICATION:
             self.notices.append(Notification.model_validate_json(cmd.body_json).kind)
-        answer = reply(cmd, self.eligible)
-        if answer is not None:
-            type_, body = answer
-            await self.client.get_workflow_handle(cmd.correlation_id).signal(
-                SIGNAL_SERVICE_EVENT,
-                ServiceEvent(
-                    event_id=f"{cmd.event_id}/reply", type=type_, data=body.model_dump_json()
-                ),
+        answer = self.answer(cmd)
+        if answer is None:
+            return
+        type_, body = answer
+        event = ServiceEvent(
+            event_id=f"{cmd.event_id}/reply", type=type_, data=body.model_dump_json()
+        )
+        if cmd.type == self.pause_on and not self.paused.is_set():
+            self.pending.append((cmd.correlation_id, event))
+            return
+        await self.client.get_workflow_handle(cmd.correlation_id).signal(
+            SIGNAL_SERVICE_EVENT, event
+        )
+
+    def answer(self, cmd: SendCommand) -> tuple[str, BaseModel] | None:
+        if cmd.type == m.REDEEM_REQUESTED:
+            redemption = m.Redemption.model_validate_json(cmd.body_json)
+            self.redeemed += redemption.market_value_eur
+            return m.VOUCHER_REDEEMED, m.VoucherRedeemed(
+                application_id=cmd.correlation_id,
+                voucher_id="V-1",
+                delivery_id=redemption.delivery_id,
+                redeemed_eur=redemption.market_value_eur,
+                redeemed_total_eur=self.redeemed,
+                remaining_eur=Decimal(6000) - self.redeemed,
             )
+        return reply(cmd, self.eligible)
+
+    @property
+    def commands(self) -> list[str]:
+        """What went to the services (not the stage events and notifications for people)."""
+        return [t for t in self.sent if t not in (STAGE_CHANGED, NOTIFICATION)]
+
+    async def resume(self) -> None:
+        self.paused.set()
+        for app_id, event in self.pending:
+            with contextlib.suppress(RPCError):  # the application may have ended: as the bridge
+                await self.client.get_workflow_handle(app_id).signal(SIGNAL_SERVICE_EVENT, event)
+
+
+async def deliver(handle, units: int, sequence: int, total: int) -> None:
+    """What the bridge forwards when the allocation service recorded a facility's delivery."""
+    await handle.signal(
+        SIGNAL_SERVICE_EVENT,
+        ServiceEvent(
+            event_id=f"delivery-{sequence}",
+            type=m.DELIVERY_RECORDED,
+            data=m.DeliveryRecorded(
+                application_id=handle.id,
+                delivery_id=f"f/{sequence}",
+                facility_id="f",
+                slot_id="s",
+                units=units,
+                market_value_eur=Decimal(3000) * units,
+                delivered_at=T0 + timedelta(days=40),
+                units_delivered_total=total,
+                units_booked_total=2,
+            ).model_dump_json(),
+        ),
+    )
 
 
 def application(window_s: int = 14 * 24 * 3600) -> ApplicationInput:
@@ -236,24 +336,95 @@ async def wait_for_terms(handle) -> None:
     await wait_for_stage(handle, Stage.AWAITING_ACCEPTANCE)
 
 
-async def test_accepted_terms_issue_a_voucher(env: WorkflowEnvironment) -> None:
+async def accept_current_terms(handle) -> None:
+    await wait_for_terms(handle)
+    sha = (await handle.query(ApplicationWorkflow.status)).terms_sha256
+    await handle.execute_update(ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256=sha))
+
+
+REPORT = AccessReport(summary="Imaged 40 samples; the defect map fed our process change.")
+
+
+async def test_voucher_delivery_report_and_closure(env: WorkflowEnvironment) -> None:
     services = FakeServices(env.client)
 
-    async def accept(handle) -> None:
+    async def use_the_voucher(handle) -> None:
         await wait_for_terms(handle)
-        with pytest.raises(WorkflowUpdateFailedError):
+        with pytest.raises(WorkflowUpdateFailedError):  # not the text offered
             await handle.execute_update(
                 ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256="b" * 64)
             )
         await handle.execute_update(
             ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256=TERMS_SHA)
         )
+        await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
+        with pytest.raises(WorkflowUpdateFailedError):  # no report before delivery ended
+            await handle.execute_update(ApplicationWorkflow.submit_report, REPORT)
+        deadlines = await handle.query(ApplicationWorkflow.deadlines)
+        assert set(deadlines) == {"voucher_expiry"}
+        await deliver(handle, units=1, sequence=1, total=1)
+        await deliver(handle, units=1, sequence=1, total=1)  # the bridge redelivers: ignored
+        await deliver(handle, units=1, sequence=2, total=2)
+        await wait_for_stage(handle, Stage.REPORT_DUE)
+        status = await handle.query(ApplicationWorkflow.status)
+        assert status.deadlines["access_report"] == T0 + timedelta(days=40 + 60)
+        await handle.execute_update(ApplicationWorkflow.submit_report, REPORT)
 
-    status = await run_with(env, services, application(), accept)
-    assert status.stage == Stage.VOUCHER_ISSUED
+    status = await run_with(env, services, application(), use_the_voucher)
+    assert status.stage == Stage.CLOSED
     assert status.voucher_id == "V-1"
+    assert status.reasons[0].startswith("access report received")
+    assert status.access_report is not None and status.access_report.summary == REPORT.summary
+    assert status.delivery is not None
+    assert (status.delivery.units_delivered, status.delivery.redeemed_eur) == (2, Decimal(6000))
+    assert services.sent.count(m.REDEEM_REQUESTED) == 2
     assert m.RELEASE_REQUESTED not in services.sent
-    assert services.sent[-2:] == [m.CONFIRM_REQUESTED, m.ISSUE_REQUESTED]
+    assert services.held == set()  # booking and voucher closed
+    assert [s.stage for s in status.history][-4:] == [
+        Stage.ISSUING,
+        Stage.VOUCHER_ISSUED,
+        Stage.REPORT_DUE,
+        Stage.CLOSED,
+    ]
+    assert {"voucher_issued", "booking_confirmed", "access_report_due"} <= set(services.notices)
+
+
+async def test_twelve_month_expiry_releases_unused_units_then_report_overdue_closes(
+    env: WorkflowEnvironment,
+) -> None:
+    services = FakeServices(env.client)
+
+    async def half_used(handle) -> None:
+        await accept_current_terms(handle)
+        await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
+        await deliver(handle, units=1, sequence=1, total=1)
+        # nothing more: the 12 months pass, then the 60 days for the report
+
+    status = await run_with(env, services, application(), half_used)
+    assert status.stage == Stage.CLOSED
+    assert status.reasons[0].startswith("closed without the access report")
+    assert status.delivery is not None and status.delivery.closed_reason is not None
+    assert "expired" in status.delivery.closed_reason
+    issued_at = next(c.at for c in status.history if c.stage == Stage.VOUCHER_ISSUED)
+    closed_at = next(c.at for c in status.history if c.stage == Stage.REPORT_DUE)
+    assert closed_at - issued_at >= timedelta(days=365)
+    # unused units released at the facility, the voucher closed (aid corrected there)
+    assert services.sent.index(m.BOOKING_CLOSE_REQUESTED) < services.sent.index(
+        m.VOUCHER_CLOSE_REQUESTED
+    )
+    assert services.held == set()
+    assert services.notices[-2:] == ["access_report_due", "access_report_overdue"]
+
+
+async def test_voucher_unused_for_twelve_months_closes_without_a_report(
+    env: WorkflowEnvironment,
+) -> None:
+    services = FakeServices(env.client)
+    status = await run_with(env, services, application(), accept_current_terms)
+    assert status.stage == Stage.CLOSED
+    assert status.reasons[0].startswith("nothing delivered") and "expired on" in status.reasons[0]
+    assert Stage.REPORT_DUE not in [c.stage for c in status.history]
+    assert services.held == set()
 
 
 async def test_decline_releases_hold_and_reservation(env: WorkflowEnvironment) -> None:
@@ -288,7 +459,7 @@ async def test_ineligible_stops_before_any_hold(env: WorkflowEnvironment) -> Non
     status = await run_with(env, services, application())
     assert status.stage == Stage.INELIGIBLE
     assert status.reasons == ["too big"]
-    assert services.sent == [m.ELIGIBILITY_REQUESTED]
+    assert services.commands == [m.ELIGIBILITY_REQUESTED]
 
 
 async def test_withdrawn_capacity_re_allocates_and_needs_a_new_acceptance(
@@ -326,7 +497,7 @@ async def test_withdrawn_capacity_re_allocates_and_needs_a_new_acceptance(
         )
 
     status = await run_with(env, services, application(), withdraw_then_accept)
-    assert status.stage == Stage.VOUCHER_ISSUED
+    assert Stage.VOUCHER_ISSUED in [c.stage for c in status.history]
     assert status.acceptance is not None and status.acceptance.terms_sha256 == "b" * 64
     assert services.sent.count(m.HOLD_REQUESTED) == 2
     assert services.sent.count(m.RESERVATION_RELEASE_REQUESTED) == 1  # the first aid went back
@@ -404,7 +575,8 @@ async def wait_for_stage(handle, stage: Stage) -> None:
         if (await handle.query(ApplicationWorkflow.status)).stage == stage:
             return
         await asyncio.sleep(0.02)
-    raise AssertionError(f"never reached {stage}")
+    status = await handle.query(ApplicationWorkflow.status)
+    raise AssertionError(f"never reached {stage}: {status.stage}, {status.reasons}")
 
 
 async def test_manager_review_escalates_then_approval_continues(env: WorkflowEnvironment) -> None:
@@ -430,7 +602,7 @@ async def test_manager_review_escalates_then_approval_continues(env: WorkflowEnv
         )
 
     status = await run_with(env, services, application(), review)
-    assert status.stage == Stage.VOUCHER_ISSUED
+    assert Stage.VOUCHER_ISSUED in [c.stage for c in status.history]
     assert services.notices[:2] == ["review_needed", "review_escalated"]
 
 
@@ -457,3 +629,119 @@ async def test_reminder_half_way_then_expiry(env: WorkflowEnvironment) -> None:
     status = await run_with(env, services, application())
     assert status.stage == Stage.EXPIRED
     assert services.notices == ["terms_ready", "acceptance_reminder"]
+
+
+CANCEL_POINTS = [
+    # (stage to cancel in, the command whose answer is late there, accept terms first?)
+    (Stage.ELIGIBILITY, m.ELIGIBILITY_REQUESTED, False),
+    (Stage.ALLOCATION, m.HOLD_REQUESTED, False),
+    (Stage.SCREENING, m.SCREENING_REQUESTED, False),
+    (Stage.TERMS, m.TERMS_REQUESTED, False),
+    (Stage.AWAITING_ACCEPTANCE, None, False),
+    (Stage.ISSUING, m.ISSUE_REQUESTED, True),
+    (Stage.VOUCHER_ISSUED, None, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("stage", "late", "accept"), CANCEL_POINTS, ids=[str(c[0]) for c in CANCEL_POINTS]
+)
+async def test_cancellation_at_every_stage_leaves_nothing_held(
+    env: WorkflowEnvironment, stage: Stage, late: str | None, accept: bool
+) -> None:
+    services = FakeServices(env.client, pause_on=late)
+
+    async def cancel(handle) -> None:
+        if accept:
+            await accept_current_terms(handle)
+        await wait_for_stage(handle, stage)
+        await handle.execute_update(
+            ApplicationWorkflow.cancel,
+            Cancellation(reason="project stopped", by="M. Manager", role="manager"),
+        )
+        await services.resume()
+
+    status = await run_with(env, services, application(), cancel)
+    assert status.stage == Stage.CANCELLED
+    assert status.reasons == ["cancelled by M. Manager: project stopped"]
+    assert services.held == set(), f"left behind after cancelling in {stage}"
+
+
+async def test_cancel_in_manual_review_ends_it(env: WorkflowEnvironment) -> None:
+    services = FakeServices(env.client, eligible=None)
+
+    async def cancel(handle) -> None:
+        await wait_for_stage(handle, Stage.MANUAL_REVIEW)
+        await handle.execute_update(ApplicationWorkflow.cancel, Cancellation(reason="withdrawn"))
+
+    status = await run_with(env, services, application(), cancel)
+    assert status.stage == Stage.CANCELLED
+    assert services.commands == [m.ELIGIBILITY_REQUESTED]
+
+
+def invalidated(handle, n: int) -> ServiceEvent:
+    return ServiceEvent(
+        event_id=f"inv-{n}",
+        type=m.ALLOCATION_INVALIDATED,
+        data=m.AllocationInvalidated(
+            application_id=handle.id,
+            facility_id="f",
+            slot_id="s",
+            was="confirmed",
+            reason="beamline maintenance",
+        ).model_dump_json(),
+    )
+
+
+async def test_booking_withdrawn_before_any_delivery_voids_the_voucher_and_offers_again(
+    env: WorkflowEnvironment,
+) -> None:
+    services = FakeServices(env.client)
+
+    async def withdraw_after_issuance(handle) -> None:
+        await accept_current_terms(handle)
+        await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
+        await handle.signal(SIGNAL_SERVICE_EVENT, invalidated(handle, 1))
+        for _ in range(300):  # a new offer, with a new text to accept
+            status = await handle.query(ApplicationWorkflow.status)
+            if status.stage == Stage.AWAITING_ACCEPTANCE and status.terms_sha256 == "b" * 64:
+                break
+            await asyncio.sleep(0.02)
+        await accept_current_terms(handle)
+        await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
+        await deliver(handle, units=2, sequence=1, total=2)
+        await wait_for_stage(handle, Stage.REPORT_DUE)
+        await handle.execute_update(ApplicationWorkflow.submit_report, REPORT)
+
+    status = await run_with(env, services, application(), withdraw_after_issuance)
+    assert status.stage == Stage.CLOSED
+    assert services.commands.count(m.ISSUE_REQUESTED) == 2
+    # the first voucher was closed (voided) before the second offer was screened
+    first_close = services.commands.index(m.VOUCHER_CLOSE_REQUESTED)
+    assert first_close < services.commands.index(m.HOLD_REQUESTED, first_close)
+    assert m.BOOKING_CLOSE_REQUESTED in services.commands  # the second booking, at the end
+    assert "reallocating" in services.notices
+    assert services.held == set()
+
+
+async def test_booking_withdrawn_after_a_delivery_ends_the_voucher_early(
+    env: WorkflowEnvironment,
+) -> None:
+    services = FakeServices(env.client)
+
+    async def withdraw_midway(handle) -> None:
+        await accept_current_terms(handle)
+        await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
+        await deliver(handle, units=1, sequence=1, total=1)
+        await handle.signal(SIGNAL_SERVICE_EVENT, invalidated(handle, 1))
+        await wait_for_stage(handle, Stage.REPORT_DUE)
+        await handle.execute_update(ApplicationWorkflow.submit_report, REPORT)
+
+    status = await run_with(env, services, application(), withdraw_midway)
+    assert status.stage == Stage.CLOSED
+    assert status.delivery is not None and status.delivery.closed_reason is not None
+    assert "beamline maintenance" in status.delivery.closed_reason
+    assert services.commands.count(m.HOLD_REQUESTED) == 1  # no new offer: part was used
+    # the allocation service released the booking itself; only the voucher is closed
+    assert m.BOOKING_CLOSE_REQUESTED not in services.commands
+    assert m.VOUCHER_CLOSE_REQUESTED in services.commands

@@ -20,27 +20,33 @@ with workflow.unsafe.imports_passed_through():
     from loket_contracts import topics
     from loket_contracts.application import (
         NOTIFICATION,
+        QUERY_DEADLINES,
         QUERY_STATUS,
         QUERY_TERMS,
         SA_FACILITY_COUNTRIES,
         SA_STAGE,
         SIGNAL_SERVICE_EVENT,
+        STAGE_CHANGED,
         TERMINAL_STAGES,
         UPDATE_ACCEPT_TERMS,
         UPDATE_CANCEL,
         UPDATE_DECLINE_TERMS,
         UPDATE_REVIEW,
+        UPDATE_SUBMIT_REPORT,
         WORKFLOW_NAME,
         AcceptanceRecord,
+        AccessReport,
         AidSummary,
         ApplicationInput,
         ApplicationStatus,
         Cancellation,
+        DeliveryProgress,
         ManagerDecision,
         Notification,
         ServiceEvent,
         Stage,
         StageChange,
+        StageChanged,
         Terms,
         TermsDecision,
     )
@@ -89,6 +95,10 @@ class ApplicationWorkflow:
         self._cancelled: Cancellation | None = None
         self._review: ManagerDecision | None = None
         self._notices = 0
+        # What must be given back after issuance (delivery-v1): the booking, the voucher.
+        self._booked = False
+        self._voucher_active = False
+        self._tracks_delivery = False
 
     # ---- signals, updates, queries ------------------------------------------------------
 
@@ -158,13 +168,31 @@ class ApplicationWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, cancellation: Cancellation) -> None:
-        if self._status.stage in TERMINAL_STAGES or self._status.stage == Stage.ISSUING:
+        stage = self._status.stage
+        closed = stage in TERMINAL_STAGES or stage == Stage.REPORT_DUE
+        if closed or (stage == Stage.ISSUING and not self._tracks_delivery):
             raise ApplicationError(
-                f"an application in stage {self._status.stage} can no longer be cancelled",
+                f"an application in stage {stage} can no longer be cancelled",
                 type="WrongStage",
             )
         if self._cancelled is not None:
             raise ApplicationError("the application is already being cancelled", type="WrongStage")
+
+    @workflow.update(name=UPDATE_SUBMIT_REPORT)
+    def submit_report(self, report: AccessReport) -> ApplicationStatus:
+        self._status.access_report = report.model_copy(update={"submitted_at": workflow.now()})
+        return self._status
+
+    @submit_report.validator
+    def _validate_report(self, report: AccessReport) -> None:
+        if self._status.stage != Stage.REPORT_DUE or self._status.access_report is not None:
+            raise ApplicationError(
+                f"no access report is due in stage {self._status.stage}", type="WrongStage"
+            )
+
+    @workflow.query(name=QUERY_DEADLINES)
+    def deadlines(self) -> dict[str, datetime]:
+        return self._status.deadlines
 
     def _validate_decision(self, decision: TermsDecision) -> None:
         if self._status.stage != Stage.AWAITING_ACCEPTANCE or self._decision is not None:
@@ -186,12 +214,10 @@ class ApplicationWorkflow:
             await self._lifecycle(inp)
         except ServiceTimeout as exc:
             await self._compensate()
-            self._finish(Stage.FAILED, [str(exc)])
+            await self._finish(Stage.FAILED, [str(exc)])
         except Cancelled:
-            assert self._cancelled is not None
             await self._compensate()
-            by = f" by {self._cancelled.by}" if self._cancelled.by else ""
-            self._finish(Stage.CANCELLED, [f"cancelled{by}: {self._cancelled.reason}"])
+            await self._finish(Stage.CANCELLED, [self._cancelled_reason()])
         return self._status
 
     async def _lifecycle(self, inp: ApplicationInput) -> None:
@@ -199,7 +225,7 @@ class ApplicationWorkflow:
         today = workflow.now().date()
 
         # 2. eligibility
-        self._enter(Stage.ELIGIBILITY)
+        await self._enter(Stage.ELIGIBILITY)
         await self._send(
             topics.ELIGIBILITY_COMMANDS,
             m.ELIGIBILITY_REQUESTED,
@@ -217,23 +243,46 @@ class ApplicationWorkflow:
         self._status.eligibility = decided.rules
         self._status.sme_category = decided.sme_category
         if decided.outcome == "ineligible":
-            return self._finish(Stage.INELIGIBLE, decided.failed_reasons)
+            return await self._finish(Stage.INELIGIBLE, decided.failed_reasons)
         if decided.outcome == "manual_review":
             if not workflow.patched("manager-review-v1"):
-                return self._finish(Stage.MANUAL_REVIEW, decided.failed_reasons)
+                return await self._finish(Stage.MANUAL_REVIEW, decided.failed_reasons)
             if not await self._manager_review(inp, decided.failed_reasons):
                 return None
 
-        # 3.-6. offer: hold, screening, terms, acceptance; again if capacity is withdrawn
+        # 3.-6. offer: hold, screening, terms, acceptance; 7. issuance; 8. delivery. Capacity
+        # withdrawn before anything was delivered means a new offer (new terms, new acceptance).
         while True:
             offered = await self._offer(inp, decided, today)
-            if offered != "reallocate":
-                break
-        if offered == "finished":
-            return
+            if offered == "reallocate":
+                continue
+            if offered == "finished":
+                return
+            issued = await self._issue(inp)
+            if issued == "reallocate":
+                continue
+            if issued == "finished":
+                return
+            if not workflow.patched("delivery-v1"):
+                # Before delivery tracking, an application ended when its voucher was issued.
+                return await self._finish(Stage.VOUCHER_ISSUED, self._status.reasons)
+            used = await self._deliver(inp)
+            if used == "reallocate":
+                continue
+            if used == "finished":
+                return
+            break
 
-        # 7. voucher issued, allocation confirmed
-        self._enter(Stage.ISSUING)
+        # 9. access report, closure
+        await self._report_and_close(inp)
+
+    async def _issue(self, inp: ApplicationInput) -> str:
+        """7. Record the acceptance, confirm the booking, issue the voucher: "issued",
+        "finished" or "reallocate" (the hold was lost before it could be confirmed)."""
+        app_id = inp.application_id
+        # Validators cannot call workflow.patched (it records a marker): decide it here.
+        self._tracks_delivery = workflow.patched("delivery-v1")
+        await self._enter(Stage.ISSUING)
         if workflow.patched("record-acceptance-v1") and self._status.acceptance is not None:
             # The charter service keeps the acceptance, immutable, next to the agreement.
             await self._send(
@@ -248,28 +297,246 @@ class ApplicationWorkflow:
             "confirm",
             m.AllocationRef(application_id=app_id),
         )
+        # Issuance runs to its end; a cancellation meanwhile is handled once the voucher exists.
         confirmed = m.AllocationConfirmed.model_validate_json(
-            (await self._receive(m.ALLOCATION_CONFIRMED)).data
+            (await self._receive(m.ALLOCATION_CONFIRMED, cancellable=False)).data
         )
         if not confirmed.confirmed:
             self._holding = False
+            if self._inbox.get(m.ALLOCATION_INVALIDATED) and workflow.patched(
+                "reoffer-after-lost-hold-v1"
+            ):
+                lost = m.AllocationInvalidated.model_validate_json(
+                    self._inbox[m.ALLOCATION_INVALIDATED].pop(0).data
+                )
+                return await self._reallocate(lost.reason)
             await self._compensate()
-            return self._finish(Stage.FAILED, [confirmed.reason])
+            await self._finish(Stage.FAILED, [confirmed.reason])
+            return "finished"
+        delivery = self._tracks_delivery
+        if delivery:  # from here the booking, then the voucher, are what must be given back
+            self._holding, self._booked = False, True
         await self._send(
             topics.VOUCHERS_COMMANDS,
             m.ISSUE_REQUESTED,
             "issue",
             m.VoucherRef(application_id=app_id),
         )
-        issued = m.VoucherIssued.model_validate_json((await self._receive(m.VOUCHER_ISSUED)).data)
-        self._status.voucher_id = issued.voucher_id
-        self._finish(
-            Stage.VOUCHER_ISSUED,
-            [
-                f"voucher {issued.voucher_id} for EUR {issued.voucher_eur:,.2f} "
-                f"({issued.instrument})"
-            ],
+        issued = m.VoucherIssued.model_validate_json(
+            (await self._receive(m.VOUCHER_ISSUED, cancellable=False)).data
         )
+        if delivery:
+            self._reserved, self._voucher_active = False, True
+        self._status.voucher_id = issued.voucher_id
+        self._status.reasons = [
+            f"voucher {issued.voucher_id} for EUR {issued.voucher_eur:,.2f} ({issued.instrument})"
+        ]
+        return "issued"
+
+    async def _deliver(self, inp: ApplicationInput) -> str:
+        """8. Facilities deliver and the voucher pays, until it is used up, expires, loses its
+        capacity or is cancelled: "closed", "finished" or "reallocate"."""
+        lines = self._status.allocation
+        valid_until = workflow.now() + timedelta(seconds=inp.voucher_validity_seconds)
+        progress = DeliveryProgress(
+            valid_until=valid_until,
+            units_booked=sum(line.units for line in lines),
+            voucher_eur=self._status.aid.voucher_eur if self._status.aid else Decimal(0),
+        )
+        self._status.delivery = progress
+        await self._enter(Stage.VOUCHER_ISSUED)
+        await self._notify(
+            "applicant",
+            "voucher_issued",
+            f"{self._status.reasons[0]}, valid until {valid_until:%Y-%m-%d}: book your visits "
+            "with the facilities.",
+            valid_until,
+        )
+        for facility_id in sorted({line.facility_id for line in lines}):
+            booked = ", ".join(
+                f"{line.units} {line.unit}(s) of {line.service_type} in slot {line.slot_id}"
+                for line in lines
+                if line.facility_id == facility_id
+            )
+            await self._notify(
+                "facility",
+                "booking_confirmed",
+                f"booked under voucher {self._status.voucher_id}: {booked}. Report each "
+                "delivery on loket.facility.capacity.v1 (eu.loket.facility.delivery.v1).",
+                valid_until,
+                facility_id=facility_id,
+            )
+
+        def woken() -> bool:
+            return bool(
+                self._inbox.get(m.DELIVERY_RECORDED)
+                or self._inbox.get(m.ALLOCATION_INVALIDATED)
+                or self._cancelled is not None
+            )
+
+        why: str | None = None
+        while why is None:
+            try:
+                await workflow.wait_condition(
+                    woken, timeout=max(valid_until - workflow.now(), timedelta(seconds=1))
+                )
+            except TimeoutError:
+                why = f"expired on {valid_until:%Y-%m-%d}"
+                break
+            if self._inbox.get(m.DELIVERY_RECORDED):
+                await self._redeem(self._inbox[m.DELIVERY_RECORDED].pop(0))
+                if progress.units_delivered >= progress.units_booked:
+                    why = "fully used"
+            elif self._inbox.get(m.ALLOCATION_INVALIDATED):
+                lost = m.AllocationInvalidated.model_validate_json(
+                    self._inbox[m.ALLOCATION_INVALIDATED].pop(0).data
+                )
+                self._booked = False  # the allocation service released the booking itself
+                if progress.units_delivered == 0:
+                    # Nothing used yet: void this voucher and offer another bundle.
+                    await self._end_voucher(f"voided, capacity withdrawn: {lost.reason}")
+                    self._status.voucher_id, self._status.delivery = None, None
+                    return await self._reallocate(lost.reason)
+                why = f"ended early, capacity withdrawn: {lost.reason}"
+            else:
+                assert self._cancelled is not None
+                why = "cancelled"
+        await self._end_voucher(why)
+        if self._cancelled is not None:
+            await self._finish(Stage.CANCELLED, [self._cancelled_reason()])
+            return "finished"
+        return "closed"
+
+    async def _redeem(self, event: ServiceEvent) -> None:
+        recorded = m.DeliveryRecorded.model_validate_json(event.data)
+        await self._send(
+            topics.VOUCHERS_COMMANDS,
+            m.REDEEM_REQUESTED,
+            f"redeem-{recorded.delivery_id}",
+            m.Redemption(
+                application_id=recorded.application_id,
+                delivery_id=recorded.delivery_id,
+                units=recorded.units,
+                market_value_eur=recorded.market_value_eur,
+            ),
+        )
+        redeemed = m.VoucherRedeemed.model_validate_json(
+            (await self._receive(m.VOUCHER_REDEEMED, cancellable=False)).data
+        )
+        progress = self._status.delivery
+        assert progress is not None
+        progress.units_delivered = recorded.units_delivered_total
+        progress.redeemed_eur = redeemed.redeemed_total_eur
+        if progress.last_delivery_at is None or recorded.delivered_at > progress.last_delivery_at:
+            progress.last_delivery_at = recorded.delivered_at
+
+    async def _end_voucher(self, why: str) -> None:
+        """Undelivered units back to the facilities, deliveries recorded until then paid, the
+        voucher closed with the aid corrected. Booking first: once it is closed no delivery can
+        be recorded any more, so every recorded one is already in the inbox (same partition)."""
+        app_id = self._inp.application_id
+        if self._booked:
+            await self._send(
+                topics.ALLOCATION_COMMANDS,
+                m.BOOKING_CLOSE_REQUESTED,
+                "close-booking",
+                m.BookingClose(application_id=app_id, reason=why),
+            )
+            closed = m.BookingClosed.model_validate_json(
+                (await self._receive(m.BOOKING_CLOSED, cancellable=False)).data
+            )
+            self._booked = False
+            if closed.units_released:
+                for facility_id in sorted({line.facility_id for line in self._status.allocation}):
+                    await self._notify(
+                        "facility",
+                        "booking_ended",
+                        f"voucher {self._status.voucher_id} {why}: undelivered units are "
+                        "free again.",
+                        facility_id=facility_id,
+                    )
+        while self._inbox.get(m.DELIVERY_RECORDED):
+            await self._redeem(self._inbox[m.DELIVERY_RECORDED].pop(0))
+        if self._voucher_active:
+            await self._send(
+                topics.VOUCHERS_COMMANDS,
+                m.VOUCHER_CLOSE_REQUESTED,
+                "close-voucher",
+                m.VoucherClose(application_id=app_id, reason=why),
+            )
+            closed_voucher = m.VoucherClosed.model_validate_json(
+                (await self._receive(m.VOUCHER_CLOSED, cancellable=False)).data
+            )
+            self._voucher_active = False
+            progress = self._status.delivery
+            if progress is not None:
+                progress.closed_reason = closed_voucher.reason
+                progress.released_eur = closed_voucher.released_eur
+                progress.aid_recorded_eur = closed_voucher.aid_recorded_eur
+            if self._status.aid is not None:
+                self._status.aid.aid_element_eur = closed_voucher.aid_recorded_eur
+
+    async def _report_and_close(self, inp: ApplicationInput) -> None:
+        """9. The access report is due a set time after the last delivery; then closure."""
+        progress = self._status.delivery
+        assert progress is not None
+        if progress.units_delivered == 0 or progress.last_delivery_at is None:
+            await self._finish(
+                Stage.CLOSED,
+                [f"nothing delivered: {progress.closed_reason or 'voucher closed'}"],
+            )
+            return
+        due = progress.last_delivery_at + timedelta(seconds=inp.access_report_seconds)
+        self._status.report_due = due
+        await self._enter(Stage.REPORT_DUE)
+        await self._notify(
+            "applicant",
+            "access_report_due",
+            f"{progress.units_delivered} of {progress.units_booked} unit(s) delivered: "
+            "tell us what the access gave you.",
+            due,
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._status.access_report is not None,
+                timeout=max(due - workflow.now(), timedelta(seconds=1)),
+            )
+        except TimeoutError:
+            await self._notify(
+                "manager", "access_report_overdue", f"no access report by {due:%Y-%m-%d}"
+            )
+            await self._finish(
+                Stage.CLOSED,
+                [f"closed without the access report due {due:%Y-%m-%d %H:%M} UTC"],
+            )
+            return
+        report = self._status.access_report
+        assert report is not None and report.submitted_at is not None
+        await self._finish(
+            Stage.CLOSED, [f"access report received {report.submitted_at:%Y-%m-%d %H:%M} UTC"]
+        )
+
+    async def _reallocate(self, reason: str) -> str:
+        """Capacity under the offer was withdrawn: give the aid back, offer a new bundle."""
+        self._holding = False
+        await self._compensate()
+        self._status.reasons = [f"re-allocating: {reason}"]
+        self._terms, self._status.terms_sha256, self._status.acceptance = None, None, None
+        self._status.acceptance_deadline = None
+        self._decision = None  # an acceptance of the old text does not carry over
+        self._attempt += 1
+        if self._attempt > MAX_REALLOCATIONS:
+            await self._finish(
+                Stage.FAILED, [f"capacity withdrawn {self._attempt} times; last: {reason}"]
+            )
+            return "finished"
+        if workflow.patched("delivery-v1"):
+            await self._notify(
+                "applicant",
+                "reallocating",
+                f"{reason}. We are looking for another bundle; new terms will follow.",
+            )
+        return "reallocate"
 
     async def _offer(
         self, inp: ApplicationInput, decided: m.EligibilityDecided, today: date
@@ -278,7 +545,7 @@ class ApplicationWorkflow:
         terminal stage was set) or "reallocate" (capacity under the hold was withdrawn)."""
         app_id = inp.application_id
         # 3. allocation hold
-        self._enter(Stage.ALLOCATION)
+        await self._enter(Stage.ALLOCATION)
         compensation_first = workflow.patched("compensation-first-v1")
         if compensation_first:
             # Registered before the step: a cancellation while the hold is on its way still
@@ -299,7 +566,7 @@ class ApplicationWorkflow:
         if held.type == m.HOLD_FAILED:
             self._holding = False
             failed = m.HoldFailed.model_validate_json(held.data)
-            self._finish(Stage.UNALLOCATABLE, [failed.reason])
+            await self._finish(Stage.UNALLOCATABLE, [failed.reason])
             return "finished"
         self._holding = True
         placed = m.HoldPlaced.model_validate_json(held.data)
@@ -309,7 +576,7 @@ class ApplicationWorkflow:
             workflow.upsert_search_attributes([FACILITY_COUNTRIES_KEY.value_set(countries)])
 
         # 4. state aid + budget
-        self._enter(Stage.SCREENING)
+        await self._enter(Stage.SCREENING)
         if compensation_first:
             self._reserved = True
         market_value = sum((line.market_value_eur for line in placed.lines), Decimal(0))
@@ -340,7 +607,7 @@ class ApplicationWorkflow:
                 if refused.code == "manual_review" and not workflow.patched("manager-review-v1")
                 else Stage.REFUSED
             )
-            self._finish(stage, [refused.reason])
+            await self._finish(stage, [refused.reason])
             return "finished"
         self._reserved = True
         aid = m.AidReserved.model_validate_json(screened.data)
@@ -354,7 +621,7 @@ class ApplicationWorkflow:
         )
 
         # 5. terms
-        self._enter(Stage.TERMS)
+        await self._enter(Stage.TERMS)
         await self._send(
             topics.CHARTER_COMMANDS,
             m.TERMS_REQUESTED,
@@ -386,7 +653,7 @@ class ApplicationWorkflow:
         # 6. acceptance, raced against the deadline
         window = timedelta(seconds=inp.acceptance_window_seconds)
         self._status.acceptance_deadline = workflow.now() + window
-        self._enter(Stage.AWAITING_ACCEPTANCE)
+        await self._enter(Stage.AWAITING_ACCEPTANCE)
         reallocating = workflow.patched("reallocate-on-invalidation-v1")
 
         def decided_or_invalidated() -> bool:
@@ -418,7 +685,7 @@ class ApplicationWorkflow:
                 await workflow.wait_condition(decided_or_invalidated, timeout=window)
         except TimeoutError:
             await self._compensate()
-            self._finish(
+            await self._finish(
                 Stage.EXPIRED,
                 [
                     "terms not accepted by the deadline "
@@ -435,21 +702,10 @@ class ApplicationWorkflow:
             lost = m.AllocationInvalidated.model_validate_json(
                 self._inbox[m.ALLOCATION_INVALIDATED].pop(0).data
             )
-            self._holding = False
-            await self._compensate()
-            self._status.reasons = [f"re-allocating: {lost.reason}"]
-            self._terms, self._status.terms_sha256, self._status.acceptance = None, None, None
-            self._status.acceptance_deadline = None
-            self._attempt += 1
-            if self._attempt > MAX_REALLOCATIONS:
-                self._finish(
-                    Stage.FAILED, [f"capacity withdrawn {self._attempt} times; last: {lost.reason}"]
-                )
-                return "finished"
-            return "reallocate"
+            return await self._reallocate(lost.reason)
         if self._decision == "decline":
             await self._compensate()
-            self._finish(
+            await self._finish(
                 Stage.DECLINED,
                 [
                     "applicant declined the terms"
@@ -463,7 +719,7 @@ class ApplicationWorkflow:
     async def _manager_review(self, inp: ApplicationInput, reasons: list[str]) -> bool:
         """Wait for a programme manager; escalate once when the deadline passes. True when
         approved; on rejection the application ends ineligible with the manager's reason."""
-        self._enter(Stage.MANUAL_REVIEW)
+        await self._enter(Stage.MANUAL_REVIEW)
         self._status.reasons = reasons
         escalation = timedelta(seconds=inp.review_escalation_seconds)
         await self._notify(
@@ -485,7 +741,7 @@ class ApplicationWorkflow:
         if self._review is None:
             raise Cancelled()
         if not self._review.approve:
-            self._finish(
+            await self._finish(
                 Stage.INELIGIBLE,
                 [f"rejected by programme manager {self._review.manager}: {self._review.reason}"],
             )
@@ -496,7 +752,13 @@ class ApplicationWorkflow:
         return True
 
     async def _notify(
-        self, audience: str, kind: str, message: str, due: datetime | None = None
+        self,
+        audience: str,
+        kind: str,
+        message: str,
+        due: datetime | None = None,
+        *,
+        facility_id: str | None = None,
     ) -> None:
         self._notices += 1
         await self._send(
@@ -509,26 +771,56 @@ class ApplicationWorkflow:
                 kind=kind,
                 message=message,
                 due=due,
+                facility_id=facility_id,
             ),
         )
 
     # ---- helpers ---------------------------------------------------------------------------
 
-    def _enter(self, stage: Stage) -> None:
+    async def _enter(self, stage: Stage) -> None:
         self._status.stage = stage
         self._status.history.append(StageChange(stage=stage, at=workflow.now()))
         # Only when started with search attributes (the launcher registers them; tests may not).
         if workflow.info().typed_search_attributes.get(STAGE_KEY) is not None:
             workflow.upsert_search_attributes([STAGE_KEY.value_set(str(stage))])
+        if workflow.patched("stage-events-v1"):  # for read models (the gateway's listings)
+            inp = self._inp
+            await self._send(
+                topics.APPLICATION_EVENTS,
+                STAGE_CHANGED,
+                f"stage-{len(self._status.history)}",
+                StageChanged(
+                    application_id=inp.application_id,
+                    sequence=len(self._status.history),
+                    stage=stage,
+                    at=workflow.now(),
+                    applicant_name=inp.applicant.name,
+                    applicant_country=inp.applicant.country,
+                    priority_area=inp.priority_area,
+                    call_id=inp.call_id,
+                    facility_countries=sorted({line.country for line in self._status.allocation}),
+                    voucher_id=self._status.voucher_id,
+                    reasons=self._status.reasons,
+                ),
+                per_attempt=False,
+            )
 
-    def _finish(self, stage: Stage, reasons: list[str]) -> None:
-        assert stage in TERMINAL_STAGES
+    async def _finish(self, stage: Stage, reasons: list[str]) -> None:
+        # VOUCHER_ISSUED ended applications before delivery tracking (delivery-v1)
+        assert stage in TERMINAL_STAGES or stage == Stage.VOUCHER_ISSUED
         self._status.reasons = reasons
-        self._enter(stage)
+        await self._enter(stage)
 
-    async def _send(self, topic: str, type_: str, step: str, body: BaseModel) -> None:
+    def _cancelled_reason(self) -> str:
+        assert self._cancelled is not None
+        by = f" by {self._cancelled.by}" if self._cancelled.by else ""
+        return f"cancelled{by}: {self._cancelled.reason}"
+
+    async def _send(
+        self, topic: str, type_: str, step: str, body: BaseModel, *, per_attempt: bool = True
+    ) -> None:
         app_id = self._inp.application_id
-        if self._attempt:
+        if self._attempt and per_attempt:
             step = f"{step}#{self._attempt}"  # a new offer's commands are new events
         await workflow.execute_activity(
             "send_command",
@@ -561,8 +853,15 @@ class ApplicationWorkflow:
         raise Cancelled()
 
     async def _compensate(self) -> None:
-        """Give back what this application holds: slot holds, aid headroom and budget."""
+        """Give back what this application holds, latest first: the voucher and its booking
+        (unused part), else slot holds, aid headroom and budget. Every step is idempotent in
+        its service and its flag is set before the step is asked for, so a worker that dies
+        here redoes at most a harmless release."""
         app_id = self._inp.application_id
+        if self._booked or self._voucher_active:
+            await self._end_voucher(
+                self._cancelled_reason() if self._cancelled is not None else "ended early"
+            )
         if self._holding:
             await self._send(
                 topics.ALLOCATION_COMMANDS,

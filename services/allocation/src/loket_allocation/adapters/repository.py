@@ -183,6 +183,36 @@ def move_units(session: Session, application_id: str, *, from_: str, to: str | N
     return total
 
 
+def booking_lines(session: Session, application_id: str) -> list[HoldLineRow]:
+    return list(
+        session.scalars(
+            select(HoldLineRow)
+            .where(col(HoldLineRow.application_id) == application_id)
+            .order_by(col(HoldLineRow.id))
+        ).all()
+    )
+
+
+def release_undelivered(session: Session, application_id: str) -> tuple[int, int]:
+    """A booking ends: its undelivered units go back to their slots; delivered ones stay
+    counted as booked (they were used). Returns (units released, units delivered)."""
+    released = delivered = 0
+    for line in booking_lines(session, application_id):
+        unused = line.units - line.delivered_units
+        if unused:
+            session.execute(
+                update(SlotRow)
+                .where(
+                    col(SlotRow.facility_id) == line.facility_id,
+                    col(SlotRow.slot_id) == line.slot_id,
+                )
+                .values(booked_units=SlotRow.booked_units - unused)
+            )
+        released += unused
+        delivered += line.delivered_units
+    return released, delivered
+
+
 def catalogue(session: Session, q: CatalogueQuery) -> tuple[list[CatalogueSlot], bool]:
     """The single access point: offerings and free capacity, filtered as the user asks."""
     stmt = _live_slots().order_by(

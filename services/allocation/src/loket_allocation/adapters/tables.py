@@ -67,6 +67,8 @@ class HoldLineRow(SQLModel, table=True):
     facility_id: str = Field(max_length=120)
     slot_id: str = Field(max_length=120)
     units: int
+    delivered_units: int = 0  # reported by the facility; never more than `units`
+    market_price_eur: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(14, 2)))
 
 
 class DeliveryRow(SQLModel, table=True):

@@ -101,19 +101,84 @@ def _invalidate(
 
 
 def on_delivery(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    """A facility reports units delivered under a booking. Checked against the booking: the
+    units were booked at this facility and slot, and never more than booked. A report the
+    booking cannot take is refused to the DLQ with the reason; a repeat changes nothing."""
     body = cap.decode(event, cap.Delivery)
-    if session.get(DeliveryRow, (body.facility_id, body.sequence)) is None:
-        session.add(
-            DeliveryRow(
-                facility_id=body.facility_id,
-                sequence=body.sequence,
-                application_id=body.application_id,
-                slot_id=body.slot_id,
-                units_delivered=body.units_delivered,
-                delivered_at=body.delivered_at,
-            )
+    if session.get(DeliveryRow, (body.facility_id, body.sequence)) is not None:
+        return []  # the same report again (sequence is per facility)
+    hold = session.get(HoldRow, body.application_id)
+    if hold is None or hold.status != "confirmed":
+        state = "no booking" if hold is None else f"the booking is {hold.status}"
+        raise Rejected(f"delivery for {body.application_id} refused: {state}")
+    lines = [
+        line
+        for line in repo.booking_lines(session, body.application_id)
+        if line.facility_id == body.facility_id and line.slot_id == body.slot_id
+    ]
+    if not lines:
+        raise Rejected(
+            f"delivery for {body.application_id} refused: nothing booked at "
+            f"{body.facility_id} slot {body.slot_id}"
         )
-    return []
+    open_units = sum(line.units - line.delivered_units for line in lines)
+    if body.units_delivered > open_units:
+        raise Rejected(
+            f"delivery for {body.application_id} refused: {body.units_delivered} unit(s) "
+            f"reported, {open_units} still booked at {body.facility_id} slot {body.slot_id}"
+        )
+    remaining, value = body.units_delivered, Decimal(0)
+    for line in lines:
+        take = min(remaining, line.units - line.delivered_units)
+        line.delivered_units += take
+        value += line.market_price_eur * take
+        remaining -= take
+        session.add(line)
+    session.add(
+        DeliveryRow(
+            facility_id=body.facility_id,
+            sequence=body.sequence,
+            application_id=body.application_id,
+            slot_id=body.slot_id,
+            units_delivered=body.units_delivered,
+            delivered_at=body.delivered_at,
+        )
+    )
+    booking = repo.booking_lines(session, body.application_id)
+    recorded = m.DeliveryRecorded(
+        application_id=body.application_id,
+        delivery_id=f"{body.facility_id}/{body.sequence}",
+        facility_id=body.facility_id,
+        slot_id=body.slot_id,
+        units=body.units_delivered,
+        market_value_eur=value,
+        delivered_at=body.delivered_at,
+        units_delivered_total=sum(line.delivered_units for line in booking),
+        units_booked_total=sum(line.units for line in booking),
+    )
+    return [emit(m.DELIVERY_RECORDED, recorded, body.application_id)]
+
+
+def on_booking_close_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    """The voucher ended: undelivered units go back to the facilities."""
+    cmd = event.decode(m.BookingClose)
+    hold = session.get(HoldRow, cmd.application_id)
+    released = delivered = 0
+    if hold is not None and hold.status == "confirmed":
+        released, delivered = repo.release_undelivered(session, cmd.application_id)
+        hold.status = "completed"
+        session.add(hold)
+    elif hold is not None:
+        delivered = sum(
+            line.delivered_units for line in repo.booking_lines(session, hold.application_id)
+        )
+    body = m.BookingClosed(
+        application_id=cmd.application_id,
+        units_delivered=delivered,
+        units_released=released,
+        reason=cmd.reason,
+    )
+    return [emit(m.BOOKING_CLOSED, body, cmd.application_id)]
 
 
 # ---- holds -----------------------------------------------------------------------------------
@@ -162,6 +227,7 @@ def _place_hold(
                 facility_id=c.facility_id,
                 slot_id=c.slot_id,
                 units=choice.units,
+                market_price_eur=c.market_price_eur,
             )
         )
         lines.append(
@@ -275,8 +341,10 @@ def on_confirm_requested(session: Session, event: CloudEvent) -> Sequence[Outgoi
 
 
 def _release(session: Session, hold: HoldRow, status: str) -> int:
-    column = "booked_units" if hold.status == "confirmed" else "held_units"
-    units = repo.move_units(session, hold.application_id, from_=column, to=None)
+    if hold.status == "confirmed":  # delivered units of a booking stay used
+        units, _ = repo.release_undelivered(session, hold.application_id)
+    else:
+        units = repo.move_units(session, hold.application_id, from_="held_units", to=None)
     session.execute(
         HoldLineRow.__table__.delete().where(  # type: ignore[attr-defined]
             HoldLineRow.application_id == hold.application_id
@@ -341,6 +409,9 @@ def register(runtime: ServiceRuntime) -> None:
     runtime.handle(topics.ALLOCATION_COMMANDS, m.ROUND_REQUESTED, on_round_requested)
     runtime.handle(topics.ALLOCATION_COMMANDS, m.CONFIRM_REQUESTED, on_confirm_requested)
     runtime.handle(topics.ALLOCATION_COMMANDS, m.RELEASE_REQUESTED, on_release_requested)
+    runtime.handle(
+        topics.ALLOCATION_COMMANDS, m.BOOKING_CLOSE_REQUESTED, on_booking_close_requested
+    )
     runtime.handle(topics.ALLOCATION_QUERIES, m.CATALOGUE_QUERY, on_catalogue_query)
     runtime.handle(topics.ALLOCATION_QUERIES, m.UTILISATION_QUERY, on_utilisation_query)
     runtime.every(EXPIRY_SWEEP_S, expire_holds)

@@ -115,3 +115,12 @@ def move_budget(session: Session, call_id: str, area: str, amount: Decimal, *, g
         .where(CallBudgetRow.call_id == call_id, CallBudgetRow.priority_area == area)  # type: ignore[arg-type]
         .values(**values)
     )
+
+
+def give_back_grant(session: Session, call_id: str, area: str, amount: Decimal) -> None:
+    """Unused value of a granted voucher returns to the call's available budget."""
+    session.execute(
+        update(CallBudgetRow)
+        .where(col(CallBudgetRow.call_id) == call_id, col(CallBudgetRow.priority_area) == area)
+        .values(granted_eur=CallBudgetRow.granted_eur - amount)
+    )

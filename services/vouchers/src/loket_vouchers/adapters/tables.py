@@ -51,6 +51,28 @@ class AidRow(SQLModel, table=True):
     legal_source: str
     reason: str
     voucher_id: str | None = Field(default=None, max_length=60)
+    # Use of the voucher (SPEC lifecycle step 8): market value of the access it covers, what
+    # deliveries used of it, and how it ended. `aid_element_eur` is corrected at closure.
+    market_value_eur: Decimal = Field(default=Decimal(0), sa_column=money())
+    redeemed_market_eur: Decimal = Field(default=Decimal(0), sa_column=money())
+    redeemed_eur: Decimal = Field(default=Decimal(0), sa_column=money())
+    aid_at_issue_eur: Decimal | None = Field(
+        default=None, sa_column=Column(Numeric(14, 2), nullable=True)
+    )
+    voucher_state: str = Field(default="", max_length=20)  # "" | active | closed | voided
+    closed_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RedemptionRow(SQLModel, table=True):
+    """One delivery paid from a voucher, keyed by the facility's report."""
+
+    __tablename__ = "vch_redemption"
+    delivery_id: str = Field(primary_key=True, max_length=200)
+    application_id: str = Field(index=True, max_length=200)
+    units: int
+    market_value_eur: Decimal = Field(sa_column=money())
+    redeemed_eur: Decimal = Field(sa_column=money())
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from loket_vouchers.adapters import repository as repo
-from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow
+from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, RedemptionRow
+from loket_vouchers.domain.redemption import RedemptionRefused, close_voucher, redemption_amount
 from loket_vouchers.domain.state_aid import screen as screen_aid
 from loket_vouchers.domain.state_aid import used_in_window
 
@@ -112,6 +113,7 @@ class VoucherHandlers:
             scheme_version=self.scheme.version,
             legal_source=result.legal_source,
             reason=result.reason,
+            market_value_eur=cmd.market_value_eur,
         )
         session.add(row)
         for declared in cmd.declared_prior_aid:
@@ -144,6 +146,8 @@ class VoucherHandlers:
             row.grant_date = utcnow().date()
             row.hold_expires_at = None
             row.voucher_id = voucher_id_for(row.application_id)
+            row.aid_at_issue_eur = row.aid_element_eur
+            row.voucher_state = "active"
             session.add(row)
         body = m.VoucherIssued(
             application_id=row.application_id,
@@ -153,6 +157,85 @@ class VoucherHandlers:
             granted_on=row.grant_date,
         )
         return [emit(m.VOUCHER_ISSUED, body, row.application_id)]
+
+    def on_redeem_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        cmd = event.decode(m.Redemption)
+        row = session.get(AidRow, cmd.application_id)
+        done = session.get(RedemptionRow, cmd.delivery_id)
+        if done is None:
+            if row is None or row.voucher_state != "active":
+                state = (
+                    "no voucher" if row is None else f"voucher {row.voucher_state or 'not issued'}"
+                )
+                raise Rejected(f"cannot redeem {cmd.delivery_id} for {cmd.application_id}: {state}")
+            try:
+                amount = redemption_amount(
+                    row.aid_at_issue_eur
+                    if row.aid_at_issue_eur is not None
+                    else row.aid_element_eur,
+                    row.market_value_eur,
+                    row.redeemed_market_eur,
+                    row.redeemed_eur,
+                    cmd.market_value_eur,
+                )
+            except RedemptionRefused as exc:
+                raise Rejected(f"{cmd.application_id}: {exc}") from exc
+            done = RedemptionRow(
+                delivery_id=cmd.delivery_id,
+                application_id=cmd.application_id,
+                units=cmd.units,
+                market_value_eur=cmd.market_value_eur,
+                redeemed_eur=amount,
+            )
+            session.add(done)
+            row.redeemed_market_eur += cmd.market_value_eur
+            row.redeemed_eur += amount
+            session.add(row)
+        assert row is not None
+        granted = row.aid_at_issue_eur if row.aid_at_issue_eur is not None else row.aid_element_eur
+        body = m.VoucherRedeemed(
+            application_id=cmd.application_id,
+            voucher_id=row.voucher_id or "",
+            delivery_id=cmd.delivery_id,
+            redeemed_eur=done.redeemed_eur,
+            redeemed_total_eur=row.redeemed_eur,
+            remaining_eur=granted - row.redeemed_eur,
+        )
+        return [emit(m.VOUCHER_REDEEMED, body, cmd.application_id)]
+
+    def on_close_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        """The voucher ends (expiry, fully used, cancellation, withdrawn capacity): the unused
+        value goes back to the call budget and the ledger keeps the aid the scheme says."""
+        cmd = event.decode(m.VoucherClose)
+        row = session.get(AidRow, cmd.application_id)
+        if row is None or row.voucher_state not in ("active", "closed", "voided"):
+            state = "no voucher" if row is None else f"voucher {row.voucher_state or 'not issued'}"
+            raise Rejected(f"cannot close the voucher of {cmd.application_id}: {state}")
+        rule = self.scheme.state_aid.aid_follows_use
+        if row.voucher_state == "active":
+            granted = (
+                row.aid_at_issue_eur if row.aid_at_issue_eur is not None else row.aid_element_eur
+            )
+            closure = close_voucher(granted, row.redeemed_eur, rule.value, cmd.reason)
+            if closure.released_eur:
+                repo.give_back_grant(session, row.call_id, row.priority_area, closure.released_eur)
+            row.aid_element_eur = closure.aid_recorded_eur
+            row.voucher_state = "closed"
+            row.closed_reason = closure.reason
+            if closure.aid_recorded_eur == 0:
+                row.status = "lapsed"  # nothing used: no aid to register
+            session.add(row)
+        granted = row.aid_at_issue_eur if row.aid_at_issue_eur is not None else row.aid_element_eur
+        body = m.VoucherClosed(
+            application_id=row.application_id,
+            voucher_id=row.voucher_id or "",
+            redeemed_eur=row.redeemed_eur,
+            released_eur=granted - row.aid_element_eur,
+            aid_recorded_eur=row.aid_element_eur,
+            legal_source=rule.source,
+            reason=row.closed_reason or cmd.reason,
+        )
+        return [emit(m.VOUCHER_CLOSED, body, row.application_id)]
 
     def _release(self, session: Session, row: AidRow, status: str) -> Decimal:
         repo.move_budget(session, row.call_id, row.priority_area, row.aid_element_eur, grant=False)
@@ -285,6 +368,8 @@ def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> VoucherHa
         (m.SCREENING_REQUESTED, handlers.on_screening_requested),
         (m.ISSUE_REQUESTED, handlers.on_issue_requested),
         (m.RESERVATION_RELEASE_REQUESTED, handlers.on_release_requested),
+        (m.REDEEM_REQUESTED, handlers.on_redeem_requested),
+        (m.VOUCHER_CLOSE_REQUESTED, handlers.on_close_requested),
     ):
         runtime.handle(topics.VOUCHERS_COMMANDS, type_, handler)
     for type_, handler in (
