@@ -33,12 +33,15 @@ from loket_contracts.application import (
     UPDATE_CANCEL,
     UPDATE_DECLINE_TERMS,
     UPDATE_REVIEW,
+    UPDATE_SUBMIT_REPORT,
     WORKFLOW_NAME,
+    AccessReport,
     ApplicationInput,
     ApplicationStatus,
     Cancellation,
     ManagerDecision,
     RequestMetadata,
+    Stage,
     Terms,
     TermsDecision,
 )
@@ -72,6 +75,12 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from loket_gateway import problems
+from loket_gateway.listings import (
+    ApplicationListing,
+    list_applications,
+    make_runtime,
+    record_submitted,
+)
 from loket_gateway.problems import Problem
 from loket_gateway.requests import KafkaRequests, NoAnswer
 from loket_gateway.tables import IdempotencyRow
@@ -123,6 +132,15 @@ class State:
             os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", lifecycle.acceptance_days.value * 86400)
         )
         self.hold_ttl_s = load_scheme().allocation.hold_days.value * 86400
+        self.voucher_validity_s = int(
+            os.environ.get(
+                "LOKET_VOUCHER_VALIDITY_S", lifecycle.voucher_validity_days.value * 86400
+            )
+        )
+        self.access_report_s = int(
+            os.environ.get("LOKET_ACCESS_REPORT_S", lifecycle.access_report_days.value * 86400)
+        )
+        self.listings = make_runtime(settings)
 
 
 def get_client(request: Request) -> Client:
@@ -153,7 +171,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await state.requests.start()
         try:
-            yield
+            async with state.listings.running():
+                yield
         finally:
             await state.requests.stop()
             await state.producer.stop()
@@ -167,6 +186,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+
+    def is_manager(authorization: str) -> bool:
+        token = state.manager_token
+        return bool(token) and hmac.compare_digest(
+            authorization.encode(), f"Bearer {token}".encode()
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -198,10 +223,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             acceptance_window_seconds=state.acceptance_window_s,
             review_escalation_seconds=state.review_escalation_s,
             hold_ttl_seconds=state.hold_ttl_s,
+            voucher_validity_seconds=state.voucher_validity_s,
+            access_report_seconds=state.access_report_s,
             submitted_at=datetime.now(UTC),
         )
         if idempotency_key is not None:
             inp = await asyncio.to_thread(_remember, state, idempotency_key, request_hash, inp)
+        await asyncio.to_thread(_list, state, inp)
         try:
             await temporal.start_workflow(
                 WORKFLOW_NAME,
@@ -234,6 +262,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "terms": f"/v1/applications/{inp.application_id}/terms",
             },
         )
+
+    @app.get("/v1/applications", response_model=ApplicationListing)
+    async def listing(
+        stage: Annotated[list[Stage] | None, Query()] = None,
+        applicant_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+        facility_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+        call_id: str | None = None,
+        priority_area: PriorityArea | None = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> ApplicationListing:
+        """Applications, newest first, filtered by stage (repeatable), country of the applicant
+        or of any facility in the bundle, call and priority area. From the gateway's read
+        model: a stage change shows here within moments of happening."""
+
+        def query() -> ApplicationListing:
+            with unit_of_work(state.engine) as session:
+                return list_applications(
+                    session,
+                    stage=[str(s) for s in stage or ()],
+                    applicant_country=applicant_country,
+                    facility_country=facility_country,
+                    call_id=call_id,
+                    priority_area=priority_area,
+                    offset=offset,
+                    limit=limit,
+                )
+
+        return await asyncio.to_thread(query)
 
     @app.get("/v1/applications/{application_id}", response_model=ApplicationStatus)
     async def status(application_id: str, temporal: ClientDep) -> ApplicationStatus:
@@ -281,12 +338,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> ApplicationStatus:
         """A programme manager approves or rejects an application in manual review
         (`Authorization: Bearer <manager token>`)."""
-        token = state.manager_token
-        if (
-            not token
-            or authorization is None
-            or not hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode())
-        ):
+        if authorization is None or not is_manager(authorization):
             raise Problem(
                 403,
                 "not-a-manager",
@@ -301,12 +353,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/applications/{application_id}/cancel", response_model=ApplicationStatus)
     async def cancel(
-        application_id: str, cancellation: Cancellation, temporal: ClientDep
+        application_id: str,
+        cancellation: Cancellation,
+        temporal: ClientDep,
+        authorization: Annotated[str | None, Header()] = None,
     ) -> ApplicationStatus:
-        """Withdraw the application at any stage before issuance; whatever it holds (slots,
-        aid headroom, budget) is given back."""
+        """The applicant withdraws, or a programme manager (with the manager token) cancels,
+        at any stage until the voucher is closed. What the stage holds is given back: slot
+        holds, aid headroom and budget; after issuance the unused units and voucher value."""
+        role = None
+        if authorization is not None:
+            if not is_manager(authorization):
+                raise Problem(403, "not-a-manager", "The manager token is wrong", "or leave it out")
+            role = "manager"
         return await _update(
-            temporal.get_workflow_handle(application_id), UPDATE_CANCEL, cancellation
+            temporal.get_workflow_handle(application_id),
+            UPDATE_CANCEL,
+            cancellation.model_copy(update={"role": role}),
+        )
+
+    @app.post("/v1/applications/{application_id}/report", response_model=ApplicationStatus)
+    async def report(
+        application_id: str, access_report: AccessReport, temporal: ClientDep
+    ) -> ApplicationStatus:
+        """The applicant's access report, due after the last delivery; it closes the file."""
+        return await _update(
+            temporal.get_workflow_handle(application_id),
+            UPDATE_SUBMIT_REPORT,
+            access_report.model_copy(update={"submitted_at": None}),
         )
 
     @app.post("/v1/applications/{application_id}/decline", response_model=ApplicationStatus)
@@ -592,3 +666,11 @@ async def _update(
                 f"no running application {handle.id}",
             ) from exc
         raise
+
+
+def _list(state: State, inp: ApplicationInput) -> None:
+    try:
+        with unit_of_work(state.engine) as session:
+            record_submitted(session, inp)
+    except IntegrityError:
+        pass  # the same application, listed by a concurrent retry

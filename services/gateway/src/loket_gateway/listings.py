@@ -1,0 +1,158 @@
+"""The gateway's read model for listings: one row per application, kept from the stage events
+the workflows publish (Temporal's search attributes are eventually consistent and not a query
+API for applicants or facilities). Consumed like every service: inbox, offsets after commit."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+
+from loket_contracts.application import STAGE_CHANGED, ApplicationInput, Stage, StageChanged
+from loket_contracts.envelope import CloudEvent
+from loket_contracts.topics import APPLICATION_EVENTS
+from loket_messaging import Outgoing, ServiceRuntime
+from loket_messaging.outbox import utcnow
+from loket_messaging.settings import Settings
+from pydantic import BaseModel, Field
+from sqlalchemy import Column, Text, func, select
+from sqlmodel import Field as SQLField
+from sqlmodel import Session, SQLModel, col
+
+
+class ApplicationRow(SQLModel, table=True):
+    __tablename__ = "gw_application"
+    application_id: str = SQLField(primary_key=True, max_length=200)
+    sequence: int = 0  # of the last stage change applied: older ones change nothing
+    stage: str = SQLField(max_length=40, index=True)
+    stage_at: datetime
+    submitted_at: datetime = SQLField(index=True)
+    applicant_name: str = SQLField(max_length=300)
+    applicant_country: str = SQLField(max_length=2, index=True)
+    priority_area: str = SQLField(max_length=60, index=True)
+    call_id: str = SQLField(max_length=60, index=True)
+    facility_countries: str = SQLField(default=",", max_length=200)  # ",DE,SE," for LIKE
+    voucher_id: str | None = SQLField(default=None, max_length=60)
+    reasons: str = SQLField(default="", sa_column=Column(Text, nullable=False))
+    updated_at: datetime = SQLField(default_factory=utcnow)
+
+
+class ApplicationSummary(BaseModel):
+    application_id: str
+    stage: Stage
+    stage_at: datetime
+    submitted_at: datetime
+    applicant_name: str
+    applicant_country: str
+    priority_area: str
+    call_id: str
+    facility_countries: list[str]
+    voucher_id: str | None
+    reasons: list[str]
+
+
+class ApplicationListing(BaseModel):
+    items: list[ApplicationSummary]
+    total: int = Field(description="matching applications, all pages")
+    offset: int
+    limit: int
+
+
+def record_submitted(session: Session, inp: ApplicationInput) -> None:
+    """Listed from the moment the gateway accepted it, before the workflow's first event."""
+    if session.get(ApplicationRow, inp.application_id) is None:
+        session.add(
+            ApplicationRow(
+                application_id=inp.application_id,
+                stage=Stage.SUBMITTED,
+                stage_at=inp.submitted_at,
+                submitted_at=inp.submitted_at,
+                applicant_name=inp.applicant.name,
+                applicant_country=inp.applicant.workplace_country,
+                priority_area=inp.priority_area,
+                call_id=inp.call_id,
+            )
+        )
+
+
+def on_stage_changed(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    change = event.decode(StageChanged)
+    row = session.get(ApplicationRow, change.application_id)
+    if row is None:  # submitted through another gateway replica, or before this one existed
+        row = ApplicationRow(
+            application_id=change.application_id,
+            stage=change.stage,
+            stage_at=change.at,
+            submitted_at=change.at,
+            applicant_name=change.applicant_name,
+            applicant_country=change.applicant_country,
+            priority_area=change.priority_area,
+            call_id=change.call_id,
+        )
+    elif row.sequence >= change.sequence:
+        return []
+    row.sequence, row.stage, row.stage_at = change.sequence, change.stage, change.at
+    row.facility_countries = "," + "".join(f"{c}," for c in change.facility_countries)
+    row.voucher_id = change.voucher_id
+    row.reasons = "\n".join(change.reasons)
+    row.updated_at = utcnow()
+    session.add(row)
+    return []
+
+
+def list_applications(
+    session: Session,
+    *,
+    stage: Sequence[str] = (),
+    applicant_country: str | None = None,
+    facility_country: str | None = None,
+    call_id: str | None = None,
+    priority_area: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> ApplicationListing:
+    stmt = select(ApplicationRow)
+    if stage:
+        stmt = stmt.where(col(ApplicationRow.stage).in_(list(stage)))
+    if applicant_country:
+        stmt = stmt.where(col(ApplicationRow.applicant_country) == applicant_country)
+    if facility_country:
+        stmt = stmt.where(col(ApplicationRow.facility_countries).contains(f",{facility_country},"))
+    if call_id:
+        stmt = stmt.where(col(ApplicationRow.call_id) == call_id)
+    if priority_area:
+        stmt = stmt.where(col(ApplicationRow.priority_area) == priority_area)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = session.scalars(
+        stmt.order_by(col(ApplicationRow.submitted_at).desc(), col(ApplicationRow.application_id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return ApplicationListing(
+        items=[
+            ApplicationSummary(
+                application_id=r.application_id,
+                stage=Stage(r.stage),
+                stage_at=r.stage_at,
+                submitted_at=r.submitted_at,
+                applicant_name=r.applicant_name,
+                applicant_country=r.applicant_country,
+                priority_area=r.priority_area,
+                call_id=r.call_id,
+                facility_countries=[c for c in r.facility_countries.split(",") if c],
+                voucher_id=r.voucher_id,
+                reasons=r.reasons.splitlines(),
+            )
+            for r in page
+        ],
+        total=total,
+        offset=offset,
+        limit=limit,
+    )
+
+
+def make_runtime(settings: Settings) -> ServiceRuntime:
+    """The consumer that keeps the read model; the HTTP side says when the gateway is ready."""
+    runtime = ServiceRuntime(dataclasses.replace(settings, ready_file=None))
+    runtime.handle(APPLICATION_EVENTS, STAGE_CHANGED, on_stage_changed)
+    return runtime

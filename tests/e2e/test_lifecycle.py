@@ -1,0 +1,188 @@
+"""After issuance, end to end: facilities deliver, the voucher pays, the applicant reports,
+the file closes; a manager cancels a voucher half used and gets the rest back; listings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+from loket_contracts.topics import FACILITY_CAPACITY, dlq
+
+from .conftest import T0, Facility, Loket
+
+REPORT = {
+    "summary": "Three shifts of X-ray imaging; the defect maps changed our annealing step.",
+    "results": ["defect density down 40 %"],
+}
+
+
+async def issued(loket: Loket, app_id: str) -> dict[str, Any]:
+    terms = await loket.until_terms(app_id)
+    resp = await loket.http.post(
+        f"/v1/applications/{app_id}/accept", json={"terms_sha256": terms["sha256"]}
+    )
+    assert resp.status_code == 200, resp.text
+    status = await loket.wait_stage(app_id, {"voucher_issued", "failed"})
+    assert status["stage"] == "voucher_issued", status
+    return status
+
+
+async def deliver(loket: Loket, site: Facility, app_id: str, units: int, sequence: int) -> None:
+    resp = await loket.http.post(
+        f"/v1/facilities/{site.facility_id}/deliveries",
+        json={
+            "facility_id": site.facility_id,
+            "sequence": sequence,
+            "application_id": app_id,
+            "slot_id": site.slot_id,
+            "units_delivered": units,
+            "delivered_at": T0.isoformat(),
+        },
+    )
+    assert resp.status_code == 202, resp.text
+
+
+async def until(loket: Loket, app_id: str, check: Any, deadline_s: float = 60) -> dict[str, Any]:
+    end = time.monotonic() + deadline_s
+    while True:
+        status: dict[str, Any] = (await loket.http.get(f"/v1/applications/{app_id}")).json()
+        if check(status):
+            return status
+        assert time.monotonic() < end, f"{app_id}: {status['stage']} {status.get('delivery')}"
+        await asyncio.sleep(0.2)
+
+
+async def listed(loket: Loket, app_id: str, **params: Any) -> dict[str, Any]:
+    """The gateway's read model catches up with the workflow within moments."""
+    end = time.monotonic() + 30
+    while True:
+        resp = await loket.http.get("/v1/applications", params=params)
+        assert resp.status_code == 200, resp.text
+        found = [a for a in resp.json()["items"] if a["application_id"] == app_id]
+        if found:
+            return found[0]
+        assert time.monotonic() < end, f"{app_id} not listed for {params}"
+        await asyncio.sleep(0.2)
+
+
+def _delivery_of(body: bytes) -> tuple[str, int] | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None  # other tests' poison messages are in the DLQ too
+    if not isinstance(doc, dict):
+        return None
+    return doc.get("application_id"), doc.get("sequence")
+
+
+async def dead_letters(loket: Loket, app_id: str, sequence: int) -> list[dict[str, str]]:
+    """Headers of the refused delivery reports of this application with this sequence."""
+    end = time.monotonic() + 30
+    while True:
+        found = [
+            headers
+            for headers, body in await loket.records(dlq(FACILITY_CAPACITY))
+            if _delivery_of(body) == (app_id, sequence)
+        ]
+        if found or time.monotonic() > end:
+            return found
+        await asyncio.sleep(0.2)
+
+
+async def test_deliveries_redeem_the_voucher_then_report_closes_the_file(loket: Loket) -> None:
+    site = await loket.facility("FR", units=6, price=3000)
+    app_id = await loket.submit(loket.application(loket.applicant("AT"), (site, 3)))
+    await issued(loket, app_id)
+
+    await deliver(loket, site, app_id, units=2, sequence=10)
+    await deliver(loket, site, app_id, units=2, sequence=10)  # sent twice: counted once
+    await deliver(loket, site, app_id, units=5, sequence=11)  # more than booked: refused
+    await deliver(loket, site, app_id, units=1, sequence=12)
+    status = await until(loket, app_id, lambda s: s["stage"] == "report_due")
+    delivery = status["delivery"]
+    assert (delivery["units_delivered"], delivery["units_booked"]) == (3, 3)
+    assert Decimal(delivery["redeemed_eur"]) == Decimal(9000)
+    assert Decimal(delivery["released_eur"]) == 0
+    assert "fully used" in delivery["closed_reason"]
+    assert set(status["deadlines"]) == {"access_report"}
+
+    refused = await dead_letters(loket, app_id, 11)
+    assert refused and "5 unit(s) reported, 1 still booked" in refused[0]["dlq_reason"]
+
+    too_short = await loket.http.post(f"/v1/applications/{app_id}/report", json={"summary": "ok"})
+    assert too_short.status_code == 422
+    resp = await loket.http.post(f"/v1/applications/{app_id}/report", json=REPORT)
+    assert resp.status_code == 200, resp.text
+    status = await loket.wait_stage(app_id, {"closed"})
+    assert status["reasons"][0].startswith("access report received")
+    again = await loket.http.post(f"/v1/applications/{app_id}/report", json=REPORT)
+    assert again.status_code in (404, 409)  # the file is closed
+
+    row = await listed(loket, app_id, stage="closed", facility_country="FR")
+    assert row["applicant_country"] == "AT" and row["voucher_id"] == status["voucher_id"]
+
+
+async def test_manager_cancels_a_half_used_voucher_and_the_rest_goes_back(loket: Loket) -> None:
+    site = await loket.facility("DE", units=4, price=2000)
+    applicant = loket.applicant("PL")
+    app_id = await loket.submit(loket.application(applicant, (site, 4)))
+    await issued(loket, app_id)
+    await deliver(loket, site, app_id, units=1, sequence=20)
+    await until(loket, app_id, lambda s: (s["delivery"] or {}).get("units_delivered") == 1)
+
+    not_manager = await loket.http.post(
+        f"/v1/applications/{app_id}/cancel",
+        json={"reason": "x"},
+        headers={"Authorization": "Bearer wrong"},
+    )
+    assert not_manager.status_code == 403
+    resp = await loket.http.post(
+        f"/v1/applications/{app_id}/cancel",
+        json={"reason": "facility audit found misuse", "by": "M. Manager"},
+        headers={"Authorization": f"Bearer {loket.stack.config.manager_token}"},
+    )
+    assert resp.status_code == 200, resp.text
+    status = await loket.wait_stage(app_id, {"cancelled"})
+    assert status["reasons"] == ["cancelled by M. Manager: facility audit found misuse"]
+    delivery = status["delivery"]
+    assert Decimal(delivery["redeemed_eur"]) == Decimal(2000)
+    assert Decimal(delivery["released_eur"]) == Decimal(6000)  # 3 unused units
+    assert Decimal(status["aid"]["aid_element_eur"]) == Decimal(2000)
+
+    # The aid recorded for the single undertaking is what was used ...
+    headroom = await loket.http.get(f"/v1/undertakings/{applicant['undertaking_id']}/headroom")
+    assert Decimal(headroom.json()["points"][0]["de_minimis_used_eur"]) == Decimal(2000)
+    # ... and the 3 undelivered units are on the market again.
+    catalogue = await loket.http.get("/v1/catalogue", params={"service_type": site.service_type})
+    assert catalogue.json()["slots"][0]["free_units"] == 3
+    # A delivery reported after the cancellation is refused: nothing is booked any more.
+    await deliver(loket, site, app_id, units=1, sequence=21)
+    refused = await dead_letters(loket, app_id, 21)
+    assert refused and "the booking is completed" in refused[0]["dlq_reason"]
+
+
+async def test_listing_filters_by_stage_and_country(loket: Loket) -> None:
+    site = await loket.facility("SE", units=2)
+    app_id = await loket.submit(loket.application(loket.applicant("CZ"), (site, 1)))
+    row = await listed(loket, app_id, applicant_country="CZ")
+    assert row["stage"] in {
+        "submitted",
+        "eligibility",
+        "allocation",
+        "screening",
+        "terms",
+        "awaiting_acceptance",
+    }
+    await loket.until_terms(app_id)
+    row = await listed(loket, app_id, stage="awaiting_acceptance", facility_country="SE")
+    assert row["facility_countries"] == ["SE"]
+    others = await loket.http.get(
+        "/v1/applications", params={"stage": "awaiting_acceptance", "applicant_country": "MT"}
+    )
+    assert app_id not in [a["application_id"] for a in others.json()["items"]]
+    bad = await loket.http.get("/v1/applications", params={"stage": "nonsense"})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
