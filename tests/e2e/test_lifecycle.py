@@ -68,7 +68,7 @@ async def listed(loket: Loket, app_id: str, **params: Any) -> dict[str, Any]:
         await asyncio.sleep(0.2)
 
 
-def _delivery_of(body: bytes) -> tuple[str, int] | None:
+def _delivery_of(body: bytes) -> tuple[object, object] | None:
     try:
         doc = json.loads(body)
     except ValueError:

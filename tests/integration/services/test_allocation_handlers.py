@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from loket_allocation.adapters.tables import HoldRow, SlotRow
@@ -183,3 +184,50 @@ def test_invalid_facility_events_are_rejected_with_the_reason(engine: Engine) ->
     spoofed = profile().model_copy(update={"source": "facility/someone-else"})
     with pytest.raises(EnvelopeError, match="does not match facility_id"):
         apply(engine, h.on_profile, spoofed)
+
+
+def delivery(seq: int, units: int, app_id: str = "app-1", slot_id: str = "s1") -> CloudEvent:
+    return facility_event(
+        cap.DELIVERY,
+        cap.Delivery(
+            facility_id="fr-1",
+            sequence=seq,
+            application_id=app_id,
+            slot_id=slot_id,
+            units_delivered=units,
+            delivered_at=T0,
+        ),
+    )
+
+
+def test_deliveries_count_against_the_booking_and_closing_frees_only_the_rest(
+    engine: Engine,
+) -> None:
+    apply(engine, h.on_profile, profile())
+    apply(engine, h.on_slot_published, slot(2, units=5))
+    apply(engine, h.on_hold_requested, hold("app-1", 3))
+    with pytest.raises(Rejected, match="booking is held"):  # not confirmed yet
+        apply(engine, h.on_delivery, delivery(10, 1))
+    apply(engine, h.on_confirm_requested, ref(m.CONFIRM_REQUESTED, "app-1"))
+
+    [recorded] = apply(engine, h.on_delivery, delivery(11, 2))
+    body = recorded.event.decode(m.DeliveryRecorded)
+    assert (body.units_delivered_total, body.units_booked_total) == (2, 3)
+    assert body.market_value_eur == Decimal(8000) and body.delivery_id == "fr-1/11"
+    assert apply(engine, h.on_delivery, delivery(11, 2)) == []  # the same report again
+    with pytest.raises(Rejected, match="2 unit"):  # more than is left of the booking
+        apply(engine, h.on_delivery, delivery(12, 2))
+    with pytest.raises(Rejected, match="nothing booked"):
+        apply(engine, h.on_delivery, delivery(13, 1, slot_id="s9"))
+
+    close = m.BookingClose(application_id="app-1", reason="voucher expired")
+    [closed] = apply(
+        engine,
+        h.on_booking_close_requested,
+        make_event(source="test", type_=m.BOOKING_CLOSE_REQUESTED, body=close),
+    )
+    assert closed.event.decode(m.BookingClosed).units_released == 1
+    row = slot_row(engine)
+    assert (row.booked_units, row.held_units) == (2, 0)  # delivered units stay used
+    with pytest.raises(Rejected, match="booking is completed"):
+        apply(engine, h.on_delivery, delivery(14, 1))
