@@ -54,7 +54,7 @@ def _service(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from loket_infra.demo import run_demo
 
-    return run_demo(Path(args.data_dir))
+    return run_demo(Path(args.data_dir), stay=args.stay)
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -83,6 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     svc.set_defaults(func=_service)
     demo = sub.add_parser("demo", help="start everything, run the demo scenario, stop")
     demo.add_argument("--data-dir", default=".loket/demo")
+    demo.add_argument(
+        "--stay",
+        action="store_true",
+        help="keep the platform up after the scenario, with the Temporal UI on :18233",
+    )
     demo.set_defaults(func=_demo)
     docs = sub.add_parser("docs", help="write the AsyncAPI and OpenAPI documents")
     docs.add_argument("--out", default="docs")

@@ -3,28 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 from loket_contracts.application import TERMINAL_STAGES
-from loket_contracts.capacity import SlotWithdrawn
+from loket_contracts.capacity import Delivery, SlotWithdrawn
 from loket_contracts.topics import FACILITY_CAPACITY
 from rich.console import Console
 from rich.table import Table
+from temporalio.client import Client
 
 from loket_infra.kafka_tools import publish_capacity, wait_caught_up
 from loket_infra.scenario import CASES, Case, facility_events, request_body
 from loket_infra.stack import EmbeddedStack, StackConfig
 
-DEMO_ACCEPTANCE_WINDOW_S = 20  # the real default is 14 days; the demo shows an expiry too
+# The real durations are 14 days, 12 months and 60 days; the demo shows each expiring.
+DEMO_ACCEPTANCE_WINDOW_S = 20
+DEMO_VOUCHER_VALIDITY_S = 30
+DEMO_ACCESS_REPORT_S = 40
+DEMO_UI_PORT, DEMO_GATEWAY_PORT = 18233, 18080  # with --stay: fixed, to open in a browser
 FOLLOW_DEADLINE_S = 240
 POLL_S = 0.5
 TERMINAL = {str(s) for s in TERMINAL_STAGES}
+
+
+VIA_HTTP = {"nl-eindhoven-battery"}  # publishes through the gateway; the others use Kafka
 
 
 class DemoError(RuntimeError):
@@ -122,13 +134,80 @@ async def follow(
             decision["reason"] = "we found a closer facility"
         action = "decline" if case.action == "decline" else "accept"
         _ok(await http.post(f"/v1/applications/{app_id}/{action}", json=decision))
-    status = await _poll_until(http, app_id, TERMINAL, deadline)
+    status = await _poll_until(http, app_id, TERMINAL | {"voucher_issued"}, deadline)
+    if status["stage"] == "voucher_issued":
+        status = await use_voucher(http, case, status, manager_token, bootstrap, deadline)
     return Outcome(case, app_id, status, documents)
+
+
+_delivery_sequence = itertools.count(10_000)  # per facility strictly increasing: one counter
+
+
+async def use_voucher(
+    http: httpx.AsyncClient,
+    case: Case,
+    status: dict[str, Any],
+    manager_token: str,
+    bootstrap: str,
+    deadline: float,
+) -> dict[str, Any]:
+    """What facilities and the applicant do with a voucher, as the case says."""
+    app_id = status["application_id"]
+    lines = status["allocation"]
+    if case.after in ("partial", "cancel"):
+        deliveries = [(lines[0], 1)]
+    elif case.after in ("deliver", "overdue"):
+        deliveries = [(line, line["units"]) for line in lines]
+    else:
+        deliveries = []
+    for line, units in deliveries:
+        delivery = Delivery(
+            facility_id=line["facility_id"],
+            sequence=next(_delivery_sequence),
+            application_id=app_id,
+            slot_id=line["slot_id"],
+            units_delivered=units,
+            delivered_at=datetime.now(UTC),
+        )
+        if line["facility_id"] in VIA_HTTP:  # this facility uses the API, the others Kafka
+            _ok(
+                await http.post(
+                    f"/v1/facilities/{line['facility_id']}/deliveries",
+                    content=delivery.model_dump_json(),
+                    headers={"content-type": "application/json"},
+                )
+            )
+        else:
+            await publish_capacity(bootstrap, [delivery])
+    if case.after == "cancel":
+        while (status.get("delivery") or {}).get("units_delivered", 0) < 1:
+            await asyncio.sleep(POLL_S)
+            status = _ok(await http.get(f"/v1/applications/{app_id}")).json()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{app_id}: the delivery was never recorded")
+        _ok(
+            await http.post(
+                f"/v1/applications/{app_id}/cancel",
+                json={"reason": "the start-up was sold; access no longer needed", "by": "PM"},
+                headers={"Authorization": f"Bearer {manager_token}"},
+            )
+        )
+    if case.after in ("deliver", "partial"):
+        status = await _poll_until(http, app_id, TERMINAL | {"report_due"}, deadline)
+        if status["stage"] == "report_due":
+            report = {
+                "summary": f"{case.applicant['name']}: measurements done, results in our "
+                "next product iteration.",
+                "results": ["samples characterised"],
+                "submitted_by": f"CEO of {case.applicant['name']}",
+            }
+            _ok(await http.post(f"/v1/applications/{app_id}/report", json=report))
+    return await _poll_until(http, app_id, TERMINAL, deadline)
 
 
 async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
     events = facility_events()
-    via_http = [e for e in events if e.facility_id in {"nl-eindhoven-battery"}]
+    via_http = [e for e in events if e.facility_id in VIA_HTTP]
     via_kafka = [e for e in events if e not in via_http]
     await publish_capacity(stack.kafka_bootstrap, via_kafka)
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
@@ -195,6 +274,7 @@ def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
         "aid",
         "voucher EUR",
         "co-pay EUR",
+        "used units, EUR",
         "sites (countries)",
     ):
         table.add_column(col, overflow="fold")
@@ -202,12 +282,18 @@ def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
     for o in outcomes:
         s = o.status
         aid = s.get("aid") or {}
-        ok = s["stage"] == o.case.expect and (
-            o.case.instrument is None or aid.get("instrument") == o.case.instrument
+        passed = {h["stage"] for h in s.get("history", [])}
+        ok = (
+            s["stage"] == o.case.final
+            and (o.case.expect in passed or o.case.expect == o.case.final)
+            and (o.case.instrument is None or aid.get("instrument") == o.case.instrument)
         )
         mismatches += not ok
-        voucher = copay = instrument = ""
-        if aid and s["stage"] == "voucher_issued":
+        voucher = copay = instrument = used = ""
+        if s.get("delivery"):
+            d = s["delivery"]
+            used = f"{d['units_delivered']}/{d['units_booked']}, {Decimal(d['redeemed_eur']):,.0f}"
+        if aid and s.get("voucher_id"):
             voucher = f"{Decimal(aid['voucher_eur']):,.0f}"
             copay = f"{Decimal(aid['co_payment_eur']):,.0f}"
             instrument = f"{aid['instrument']} {Decimal(aid['intensity']):.0%}"
@@ -218,11 +304,12 @@ def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
             o.application_id,
             f"{o.case.applicant['name']}: {o.case.label}",
             f"[green]{s['stage']}[/]" if ok else f"[red]{s['stage']}[/]",
-            o.case.expect,
+            o.case.final if o.case.final == o.case.expect else f"{o.case.expect} → {o.case.final}",
             "; ".join(s.get("reasons", [])),
             instrument,
             voucher,
             copay,
+            used,
             sites,
         )
     return table, mismatches
@@ -243,10 +330,46 @@ def _budget_table(budget: dict[str, Any]) -> Table:
     return table
 
 
-def run_demo(data_dir: Path) -> int:
+async def visible_in_temporal(
+    stack: EmbeddedStack, outcomes: list[Outcome], console: Console
+) -> None:
+    """What a manager filters in the Temporal UI, asked through the same visibility API: the
+    demo's applications by stage and applicant country (search attributes set by the workflow;
+    visibility is eventually consistent, hence the wait)."""
+    client = await Client.connect(stack.temporal_address, namespace=stack.namespace)
+    country = "AT"
+    expected = sum(
+        1
+        for o in outcomes
+        if o.status["stage"] == "closed" and o.case.applicant["country"] == country
+    )
+    query = f'LoketStage="closed" AND LoketApplicantCountry="{country}"'
+    deadline = time.monotonic() + 30
+    while (found := (await client.count_workflows(query)).count) != expected:
+        if time.monotonic() > deadline:
+            raise DemoError(f"Temporal lists {found} workflows for {query}, expected {expected}")
+        await asyncio.sleep(POLL_S)
+    by_stage = {}
+    for stage in sorted({o.status["stage"] for o in outcomes}):
+        by_stage[stage] = (await client.count_workflows(f'LoketStage="{stage}"')).count
+    console.print(
+        f"Temporal visibility: {query} → {found} workflow(s); by LoketStage: "
+        + ", ".join(f"{k} {v}" for k, v in by_stage.items())
+    )
+
+
+def run_demo(data_dir: Path, stay: bool = False) -> int:
     console = Console(width=200)
     t0 = time.monotonic()
-    config = StackConfig(data_dir=data_dir, acceptance_window_s=DEMO_ACCEPTANCE_WINDOW_S)
+    config = StackConfig(
+        data_dir=data_dir,
+        acceptance_window_s=DEMO_ACCEPTANCE_WINDOW_S,
+        voucher_validity_s=DEMO_VOUCHER_VALIDITY_S,
+        access_report_s=DEMO_ACCESS_REPORT_S,
+        ui=stay,
+        temporal_ui_port=DEMO_UI_PORT if stay else 0,
+        gateway_port=DEMO_GATEWAY_PORT if stay else 0,
+    )
     with EmbeddedStack(config) as stack:
         console.print(
             f"platform up in {time.monotonic() - t0:.1f}s (Kafka {config.kafka} at "
@@ -254,9 +377,19 @@ def run_demo(data_dir: Path) -> int:
             f"{stack.gateway_url}); logs in {stack.log_dir}"
         )
         outcomes = asyncio.run(drive(stack, console))
+        asyncio.run(visible_in_temporal(stack, outcomes, console))
+        if stay:
+            ui = f"{stack.temporal_ui}/namespaces/{stack.namespace}/workflows"
+            console.print(
+                f"The platform stays up: Temporal UI {ui} — filter with "
+                'LoketStage="closed" AND LoketApplicantCountry="AT" (also LoketPriorityArea, '
+                f"LoketCall, LoketFacilityCountries); listings {stack.gateway_url}"
+                "/v1/applications?stage=closed. Ctrl-C stops it."
+            )
+            _wait_for_interrupt()
     table, mismatches = _table(outcomes)
     console.print(table)
-    issued = [o for o in outcomes if o.status["stage"] == "voucher_issued"]
+    issued = [o for o in outcomes if o.status.get("voucher_id")]
     bundles = [
         o
         for o in issued
@@ -272,6 +405,15 @@ def run_demo(data_dir: Path) -> int:
             f"{o.documents['pdf']}"
         )
     total = sum(Decimal(o.status["aid"]["voucher_eur"]) for o in issued)
+    used = sum(Decimal(o.status["delivery"]["redeemed_eur"]) for o in issued)
+    for o in issued:
+        d = o.status["delivery"]
+        if o.case.after in ("partial", "unused", "cancel"):
+            console.print(
+                f"voucher {o.status['voucher_id']} of {o.case.applicant['name']} "
+                f"({o.case.after}): {d['units_delivered']} of {d['units_booked']} unit(s) "
+                f"delivered; {d['closed_reason']}"
+            )
     for o in outcomes:
         if o.case.action == "withdraw-then-accept":
             console.print(
@@ -280,13 +422,17 @@ def run_demo(data_dir: Path) -> int:
                 f"{o.status['allocation'][0]['site']}; stage {o.status['stage']}"
             )
     console.print(
-        'Temporal UI (namespace loket): filter with LoketStage="voucher_issued" AND '
-        'LoketApplicantCountry="AT"; also LoketPriorityArea, LoketCall, '
-        "LoketFacilityCountries"
-    )
-    console.print(
-        f"{len(outcomes)} applications, {len(issued)} vouchers worth EUR {total:,.2f}; "
+        f"{len(outcomes)} applications, {len(issued)} vouchers worth EUR {total:,.2f} of "
+        f"which EUR {used:,.2f} used; "
         f"{mismatches} outcome(s) differ from the scenario; "
         f"{time.monotonic() - t0:.1f}s in all"
     )
     return 0 if mismatches == 0 else 1
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass

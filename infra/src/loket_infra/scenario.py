@@ -282,7 +282,18 @@ class Case:
     instrument: str | None = None  # the state-aid instrument the voucher should use
     language: str = "en"  # of the agreement
     review: str | None = None  # what the programme manager decides in manual review
+    # After issuance: "deliver" everything and report | "partial" delivery, the voucher
+    # expires, then report | "unused" until expiry | "overdue": deliver, never report |
+    # "cancel": a programme manager cancels after a first delivery
+    after: str = "deliver"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final(self) -> str:
+        """The stage the application ends in."""
+        if self.expect != "voucher_issued":
+            return self.expect
+        return "cancelled" if self.after == "cancel" else "closed"
 
 
 def applicant(
@@ -354,6 +365,7 @@ CASES: list[Case] = [
         "health-biotech",
         [("beamtime.neutron-scattering", 2)],
         language="nl",
+        after="partial",
     ),
     Case(
         "AI hardware start-up, lithography + MEMS",
@@ -376,6 +388,7 @@ CASES: list[Case] = [
         applicant("Fjord Materials", "NO"),
         "advanced-materials",
         [("beamtime.xray-diffraction", 2)],
+        after="cancel",
     ),
     Case(
         "Greek start-up, code EL",
@@ -391,6 +404,7 @@ CASES: list[Case] = [
         applicant("Coherent Nordic", "SE"),
         "quantum",
         [("cleanroom.deposition", 24)],
+        after="overdue",
     ),
     Case(
         "Remote beamtime for a Slovenian start-up",
@@ -405,6 +419,7 @@ CASES: list[Case] = [
         applicant("Solaris Films", "HR"),
         "clean-energy",
         [("beamtime.xray-diffraction", 1)],
+        after="unused",
     ),
     Case(
         "Large enterprise",

@@ -52,8 +52,11 @@ class StackConfig:
     fresh: bool = True  # wipe data_dir first
     # Per-service DATABASE_URL; services not listed use SQLite files in data_dir.
     database_urls: dict[str, str] = field(default_factory=dict)
+    # Lifecycle durations shorter than the scheme's (days, months), for demos and tests.
     acceptance_window_s: int | None = None
     review_escalation_s: int | None = None
+    voucher_validity_s: int | None = None
+    access_report_s: int | None = None
     # Programme managers authenticate with this token at the gateway (generated when empty).
     manager_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     start_timeout_s: float = 90.0
@@ -231,10 +234,14 @@ class EmbeddedStack:
         }
         url = self.config.database_urls.get(name)
         env["DATABASE_URL"] = url or f"sqlite:///{self.data_dir / (name + '.db')}"
-        if self.config.acceptance_window_s is not None:
-            env["LOKET_ACCEPTANCE_WINDOW_S"] = str(self.config.acceptance_window_s)
-        if self.config.review_escalation_s is not None:
-            env["LOKET_REVIEW_ESCALATION_S"] = str(self.config.review_escalation_s)
+        for variable, seconds in (
+            ("LOKET_ACCEPTANCE_WINDOW_S", self.config.acceptance_window_s),
+            ("LOKET_REVIEW_ESCALATION_S", self.config.review_escalation_s),
+            ("LOKET_VOUCHER_VALIDITY_S", self.config.voucher_validity_s),
+            ("LOKET_ACCESS_REPORT_S", self.config.access_report_s),
+        ):
+            if seconds is not None:
+                env[variable] = str(seconds)
         env["LOKET_MANAGER_TOKEN"] = self.config.manager_token
         return env
 

@@ -399,8 +399,7 @@ class ApplicationWorkflow:
                     return await self._reallocate(lost.reason)
                 why = f"ended early, capacity withdrawn: {lost.reason}"
             else:
-                assert self._cancelled is not None
-                why = "cancelled"
+                why = self._cancelled_reason()
         await self._end_voucher(why)
         if self._cancelled is not None:
             await self._finish(Stage.CANCELLED, [self._cancelled_reason()])
