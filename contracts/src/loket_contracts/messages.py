@@ -618,4 +618,11 @@ BODIES: dict[str, type[BaseModel]] = {
     UTILISATION_REPLY: UtilisationReply,
     TERMS_REQUESTED: TermsRequested,
     TERMS_RENDERED: TermsRendered,
+    DELIVERY_RECORDED: DeliveryRecorded,
+    BOOKING_CLOSE_REQUESTED: BookingClose,
+    BOOKING_CLOSED: BookingClosed,
+    REDEEM_REQUESTED: Redemption,
+    VOUCHER_REDEEMED: VoucherRedeemed,
+    VOUCHER_CLOSE_REQUESTED: VoucherClose,
+    VOUCHER_CLOSED: VoucherClosed,
 }

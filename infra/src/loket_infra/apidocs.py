@@ -10,10 +10,21 @@ from typing import Any
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts import topics
-from loket_contracts.application import AcceptanceRecord
+from loket_contracts.application import (
+    NOTIFICATION,
+    STAGE_CHANGED,
+    AcceptanceRecord,
+    Notification,
+    StageChanged,
+)
 from pydantic import BaseModel
 
-BODIES: dict[str, type[BaseModel]] = {**m.BODIES, m.ACCEPTANCE_RECORDED: AcceptanceRecord}
+BODIES: dict[str, type[BaseModel]] = {
+    **m.BODIES,
+    m.ACCEPTANCE_RECORDED: AcceptanceRecord,
+    NOTIFICATION: Notification,
+    STAGE_CHANGED: StageChanged,
+}
 
 # (topic, message types on it, description)
 CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
@@ -31,7 +42,13 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
             (topics.ELIGIBILITY_EVENTS, [m.ELIGIBILITY_DECIDED], "Eligibility decisions"),
             (
                 topics.ALLOCATION_COMMANDS,
-                [m.HOLD_REQUESTED, m.CONFIRM_REQUESTED, m.RELEASE_REQUESTED, m.ROUND_REQUESTED],
+                [
+                    m.HOLD_REQUESTED,
+                    m.CONFIRM_REQUESTED,
+                    m.RELEASE_REQUESTED,
+                    m.ROUND_REQUESTED,
+                    m.BOOKING_CLOSE_REQUESTED,
+                ],
                 "Workflow → allocation",
             ),
             (
@@ -43,17 +60,32 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
                     m.ALLOCATION_RELEASED,
                     m.ALLOCATION_INVALIDATED,
                     m.ROUND_SOLVED,
+                    m.DELIVERY_RECORDED,
+                    m.BOOKING_CLOSED,
                 ],
                 "Allocation results",
             ),
             (
                 topics.VOUCHERS_COMMANDS,
-                [m.SCREENING_REQUESTED, m.ISSUE_REQUESTED, m.RESERVATION_RELEASE_REQUESTED],
+                [
+                    m.SCREENING_REQUESTED,
+                    m.ISSUE_REQUESTED,
+                    m.RESERVATION_RELEASE_REQUESTED,
+                    m.REDEEM_REQUESTED,
+                    m.VOUCHER_CLOSE_REQUESTED,
+                ],
                 "Workflow → vouchers",
             ),
             (
                 topics.VOUCHERS_EVENTS,
-                [m.AID_RESERVED, m.SCREENING_REFUSED, m.VOUCHER_ISSUED, m.RESERVATION_RELEASED],
+                [
+                    m.AID_RESERVED,
+                    m.SCREENING_REFUSED,
+                    m.VOUCHER_ISSUED,
+                    m.RESERVATION_RELEASED,
+                    m.VOUCHER_REDEEMED,
+                    m.VOUCHER_CLOSED,
+                ],
                 "State aid, budget and voucher results",
             ),
             (
@@ -79,6 +111,18 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
                 "Workflow → charter",
             ),
             (topics.CHARTER_EVENTS, [m.TERMS_RENDERED], "Rendered terms"),
+            (
+                topics.NOTIFICATIONS,
+                [NOTIFICATION],
+                "For people: what an applicant, a facility or a programme manager must act "
+                "on, and by when",
+            ),
+            (
+                topics.APPLICATION_EVENTS,
+                [STAGE_CHANGED],
+                "Every stage change of every application, for read models (key = application "
+                "id; `sequence` orders the changes of one application)",
+            ),
         ]
     ],
 ]
