@@ -20,6 +20,7 @@ from types import TracebackType
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from loket_contracts.application import SEARCH_ATTRIBUTES
 from loket_contracts.topics import all_topics_with_dlq
 
 from loket_infra import brokers
@@ -192,6 +193,10 @@ class EmbeddedStack:
             "--log-level",
             "warn",
         ]
+        # The managers' filters in the Temporal UI (the gateway registers them too, for a
+        # Temporal server it did not start).
+        for name, kind in SEARCH_ATTRIBUTES.items():
+            argv += ["--search-attribute", f"{name}={kind}"]
         if self.config.ui:
             argv += ["--ui-ip", "127.0.0.1", "--ui-port", str(self.config.temporal_ui_port)]
         else:

@@ -235,6 +235,12 @@ class FakeServices:
             )
         return reply(cmd, self.eligible)
 
+    async def withdraw_capacity(self, handle, was: str = "confirmed") -> None:
+        """A facility withdrew the slot: the allocation service releases the bundle itself
+        and tells the workflow."""
+        self.held -= {"hold", "booking"}
+        await handle.signal(SIGNAL_SERVICE_EVENT, invalidated(handle, len(self.sent), was))
+
     @property
     def commands(self) -> list[str]:
         """What went to the services (not the stage events and notifications for people)."""
@@ -679,7 +685,7 @@ async def test_cancel_in_manual_review_ends_it(env: WorkflowEnvironment) -> None
     assert services.commands == [m.ELIGIBILITY_REQUESTED]
 
 
-def invalidated(handle, n: int) -> ServiceEvent:
+def invalidated(handle, n: int, was: str = "confirmed") -> ServiceEvent:
     return ServiceEvent(
         event_id=f"inv-{n}",
         type=m.ALLOCATION_INVALIDATED,
@@ -687,7 +693,7 @@ def invalidated(handle, n: int) -> ServiceEvent:
             application_id=handle.id,
             facility_id="f",
             slot_id="s",
-            was="confirmed",
+            was=was,
             reason="beamline maintenance",
         ).model_dump_json(),
     )
@@ -701,7 +707,7 @@ async def test_booking_withdrawn_before_any_delivery_voids_the_voucher_and_offer
     async def withdraw_after_issuance(handle) -> None:
         await accept_current_terms(handle)
         await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
-        await handle.signal(SIGNAL_SERVICE_EVENT, invalidated(handle, 1))
+        await services.withdraw_capacity(handle)
         for _ in range(300):  # a new offer, with a new text to accept
             status = await handle.query(ApplicationWorkflow.status)
             if status.stage == Stage.AWAITING_ACCEPTANCE and status.terms_sha256 == "b" * 64:
@@ -733,7 +739,7 @@ async def test_booking_withdrawn_after_a_delivery_ends_the_voucher_early(
         await accept_current_terms(handle)
         await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
         await deliver(handle, units=1, sequence=1, total=1)
-        await handle.signal(SIGNAL_SERVICE_EVENT, invalidated(handle, 1))
+        await services.withdraw_capacity(handle)
         await wait_for_stage(handle, Stage.REPORT_DUE)
         await handle.execute_update(ApplicationWorkflow.submit_report, REPORT)
 
@@ -745,3 +751,50 @@ async def test_booking_withdrawn_after_a_delivery_ends_the_voucher_early(
     # the allocation service released the booking itself; only the voucher is closed
     assert m.BOOKING_CLOSE_REQUESTED not in services.commands
     assert m.VOUCHER_CLOSE_REQUESTED in services.commands
+
+
+async def test_a_manager_may_close_a_file_whose_report_is_due(env: WorkflowEnvironment) -> None:
+    services = FakeServices(env.client)
+
+    async def waive(handle) -> None:
+        await accept_current_terms(handle)
+        await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
+        await deliver(handle, units=2, sequence=1, total=2)
+        await wait_for_stage(handle, Stage.REPORT_DUE)
+        await handle.execute_update(
+            ApplicationWorkflow.cancel,
+            Cancellation(reason="company dissolved", by="M. Manager", role="manager"),
+        )
+
+    status = await run_with(env, services, application(), waive)
+    assert status.stage == Stage.CANCELLED
+    assert status.delivery is not None and status.delivery.redeemed_eur == Decimal(6000)
+    assert services.held == set()
+
+
+class NoSecondBundle(FakeServices):
+    """Capacity is gone for good: a new offer finds nothing."""
+
+    def answer(self, cmd: SendCommand) -> tuple[str, BaseModel] | None:
+        if cmd.type == m.HOLD_REQUESTED and "#" in cmd.event_id:
+            self.held.discard("hold")
+            return m.HOLD_FAILED, m.HoldFailed(
+                application_id=cmd.correlation_id, reason="no other beamline has free shifts"
+            )
+        return super().answer(cmd)
+
+
+async def test_when_no_other_bundle_exists_everything_is_released_and_the_applicant_told(
+    env: WorkflowEnvironment,
+) -> None:
+    services = NoSecondBundle(env.client)
+
+    async def withdraw(handle) -> None:
+        await wait_for_terms(handle)
+        await services.withdraw_capacity(handle, was="held")
+
+    status = await run_with(env, services, application(), withdraw)
+    assert status.stage == Stage.UNALLOCATABLE
+    assert status.reasons == ["no other beamline has free shifts"]
+    assert services.notices[-2:] == ["reallocating", "reallocation_failed"]
+    assert services.held == set()

@@ -169,8 +169,7 @@ class ApplicationWorkflow:
     @cancel.validator
     def _validate_cancel(self, cancellation: Cancellation) -> None:
         stage = self._status.stage
-        closed = stage in TERMINAL_STAGES or stage == Stage.REPORT_DUE
-        if closed or (stage == Stage.ISSUING and not self._tracks_delivery):
+        if stage in TERMINAL_STAGES or (stage == Stage.ISSUING and not self._tracks_delivery):
             raise ApplicationError(
                 f"an application in stage {stage} can no longer be cancelled",
                 type="WrongStage",
@@ -497,7 +496,7 @@ class ApplicationWorkflow:
         )
         try:
             await workflow.wait_condition(
-                lambda: self._status.access_report is not None,
+                lambda: self._status.access_report is not None or self._cancelled is not None,
                 timeout=max(due - workflow.now(), timedelta(seconds=1)),
             )
         except TimeoutError:
@@ -509,8 +508,11 @@ class ApplicationWorkflow:
                 [f"closed without the access report due {due:%Y-%m-%d %H:%M} UTC"],
             )
             return
+        if self._status.access_report is None:  # cancelled: nothing is held any more
+            await self._finish(Stage.CANCELLED, [self._cancelled_reason()])
+            return
         report = self._status.access_report
-        assert report is not None and report.submitted_at is not None
+        assert report.submitted_at is not None
         await self._finish(
             Stage.CLOSED, [f"access report received {report.submitted_at:%Y-%m-%d %H:%M} UTC"]
         )
@@ -565,6 +567,13 @@ class ApplicationWorkflow:
         if held.type == m.HOLD_FAILED:
             self._holding = False
             failed = m.HoldFailed.model_validate_json(held.data)
+            if self._attempt and workflow.patched("tell-why-reallocation-failed-v1"):
+                await self._notify(
+                    "applicant",
+                    "reallocation_failed",
+                    f"No other bundle could replace the withdrawn capacity: {failed.reason}. "
+                    "Everything held for you has been released.",
+                )
             await self._finish(Stage.UNALLOCATABLE, [failed.reason])
             return "finished"
         self._holding = True
