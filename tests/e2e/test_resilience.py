@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from decimal import Decimal
+
 from loket_infra.stack import EmbeddedStack
 
-from .conftest import Loket
+from .conftest import T0, Facility, Loket
 
 
 async def test_kill_9_of_worker_and_services_mid_flow_leaves_nothing_held_twice(
     loket: Loket, stack: EmbeddedStack
 ) -> None:
     site = await loket.facility("LV", units=4, price=2000)
-    app_id = await loket.submit(loket.application(loket.applicant("LT"), (site, 2)))
+    applicant = loket.applicant("LT")
+    app_id = await loket.submit(loket.application(applicant, (site, 2)))
     # Crash the worker, the allocation and the vouchers service while the saga runs.
     for name in ("workflows", "allocation", "vouchers"):
         stack.restart(name, kill=True)
@@ -28,7 +33,53 @@ async def test_kill_9_of_worker_and_services_mid_flow_leaves_nothing_held_twice(
     report = (await loket.http.get("/v1/utilisation")).json()
     mine = next(f for f in report["facilities"] if f["key"] == site.facility_id)
     assert (mine["held_units"], mine["booked_units"]) == (0, 2)  # booked once, nothing left held
-    budget = (await loket.http.get("/v1/calls/LOKET-2026-01/budget")).json()
-    assert all(
-        a["reserved_eur"] in ("0", "0.00") or float(a["reserved_eur"]) >= 0 for a in budget["areas"]
+    # the aid was granted once: the single undertaking's ledger holds exactly 2 × €2,000
+    assert await de_minimis_used(loket, applicant["undertaking_id"]) == Decimal(4000)
+
+
+async def de_minimis_used(loket: Loket, undertaking_id: str) -> Decimal:
+    headroom = (await loket.http.get(f"/v1/undertakings/{undertaking_id}/headroom")).json()
+    return Decimal(headroom["points"][0]["de_minimis_used_eur"])
+
+
+async def free_units(loket: Loket, site: Facility) -> int:
+    catalogue = await loket.http.get("/v1/catalogue", params={"service_type": site.service_type})
+    return int(catalogue.json()["slots"][0]["free_units"])
+
+
+async def test_worker_killed_while_compensating_a_cancelled_voucher_gives_back_exactly_once(
+    loket: Loket, stack: EmbeddedStack
+) -> None:
+    site = await loket.facility("EE", units=4, price=1500)
+    applicant = loket.applicant("FI")
+    app_id = await loket.submit(loket.application(applicant, (site, 3)))
+    terms = await loket.until_terms(app_id)
+    await loket.http.post(
+        f"/v1/applications/{app_id}/accept", json={"terms_sha256": terms["sha256"]}
     )
+    await loket.wait_stage(app_id, {"voucher_issued"})
+    await loket.http.post(
+        f"/v1/facilities/{site.facility_id}/deliveries",
+        json={
+            "facility_id": site.facility_id,
+            "sequence": 50,
+            "application_id": app_id,
+            "slot_id": site.slot_id,
+            "units_delivered": 1,
+            "delivered_at": T0.isoformat(),
+        },
+    )
+    end = time.monotonic() + 60
+    while (await loket.http.get(f"/v1/applications/{app_id}")).json()["delivery"][
+        "units_delivered"
+    ] < 1:
+        assert time.monotonic() < end, "the delivery was never recorded"
+        await asyncio.sleep(0.2)
+    resp = await loket.http.post(f"/v1/applications/{app_id}/cancel", json={"reason": "moved"})
+    assert resp.status_code == 200, resp.text
+    stack.restart("workflows", kill=True)  # in the middle of closing booking and voucher
+    status = await loket.wait_stage(app_id, {"cancelled", "failed"})
+    assert status["stage"] == "cancelled", status
+    assert await free_units(loket, site) == 3  # the 2 undelivered units, back once
+    assert await de_minimis_used(loket, applicant["undertaking_id"]) == Decimal(1500)
+    assert Decimal(status["delivery"]["released_eur"]) == Decimal(3000)

@@ -839,7 +839,8 @@ class ApplicationWorkflow:
                 correlation_id=app_id,
                 body_json=body.model_dump_json(),
             ),
-            start_to_close_timeout=timedelta(seconds=30),
+            # One Kafka send: a worker that died mid-send is noticed and retried quickly.
+            start_to_close_timeout=timedelta(seconds=10),
             retry_policy=SEND_RETRY,
         )
 
