@@ -9,7 +9,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from loket_contracts.topics import FACILITY_CAPACITY, dlq
+from loket_contracts.topics import FACILITY_CAPACITY, NOTIFICATIONS, dlq
 
 from .conftest import T0, Facility, Loket
 
@@ -123,6 +123,20 @@ async def test_deliveries_redeem_the_voucher_then_report_closes_the_file(loket: 
 
     row = await listed(loket, app_id, stage="closed", facility_country="FR")
     assert row["applicant_country"] == "AT" and row["voucher_id"] == status["voucher_id"]
+
+    # Who was told to act, on the notifications topic
+    notices = [
+        json.loads(body)
+        for headers, body in await loket.records(NOTIFICATIONS)
+        if headers.get("ce_correlationid") == app_id
+    ]
+    told = {(n["audience"], n["kind"], n["facility_id"]) for n in notices}
+    assert {
+        ("applicant", "terms_ready", None),
+        ("applicant", "voucher_issued", None),
+        ("facility", "booking_confirmed", site.facility_id),
+        ("applicant", "access_report_due", None),
+    } <= told
 
 
 async def test_manager_cancels_a_half_used_voucher_and_the_rest_goes_back(loket: Loket) -> None:
