@@ -35,11 +35,12 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy contracts/src libs/messaging/src services/*/src workflows/src infra/src tests bench
+	$(VENV)/bin/mypy --no-incremental contracts/src libs/messaging/src services/*/src workflows/src infra/src tests bench
 
 bench: setup
 	$(PY) -m bench.kafka_hop
 	$(PY) -m bench.allocation
+	$(PY) -m bench.e2e_throughput
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .loket

@@ -33,7 +33,7 @@ from loket_contracts.application import (
     Stage,
     TermsDecision,
 )
-from loket_workflows.application.dto import SendCommand
+from loket_workflows.application.dto import SendCommand, SendCommands
 from loket_workflows.application.workflows import ApplicationWorkflow
 from pydantic import BaseModel
 from temporalio import activity
@@ -221,6 +221,11 @@ class FakeServices:
             SIGNAL_SERVICE_EVENT, event
         )
 
+    @activity.defn(name="send_commands")
+    async def send_commands(self, batch: SendCommands) -> None:
+        for cmd in batch.commands:
+            await self.send_command(cmd)
+
     def answer(self, cmd: SendCommand) -> tuple[str, BaseModel] | None:
         if cmd.type == m.REDEEM_REQUESTED:
             redemption = m.Redemption.model_validate_json(cmd.body_json)
@@ -314,7 +319,7 @@ async def run_with(
         env.client,
         task_queue=TASK_QUEUE,
         workflows=[ApplicationWorkflow],
-        activities=[services.send_command],
+        activities=[services.send_command, services.send_commands],
     ):
         handle = await env.client.start_workflow(
             ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=TASK_QUEUE
@@ -566,7 +571,7 @@ async def test_a_finished_application_cannot_be_cancelled(env: WorkflowEnvironme
         env.client,
         task_queue=TASK_QUEUE,
         workflows=[ApplicationWorkflow],
-        activities=[services.send_command],
+        activities=[services.send_command, services.send_commands],
     ):
         handle = await env.client.start_workflow(
             ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=TASK_QUEUE

@@ -14,3 +14,11 @@ class SendCommand(BaseModel):
     event_id: str
     correlation_id: str
     body_json: str
+
+
+class SendCommands(BaseModel):
+    """Several events in one activity (batched-sends-v1): stage events and notifications
+    with the command that follows them. Sent in order; retried as a whole (duplicates are
+    dropped by event id)."""
+
+    commands: list[SendCommand]

@@ -28,7 +28,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             client,
             task_queue=TASK_QUEUE,
             workflows=[ApplicationWorkflow],
-            activities=[activities.send_command],
+            activities=[activities.send_command, activities.send_commands],
         ):
             settings.mark_ready()
             log.info("worker polling task queue %s", TASK_QUEUE)

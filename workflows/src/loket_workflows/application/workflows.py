@@ -7,6 +7,7 @@ are updates raced against a durable timer. Everything here is deterministic: tim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -51,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
         TermsDecision,
     )
 
-    from loket_workflows.application.dto import SendCommand
+    from loket_workflows.application.dto import SendCommand, SendCommands
 
 # How long a service may take to answer a command before the application fails over to
 # compensation. Generous: a service may be down for a deploy or a broker pause.
@@ -99,6 +100,10 @@ class ApplicationWorkflow:
         self._booked = False
         self._voucher_active = False
         self._tracks_delivery = False
+        # batched-sends-v1: stage events and notifications ride along with the next command
+        # (one activity instead of several); everything queued is sent before any wait.
+        self._batching = False
+        self._queued: list[SendCommand] = []
 
     # ---- signals, updates, queries ------------------------------------------------------
 
@@ -209,6 +214,7 @@ class ApplicationWorkflow:
 
     @workflow.run
     async def run(self, inp: ApplicationInput) -> ApplicationStatus:
+        self._batching = workflow.patched("batched-sends-v1")
         try:
             await self._lifecycle(inp)
         except ServiceTimeout as exc:
@@ -217,6 +223,7 @@ class ApplicationWorkflow:
         except Cancelled:
             await self._compensate()
             await self._finish(Stage.CANCELLED, [self._cancelled_reason()])
+        await self._flush()
         return self._status
 
     async def _lifecycle(self, inp: ApplicationInput) -> None:
@@ -376,8 +383,8 @@ class ApplicationWorkflow:
         why: str | None = None
         while why is None:
             try:
-                await workflow.wait_condition(
-                    woken, timeout=max(valid_until - workflow.now(), timedelta(seconds=1))
+                await self._wait(
+                    woken, within=max(valid_until - workflow.now(), timedelta(seconds=1))
                 )
             except TimeoutError:
                 why = f"expired on {valid_until:%Y-%m-%d}"
@@ -495,9 +502,9 @@ class ApplicationWorkflow:
             due,
         )
         try:
-            await workflow.wait_condition(
+            await self._wait(
                 lambda: self._status.access_report is not None or self._cancelled is not None,
-                timeout=max(due - workflow.now(), timedelta(seconds=1)),
+                within=max(due - workflow.now(), timedelta(seconds=1)),
             )
         except TimeoutError:
             await self._notify(
@@ -680,7 +687,7 @@ class ApplicationWorkflow:
                     self._status.acceptance_deadline,
                 )
                 try:
-                    await workflow.wait_condition(decided_or_invalidated, timeout=window / 2)
+                    await self._wait(decided_or_invalidated, within=window / 2)
                 except TimeoutError:
                     await self._notify(
                         "applicant",
@@ -688,9 +695,9 @@ class ApplicationWorkflow:
                         "Half of the time to accept has passed.",
                         self._status.acceptance_deadline,
                     )
-                    await workflow.wait_condition(decided_or_invalidated, timeout=window / 2)
+                    await self._wait(decided_or_invalidated, within=window / 2)
             else:
-                await workflow.wait_condition(decided_or_invalidated, timeout=window)
+                await self._wait(decided_or_invalidated, within=window)
         except TimeoutError:
             await self._compensate()
             await self._finish(
@@ -738,14 +745,14 @@ class ApplicationWorkflow:
             return self._review is not None or self._cancelled is not None
 
         try:
-            await workflow.wait_condition(decided, timeout=escalation)
+            await self._wait(decided, within=escalation)
         except TimeoutError:
             await self._notify(
                 "manager",
                 "review_escalated",
                 f"no decision within {escalation}: " + "; ".join(reasons),
             )
-            await workflow.wait_condition(decided)
+            await self._wait(decided)
         if self._review is None:
             raise Cancelled()
         if not self._review.approve:
@@ -781,6 +788,7 @@ class ApplicationWorkflow:
                 due=due,
                 facility_id=facility_id,
             ),
+            queue=True,
         )
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -811,6 +819,7 @@ class ApplicationWorkflow:
                     reasons=self._status.reasons,
                 ),
                 per_attempt=False,
+                queue=True,
             )
 
     async def _finish(self, stage: Stage, reasons: list[str]) -> None:
@@ -825,24 +834,55 @@ class ApplicationWorkflow:
         return f"cancelled{by}: {self._cancelled.reason}"
 
     async def _send(
-        self, topic: str, type_: str, step: str, body: BaseModel, *, per_attempt: bool = True
+        self,
+        topic: str,
+        type_: str,
+        step: str,
+        body: BaseModel,
+        *,
+        per_attempt: bool = True,
+        queue: bool = False,
     ) -> None:
+        """Publish one event; with `queue`, only queue it for the next send or wait."""
         app_id = self._inp.application_id
         if self._attempt and per_attempt:
             step = f"{step}#{self._attempt}"  # a new offer's commands are new events
+        command = SendCommand(
+            topic=topic,
+            type=type_,
+            event_id=f"{app_id}/{step}",
+            correlation_id=app_id,
+            body_json=body.model_dump_json(),
+        )
+        if self._batching:
+            self._queued.append(command)
+            if not queue:
+                await self._flush()
+            return
         await workflow.execute_activity(
             "send_command",
-            SendCommand(
-                topic=topic,
-                type=type_,
-                event_id=f"{app_id}/{step}",
-                correlation_id=app_id,
-                body_json=body.model_dump_json(),
-            ),
+            command,
             # One Kafka send: a worker that died mid-send is noticed and retried quickly.
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=SEND_RETRY,
         )
+
+    async def _flush(self) -> None:
+        if not self._queued:
+            return
+        batch, self._queued = self._queued, []
+        await workflow.execute_activity(
+            "send_commands",
+            SendCommands(commands=batch),
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=SEND_RETRY,
+        )
+
+    async def _wait(self, condition: Callable[[], bool], within: timedelta | None = None) -> None:
+        """Wait durably, after sending whatever is queued (a stage event must not wait
+        with the application for days)."""
+        await self._flush()
+        await workflow.wait_condition(condition, timeout=within)
 
     async def _receive(self, *types: str, cancellable: bool = True) -> ServiceEvent:
         def arrived() -> bool:
@@ -851,7 +891,7 @@ class ApplicationWorkflow:
             )
 
         try:
-            await workflow.wait_condition(arrived, timeout=SERVICE_REPLY_TIMEOUT)
+            await self._wait(arrived, within=SERVICE_REPLY_TIMEOUT)
         except TimeoutError:
             raise ServiceTimeout(
                 f"no answer of type {' or '.join(types)} within {SERVICE_REPLY_TIMEOUT}"
