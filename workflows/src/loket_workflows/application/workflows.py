@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -61,6 +62,9 @@ MAX_REALLOCATIONS = 3
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30)
 )
+
+
+AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
 
 class ServiceTimeout(Exception):
@@ -232,7 +236,7 @@ class ApplicationWorkflow:
 
         # 2. eligibility
         await self._enter(Stage.ELIGIBILITY)
-        await self._send(
+        decided = await self._ask(
             topics.ELIGIBILITY_COMMANDS,
             m.ELIGIBILITY_REQUESTED,
             "eligibility",
@@ -242,9 +246,8 @@ class ApplicationWorkflow:
                 priority_area=inp.priority_area,
                 as_of=today,
             ),
-        )
-        decided = m.EligibilityDecided.model_validate_json(
-            (await self._receive(m.ELIGIBILITY_DECIDED)).data
+            m.EligibilityDecided,
+            m.ELIGIBILITY_DECIDED,
         )
         self._status.eligibility = decided.rules
         self._status.sme_category = decided.sme_category
@@ -297,15 +300,15 @@ class ApplicationWorkflow:
                 "acceptance",
                 self._status.acceptance,
             )
-        await self._send(
+        # Issuance runs to its end; a cancellation meanwhile is handled once the voucher exists.
+        confirmed = await self._ask(
             topics.ALLOCATION_COMMANDS,
             m.CONFIRM_REQUESTED,
             "confirm",
             m.AllocationRef(application_id=app_id),
-        )
-        # Issuance runs to its end; a cancellation meanwhile is handled once the voucher exists.
-        confirmed = m.AllocationConfirmed.model_validate_json(
-            (await self._receive(m.ALLOCATION_CONFIRMED, cancellable=False)).data
+            m.AllocationConfirmed,
+            m.ALLOCATION_CONFIRMED,
+            cancellable=False,
         )
         if not confirmed.confirmed:
             self._holding = False
@@ -322,14 +325,14 @@ class ApplicationWorkflow:
         delivery = self._tracks_delivery
         if delivery:  # from here the booking, then the voucher, are what must be given back
             self._holding, self._booked = False, True
-        await self._send(
+        issued = await self._ask(
             topics.VOUCHERS_COMMANDS,
             m.ISSUE_REQUESTED,
             "issue",
             m.VoucherRef(application_id=app_id),
-        )
-        issued = m.VoucherIssued.model_validate_json(
-            (await self._receive(m.VOUCHER_ISSUED, cancellable=False)).data
+            m.VoucherIssued,
+            m.VOUCHER_ISSUED,
+            cancellable=False,
         )
         if delivery:
             self._reserved, self._voucher_active = False, True
@@ -414,7 +417,7 @@ class ApplicationWorkflow:
 
     async def _redeem(self, event: ServiceEvent) -> None:
         recorded = m.DeliveryRecorded.model_validate_json(event.data)
-        await self._send(
+        redeemed = await self._ask(
             topics.VOUCHERS_COMMANDS,
             m.REDEEM_REQUESTED,
             f"redeem-{recorded.delivery_id}",
@@ -424,9 +427,9 @@ class ApplicationWorkflow:
                 units=recorded.units,
                 market_value_eur=recorded.market_value_eur,
             ),
-        )
-        redeemed = m.VoucherRedeemed.model_validate_json(
-            (await self._receive(m.VOUCHER_REDEEMED, cancellable=False)).data
+            m.VoucherRedeemed,
+            m.VOUCHER_REDEEMED,
+            cancellable=False,
         )
         progress = self._status.delivery
         assert progress is not None
@@ -441,14 +444,14 @@ class ApplicationWorkflow:
         be recorded any more, so every recorded one is already in the inbox (same partition)."""
         app_id = self._inp.application_id
         if self._booked:
-            await self._send(
+            closed = await self._ask(
                 topics.ALLOCATION_COMMANDS,
                 m.BOOKING_CLOSE_REQUESTED,
                 "close-booking",
                 m.BookingClose(application_id=app_id, reason=why),
-            )
-            closed = m.BookingClosed.model_validate_json(
-                (await self._receive(m.BOOKING_CLOSED, cancellable=False)).data
+                m.BookingClosed,
+                m.BOOKING_CLOSED,
+                cancellable=False,
             )
             self._booked = False
             if closed.units_released:
@@ -463,14 +466,14 @@ class ApplicationWorkflow:
         while self._inbox.get(m.DELIVERY_RECORDED):
             await self._redeem(self._inbox[m.DELIVERY_RECORDED].pop(0))
         if self._voucher_active:
-            await self._send(
+            closed_voucher = await self._ask(
                 topics.VOUCHERS_COMMANDS,
                 m.VOUCHER_CLOSE_REQUESTED,
                 "close-voucher",
                 m.VoucherClose(application_id=app_id, reason=why),
-            )
-            closed_voucher = m.VoucherClosed.model_validate_json(
-                (await self._receive(m.VOUCHER_CLOSED, cancellable=False)).data
+                m.VoucherClosed,
+                m.VOUCHER_CLOSED,
+                cancellable=False,
             )
             self._voucher_active = False
             progress = self._status.delivery
@@ -637,7 +640,7 @@ class ApplicationWorkflow:
 
         # 5. terms
         await self._enter(Stage.TERMS)
-        await self._send(
+        rendered = await self._ask(
             topics.CHARTER_COMMANDS,
             m.TERMS_REQUESTED,
             "terms",
@@ -652,8 +655,9 @@ class ApplicationWorkflow:
                 co_payment_eur=aid.co_payment_eur,
                 language=inp.language,
             ),
+            m.TermsRendered,
+            m.TERMS_RENDERED,
         )
-        rendered = m.TermsRendered.model_validate_json((await self._receive(m.TERMS_RENDERED)).data)
         self._terms = Terms(
             application_id=app_id,
             template_id=rendered.template_id,
@@ -866,6 +870,22 @@ class ApplicationWorkflow:
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=SEND_RETRY,
         )
+
+    async def _ask(
+        self,
+        topic: str,
+        type_: str,
+        step: str,
+        body: BaseModel,
+        answer: type[AnswerT],
+        answer_type: str,
+        *,
+        cancellable: bool = True,
+    ) -> AnswerT:
+        """A command and the one answer it gets."""
+        await self._send(topic, type_, step, body)
+        received = await self._receive(answer_type, cancellable=cancellable)
+        return answer.model_validate_json(received.data)
 
     async def _flush(self) -> None:
         if not self._queued:

@@ -59,9 +59,14 @@ class AidRow(SQLModel, table=True):
     aid_at_issue_eur: Decimal | None = Field(
         default=None, sa_column=Column(Numeric(14, 2), nullable=True)
     )
-    voucher_state: str = Field(default="", max_length=20)  # "" | active | closed | voided
+    voucher_state: str = Field(default="", max_length=20)  # "" | active | closed
     closed_reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def granted_eur(self) -> Decimal:
+        """The aid granted at issuance (before any correction at closure)."""
+        return self.aid_at_issue_eur if self.aid_at_issue_eur is not None else self.aid_element_eur
 
 
 class RedemptionRow(SQLModel, table=True):

@@ -164,15 +164,12 @@ class VoucherHandlers:
         done = session.get(RedemptionRow, cmd.delivery_id)
         if done is None:
             if row is None or row.voucher_state != "active":
-                state = (
-                    "no voucher" if row is None else f"voucher {row.voucher_state or 'not issued'}"
+                raise Rejected(
+                    f"cannot redeem {cmd.delivery_id} for {cmd.application_id}: {_state(row)}"
                 )
-                raise Rejected(f"cannot redeem {cmd.delivery_id} for {cmd.application_id}: {state}")
             try:
                 amount = redemption_amount(
-                    row.aid_at_issue_eur
-                    if row.aid_at_issue_eur is not None
-                    else row.aid_element_eur,
+                    row.granted_eur,
                     row.market_value_eur,
                     row.redeemed_market_eur,
                     row.redeemed_eur,
@@ -192,7 +189,7 @@ class VoucherHandlers:
             row.redeemed_eur += amount
             session.add(row)
         assert row is not None
-        granted = row.aid_at_issue_eur if row.aid_at_issue_eur is not None else row.aid_element_eur
+        granted = row.granted_eur
         body = m.VoucherRedeemed(
             application_id=cmd.application_id,
             voucher_id=row.voucher_id or "",
@@ -208,15 +205,11 @@ class VoucherHandlers:
         value goes back to the call budget and the ledger keeps the aid the scheme says."""
         cmd = event.decode(m.VoucherClose)
         row = session.get(AidRow, cmd.application_id)
-        if row is None or row.voucher_state not in ("active", "closed", "voided"):
-            state = "no voucher" if row is None else f"voucher {row.voucher_state or 'not issued'}"
-            raise Rejected(f"cannot close the voucher of {cmd.application_id}: {state}")
+        if row is None or row.voucher_state not in ("active", "closed"):
+            raise Rejected(f"cannot close the voucher of {cmd.application_id}: {_state(row)}")
         rule = self.scheme.state_aid.aid_follows_use
         if row.voucher_state == "active":
-            granted = (
-                row.aid_at_issue_eur if row.aid_at_issue_eur is not None else row.aid_element_eur
-            )
-            closure = close_voucher(granted, row.redeemed_eur, rule.value, cmd.reason)
+            closure = close_voucher(row.granted_eur, row.redeemed_eur, rule.value, cmd.reason)
             if closure.released_eur:
                 repo.give_back_grant(session, row.call_id, row.priority_area, closure.released_eur)
             row.aid_element_eur = closure.aid_recorded_eur
@@ -225,7 +218,7 @@ class VoucherHandlers:
             if closure.aid_recorded_eur == 0:
                 row.status = "lapsed"  # nothing used: no aid to register
             session.add(row)
-        granted = row.aid_at_issue_eur if row.aid_at_issue_eur is not None else row.aid_element_eur
+        granted = row.granted_eur
         body = m.VoucherClosed(
             application_id=row.application_id,
             voucher_id=row.voucher_id or "",
@@ -356,6 +349,10 @@ class VoucherHandlers:
             ],
         )
         return [reply(m.REGISTER_REPLY, body, event.id)]
+
+
+def _state(row: AidRow | None) -> str:
+    return "no voucher" if row is None else f"voucher {row.voucher_state or 'not issued'}"
 
 
 def voucher_id_for(application_id: str) -> str:
