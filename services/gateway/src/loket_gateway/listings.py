@@ -68,7 +68,7 @@ def record_submitted(session: Session, inp: ApplicationInput) -> None:
                 stage_at=inp.submitted_at,
                 submitted_at=inp.submitted_at,
                 applicant_name=inp.applicant.name,
-                applicant_country=inp.applicant.workplace_country,
+                applicant_country=inp.applicant.country,  # of establishment, as in the events
                 priority_area=inp.priority_area,
                 call_id=inp.call_id,
             )
