@@ -8,7 +8,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -171,6 +171,33 @@ class Loket:
                 return status
             assert time.monotonic() < end, f"{app_id} stuck in {status['stage']}: {status}"
             await asyncio.sleep(0.2)
+
+    async def until(
+        self, app_id: str, check: Callable[[dict[str, Any]], bool], deadline_s: float = 60
+    ) -> dict[str, Any]:
+        """Poll the status until `check` holds (any condition, not only a stage)."""
+        end = time.monotonic() + deadline_s
+        while True:
+            status: dict[str, Any] = (await self.http.get(f"/v1/applications/{app_id}")).json()
+            if check(status):
+                return status
+            assert time.monotonic() < end, f"{app_id}: {status['stage']} {status.get('delivery')}"
+            await asyncio.sleep(0.2)
+
+    async def deliver(self, site: Facility, app_id: str, units: int, sequence: int) -> None:
+        """The facility reports a delivery through the gateway."""
+        resp = await self.http.post(
+            f"/v1/facilities/{site.facility_id}/deliveries",
+            json={
+                "facility_id": site.facility_id,
+                "sequence": sequence,
+                "application_id": app_id,
+                "slot_id": site.slot_id,
+                "units_delivered": units,
+                "delivered_at": T0.isoformat(),
+            },
+        )
+        assert resp.status_code == 202, resp.text
 
     async def until_terms(self, app_id: str) -> dict[str, Any]:
         status = await self.wait_stage(app_id, TERMINAL | {"awaiting_acceptance"})

@@ -11,7 +11,7 @@ from typing import Any
 
 from loket_contracts.topics import FACILITY_CAPACITY, NOTIFICATIONS, dlq
 
-from .conftest import T0, Facility, Loket
+from .conftest import Loket
 
 REPORT = {
     "summary": "Three shifts of X-ray imaging; the defect maps changed our annealing step.",
@@ -28,31 +28,6 @@ async def issued(loket: Loket, app_id: str) -> dict[str, Any]:
     status = await loket.wait_stage(app_id, {"voucher_issued", "failed"})
     assert status["stage"] == "voucher_issued", status
     return status
-
-
-async def deliver(loket: Loket, site: Facility, app_id: str, units: int, sequence: int) -> None:
-    resp = await loket.http.post(
-        f"/v1/facilities/{site.facility_id}/deliveries",
-        json={
-            "facility_id": site.facility_id,
-            "sequence": sequence,
-            "application_id": app_id,
-            "slot_id": site.slot_id,
-            "units_delivered": units,
-            "delivered_at": T0.isoformat(),
-        },
-    )
-    assert resp.status_code == 202, resp.text
-
-
-async def until(loket: Loket, app_id: str, check: Any, deadline_s: float = 60) -> dict[str, Any]:
-    end = time.monotonic() + deadline_s
-    while True:
-        status: dict[str, Any] = (await loket.http.get(f"/v1/applications/{app_id}")).json()
-        if check(status):
-            return status
-        assert time.monotonic() < end, f"{app_id}: {status['stage']} {status.get('delivery')}"
-        await asyncio.sleep(0.2)
 
 
 async def listed(loket: Loket, app_id: str, **params: Any) -> dict[str, Any]:
@@ -97,11 +72,11 @@ async def test_deliveries_redeem_the_voucher_then_report_closes_the_file(loket: 
     app_id = await loket.submit(loket.application(loket.applicant("AT"), (site, 3)))
     await issued(loket, app_id)
 
-    await deliver(loket, site, app_id, units=2, sequence=10)
-    await deliver(loket, site, app_id, units=2, sequence=10)  # sent twice: counted once
-    await deliver(loket, site, app_id, units=5, sequence=11)  # more than booked: refused
-    await deliver(loket, site, app_id, units=1, sequence=12)
-    status = await until(loket, app_id, lambda s: s["stage"] == "report_due")
+    await loket.deliver(site, app_id, units=2, sequence=10)
+    await loket.deliver(site, app_id, units=2, sequence=10)  # sent twice: counted once
+    await loket.deliver(site, app_id, units=5, sequence=11)  # more than booked: refused
+    await loket.deliver(site, app_id, units=1, sequence=12)
+    status = await loket.until(app_id, lambda s: s["stage"] == "report_due")
     delivery = status["delivery"]
     assert (delivery["units_delivered"], delivery["units_booked"]) == (3, 3)
     assert Decimal(delivery["redeemed_eur"]) == Decimal(9000)
@@ -144,8 +119,8 @@ async def test_manager_cancels_a_half_used_voucher_and_the_rest_goes_back(loket:
     applicant = loket.applicant("PL")
     app_id = await loket.submit(loket.application(applicant, (site, 4)))
     await issued(loket, app_id)
-    await deliver(loket, site, app_id, units=1, sequence=20)
-    await until(loket, app_id, lambda s: (s["delivery"] or {}).get("units_delivered") == 1)
+    await loket.deliver(site, app_id, units=1, sequence=20)
+    await loket.until(app_id, lambda s: (s["delivery"] or {}).get("units_delivered") == 1)
 
     not_manager = await loket.http.post(
         f"/v1/applications/{app_id}/cancel",
@@ -173,7 +148,7 @@ async def test_manager_cancels_a_half_used_voucher_and_the_rest_goes_back(loket:
     catalogue = await loket.http.get("/v1/catalogue", params={"service_type": site.service_type})
     assert catalogue.json()["slots"][0]["free_units"] == 3
     # A delivery reported after the cancellation is refused: nothing is booked any more.
-    await deliver(loket, site, app_id, units=1, sequence=21)
+    await loket.deliver(site, app_id, units=1, sequence=21)
     refused = await dead_letters(loket, app_id, 21)
     assert refused and "the booking is completed" in refused[0]["dlq_reason"]
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from decimal import Decimal
 
 from loket_infra.stack import EmbeddedStack
 
-from .conftest import T0, Facility, Loket
+from .conftest import Facility, Loket
 
 
 async def test_kill_9_of_worker_and_services_mid_flow_leaves_nothing_held_twice(
@@ -58,23 +56,8 @@ async def test_worker_killed_while_compensating_a_cancelled_voucher_gives_back_e
         f"/v1/applications/{app_id}/accept", json={"terms_sha256": terms["sha256"]}
     )
     await loket.wait_stage(app_id, {"voucher_issued"})
-    await loket.http.post(
-        f"/v1/facilities/{site.facility_id}/deliveries",
-        json={
-            "facility_id": site.facility_id,
-            "sequence": 50,
-            "application_id": app_id,
-            "slot_id": site.slot_id,
-            "units_delivered": 1,
-            "delivered_at": T0.isoformat(),
-        },
-    )
-    end = time.monotonic() + 60
-    while (await loket.http.get(f"/v1/applications/{app_id}")).json()["delivery"][
-        "units_delivered"
-    ] < 1:
-        assert time.monotonic() < end, "the delivery was never recorded"
-        await asyncio.sleep(0.2)
+    await loket.deliver(site, app_id, units=1, sequence=50)
+    await loket.until(app_id, lambda s: s["delivery"]["units_delivered"] >= 1)
     resp = await loket.http.post(f"/v1/applications/{app_id}/cancel", json={"reason": "moved"})
     assert resp.status_code == 200, resp.text
     stack.restart("workflows", kill=True)  # in the middle of closing booking and voucher

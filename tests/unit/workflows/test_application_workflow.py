@@ -480,20 +480,7 @@ async def test_withdrawn_capacity_re_allocates_and_needs_a_new_acceptance(
 
     async def withdraw_then_accept(handle) -> None:
         await wait_for_terms(handle)
-        await handle.signal(
-            SIGNAL_SERVICE_EVENT,
-            ServiceEvent(
-                event_id="inv-1",
-                type=m.ALLOCATION_INVALIDATED,
-                data=m.AllocationInvalidated(
-                    application_id=handle.id,
-                    facility_id="f",
-                    slot_id="s",
-                    was="held",
-                    reason="beam dump",
-                ).model_dump_json(),
-            ),
-        )
+        await services.withdraw_capacity(handle, was="held")
         for _ in range(200):  # the new offer arrives with a new text
             status = await handle.query(ApplicationWorkflow.status)
             if status.stage == Stage.AWAITING_ACCEPTANCE and status.terms_sha256 == "b" * 64:

@@ -322,8 +322,9 @@ class ApplicationWorkflow:
             await self._compensate()
             await self._finish(Stage.FAILED, [confirmed.reason])
             return "finished"
-        delivery = self._tracks_delivery
-        if delivery:  # from here the booking, then the voucher, are what must be given back
+        if (
+            self._tracks_delivery
+        ):  # from here the booking, then the voucher, are what must be given back
             self._holding, self._booked = False, True
         issued = await self._ask(
             topics.VOUCHERS_COMMANDS,
@@ -334,7 +335,7 @@ class ApplicationWorkflow:
             m.VOUCHER_ISSUED,
             cancellable=False,
         )
-        if delivery:
+        if self._tracks_delivery:
             self._reserved, self._voucher_active = False, True
         self._status.voucher_id = issued.voucher_id
         self._status.reasons = [

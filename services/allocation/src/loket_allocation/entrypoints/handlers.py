@@ -111,9 +111,10 @@ def on_delivery(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     if hold is None or hold.status != "confirmed":
         state = "no booking" if hold is None else f"the booking is {hold.status}"
         raise Rejected(f"delivery for {body.application_id} refused: {state}")
+    booking = repo.booking_lines(session, body.application_id)
     lines = [
         line
-        for line in repo.booking_lines(session, body.application_id)
+        for line in booking
         if line.facility_id == body.facility_id and line.slot_id == body.slot_id
     ]
     if not lines:
@@ -144,7 +145,6 @@ def on_delivery(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
             delivered_at=body.delivered_at,
         )
     )
-    booking = repo.booking_lines(session, body.application_id)
     recorded = m.DeliveryRecorded(
         application_id=body.application_id,
         delivery_id=f"{body.facility_id}/{body.sequence}",
