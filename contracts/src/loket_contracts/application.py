@@ -12,6 +12,7 @@ from typing import Final
 
 from pydantic import BaseModel, Field, computed_field
 
+from loket_contracts.bounds import TEXT_MAX, CallId, Eur, Id, Seconds, Text
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.messages import (
     AllocatedLine,
@@ -78,18 +79,18 @@ TERMINAL_STAGES: Final = frozenset(
 
 
 class ApplicationInput(BaseModel):
-    application_id: str
+    application_id: Id
     applicant: Applicant
     priority_area: PriorityArea
-    call_id: str
+    call_id: CallId
     needs: Needs = Field(min_length=1, max_length=20)
-    applicant_payment_eur: Decimal = Field(default=Decimal(0), ge=0)
+    applicant_payment_eur: Eur = Decimal(0)
     language: Language = "en"  # of the agreement; English is binding
-    acceptance_window_seconds: int = Field(default=DEFAULT_ACCEPTANCE_WINDOW_S, ge=1)
-    hold_ttl_seconds: int = Field(default=DEFAULT_HOLD_TTL_S, ge=1)
-    review_escalation_seconds: int = Field(default=DEFAULT_REVIEW_ESCALATION_S, ge=1)
-    voucher_validity_seconds: int = Field(default=DEFAULT_VOUCHER_VALIDITY_S, ge=1)
-    access_report_seconds: int = Field(default=DEFAULT_ACCESS_REPORT_S, ge=1)
+    acceptance_window_seconds: Seconds = DEFAULT_ACCEPTANCE_WINDOW_S
+    hold_ttl_seconds: Seconds = DEFAULT_HOLD_TTL_S
+    review_escalation_seconds: Seconds = DEFAULT_REVIEW_ESCALATION_S
+    voucher_validity_seconds: Seconds = DEFAULT_VOUCHER_VALIDITY_S
+    access_report_seconds: Seconds = DEFAULT_ACCESS_REPORT_S
     submitted_at: datetime
 
 
@@ -164,8 +165,8 @@ class AccessReport(BaseModel):
     """The applicant's report on the access received (SPEC lifecycle step 9)."""
 
     summary: str = Field(min_length=20, max_length=20_000)
-    results: list[str] = Field(default_factory=list, max_length=50)
-    publications: list[str] = Field(default_factory=list, max_length=50)
+    results: list[Text] = Field(default_factory=list, max_length=50)
+    publications: list[Text] = Field(default_factory=list, max_length=50)
     submitted_by: str | None = Field(default=None, max_length=200)
     submitted_at: datetime | None = None  # set by the workflow
 
@@ -193,7 +194,7 @@ class TermsDecision(BaseModel):
     """What the applicant accepts or declines: bound to the exact text by its SHA-256."""
 
     terms_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    reason: str | None = None
+    reason: str | None = Field(default=None, max_length=TEXT_MAX)
     decided_by: str | None = Field(
         default=None, max_length=200, description="the person deciding for the applicant"
     )

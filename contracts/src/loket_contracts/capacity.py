@@ -7,11 +7,21 @@ duplicates and out-of-order delivery are harmless.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from loket_contracts.bounds import (
+    ID_MAX,
+    TEXT_MAX,
+    CountryCode,
+    Id,
+    Name,
+    PriceEur,
+    SaneTime,
+    Sequence,
+    Units,
+)
 from loket_contracts.envelope import CloudEvent, EnvelopeError
 
 PROFILE = "eu.loket.facility.profile.v1"
@@ -29,34 +39,34 @@ class _Body(BaseModel):
     # Loket may add optional fields; producers may send fields we do not know yet.
     model_config = ConfigDict(extra="ignore")
     facility_id: str = Field(min_length=1, max_length=120)
-    sequence: int = Field(ge=0)
+    sequence: Sequence
 
 
 class Offering(BaseModel):
-    offering_id: str = Field(min_length=1)
-    service_type: str = Field(min_length=3, pattern=r"^[a-z0-9-]+\.[a-z0-9.-]+$")
+    offering_id: Id
+    service_type: str = Field(min_length=3, max_length=ID_MAX, pattern=r"^[a-z0-9-]+\.[a-z0-9.-]+$")
     unit: Unit
-    market_price_eur: float = Field(gt=0)
-    access_modes: list[AccessMode] = Field(min_length=1)
+    market_price_eur: PriceEur
+    access_modes: list[AccessMode] = Field(min_length=1, max_length=3)
 
 
 class FacilityProfile(_Body):
-    name: str = Field(min_length=1)
-    site: str = Field(min_length=1)
-    country: str = Field(pattern=r"^[A-Z]{2}$")
+    name: Name
+    site: Name
+    country: CountryCode
     kind: Literal["RI", "TI"]
     # ERICs and international organisations may serve users of their host country too.
     legal_form: Literal["ERIC", "international_organisation"] | None = None
-    priority_areas: list[PriorityArea] = Field(default_factory=list)
-    offerings: list[Offering] = Field(min_length=1)
+    priority_areas: list[PriorityArea] = Field(default_factory=list, max_length=5)
+    offerings: list[Offering] = Field(min_length=1, max_length=50)
 
 
 class SlotPublished(_Body):
-    slot_id: str = Field(min_length=1)
-    offering_id: str = Field(min_length=1)
-    start: datetime
-    end: datetime
-    capacity_units: int = Field(ge=1)
+    slot_id: Id
+    offering_id: Id
+    start: SaneTime
+    end: SaneTime
+    capacity_units: Units
 
     @model_validator(mode="after")
     def _end_after_start(self) -> SlotPublished:
@@ -68,15 +78,15 @@ class SlotPublished(_Body):
 
 
 class SlotWithdrawn(_Body):
-    slot_id: str = Field(min_length=1)
-    reason: str = Field(min_length=1)
+    slot_id: Id
+    reason: str = Field(min_length=1, max_length=TEXT_MAX)
 
 
 class Delivery(_Body):
-    application_id: str
-    slot_id: str
-    units_delivered: int = Field(ge=1)
-    delivered_at: datetime
+    application_id: Id
+    slot_id: Id
+    units_delivered: Units
+    delivered_at: SaneTime
 
 
 class FacilityTerms(_Body):

@@ -78,6 +78,17 @@ def header_map(
     return out
 
 
+def strict_headers(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, str]:
+    """Header values as text; a value that is not UTF-8 makes the record invalid."""
+    out: dict[str, str] = {}
+    for key, value in headers or ():
+        try:
+            out[key.lower()] = value.decode("utf-8") if isinstance(value, bytes) else value
+        except UnicodeDecodeError as exc:
+            raise EnvelopeError(f"header {key!r} is not UTF-8 ({exc.reason})") from exc
+    return out
+
+
 def from_kafka(headers: dict[str, str], body: bytes) -> CloudEvent:
     """Read a binary-mode CloudEvent; raise EnvelopeError naming what is missing or wrong."""
     if headers.get("ce_specversion") != SPEC_VERSION:

@@ -12,6 +12,21 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from loket_contracts.bounds import (
+    ID_MAX,
+    INT64_MAX,
+    Awu,
+    CallId,
+    CountryCode,
+    Eur,
+    Id,
+    Name,
+    Percent,
+    SaneDate,
+    SaneTime,
+    Seconds,
+    Units,
+)
 from loket_contracts.capacity import AccessMode, PriorityArea, Unit
 
 # ---- shared shapes -------------------------------------------------------------------------
@@ -20,32 +35,32 @@ from loket_contracts.capacity import AccessMode, PriorityArea, Unit
 class LinkedEnterprise(BaseModel):
     """An enterprise the applicant controls or is controlled by (Rec. 2003/361, Annex Art. 3(3))."""
 
-    undertaking_id: str = Field(min_length=1)
-    name: str
-    staff_awu: float = Field(ge=0)
-    turnover_eur: Decimal = Field(ge=0)
-    balance_sheet_eur: Decimal = Field(ge=0)
+    undertaking_id: Id
+    name: Name
+    staff_awu: Awu
+    turnover_eur: Eur
+    balance_sheet_eur: Eur
 
 
 class PartnerEnterprise(BaseModel):
     """An enterprise holding, or held by the applicant at, 25-50 % (Rec. 2003/361 Annex Art. 3(2)).
     A share above 50 % makes it linked; below 25 % it does not count."""
 
-    undertaking_id: str = Field(min_length=1)
-    name: str
-    share_pct: Decimal = Field(ge=0, le=100)
-    staff_awu: float = Field(ge=0)
-    turnover_eur: Decimal = Field(ge=0)
-    balance_sheet_eur: Decimal = Field(ge=0)
+    undertaking_id: Id
+    name: Name
+    share_pct: Percent
+    staff_awu: Awu
+    turnover_eur: Eur
+    balance_sheet_eur: Eur
 
 
 class FinancialPeriod(BaseModel):
     """The applicant's own figures for one closed accounting period."""
 
-    closed_on: date
-    staff_awu: float = Field(ge=0)
-    turnover_eur: Decimal = Field(ge=0)
-    balance_sheet_eur: Decimal = Field(ge=0)
+    closed_on: SaneDate
+    staff_awu: Awu
+    turnover_eur: Eur
+    balance_sheet_eur: Eur
 
 
 class DifficultyDeclaration(BaseModel):
@@ -61,46 +76,51 @@ class DifficultyDeclaration(BaseModel):
 class DeclaredAid(BaseModel):
     """Aid the single undertaking already received (declared by the applicant)."""
 
-    granted_on: date
-    amount_eur: Decimal = Field(ge=0)
+    granted_on: SaneDate
+    amount_eur: Eur
     instrument: Literal["de_minimis", "gber_art28"] = "de_minimis"
 
 
 class Applicant(BaseModel):
-    undertaking_id: str = Field(min_length=1, description="VAT or company register number")
-    name: str = Field(min_length=1)
+    undertaking_id: Id = Field(description="VAT or company register number")
+    name: Name
     country: str = Field(pattern=r"^[A-Z]{2}$", description="country of establishment")
     workplace_country: str = Field(pattern=r"^[A-Z]{2}$", description="where the team works")
-    registered_on: date
+    registered_on: SaneDate
     listed: bool = False
-    staff_awu: float = Field(ge=0, description="annual work units, last closed period")
-    turnover_eur: Decimal = Field(ge=0)
-    balance_sheet_eur: Decimal = Field(ge=0)
-    nace_code: str = Field(min_length=1, description="main activity, NACE Rev. 2")
-    linked_enterprises: list[LinkedEnterprise] = Field(default_factory=list)
-    partner_enterprises: list[PartnerEnterprise] = Field(default_factory=list)
-    public_bodies_share_pct: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    staff_awu: Awu = Field(description="annual work units, last closed period")
+    turnover_eur: Eur
+    balance_sheet_eur: Eur
+    nace_code: str = Field(min_length=1, max_length=10, description="main activity, NACE Rev. 2")
+    linked_enterprises: list[LinkedEnterprise] = Field(default_factory=list, max_length=50)
+    partner_enterprises: list[PartnerEnterprise] = Field(default_factory=list, max_length=50)
+    public_bodies_share_pct: Percent = Decimal(0)
     previous_period: FinancialPeriod | None = Field(
         default=None, description="own figures for the period before the last closed one"
     )
     difficulty: DifficultyDeclaration = Field(default_factory=DifficultyDeclaration)
     outstanding_recovery_order: bool | None = False
-    declared_prior_aid: list[DeclaredAid] = Field(default_factory=list)
+    declared_prior_aid: list[DeclaredAid] = Field(default_factory=list, max_length=100)
 
 
 class Need(BaseModel):
     """One service the applicant needs: e.g. 3 shifts of X-ray imaging within a window."""
 
-    service_type: str = Field(min_length=3)
+    service_type: str = Field(min_length=3, max_length=ID_MAX)
     units: int = Field(ge=1, le=1000)
-    earliest_start: datetime
-    latest_end: datetime
+    earliest_start: SaneTime
+    latest_end: SaneTime
     access_mode: AccessMode = "physical"
-    preferred_sites: list[str] = Field(
-        default_factory=list, description="facility ids the applicant prefers, if free"
+    preferred_sites: list[Id] = Field(
+        default_factory=list,
+        max_length=20,
+        description="facility ids the applicant prefers, if free",
     )
     after: int | None = Field(
-        default=None, ge=0, description="index of an earlier need that must end before this starts"
+        default=None,
+        ge=0,
+        le=19,
+        description="index of an earlier need that must end before this starts",
     )
 
     @model_validator(mode="after")
@@ -119,20 +139,20 @@ def check_order(needs: list[Need]) -> list[Need]:
 
 
 class AllocatedLine(BaseModel):
-    facility_id: str
-    facility_name: str
-    site: str
-    country: str
+    facility_id: Id
+    facility_name: Name
+    site: Name
+    country: CountryCode
     kind: Literal["RI", "TI"]
-    offering_id: str
-    slot_id: str
-    service_type: str
+    offering_id: Id
+    slot_id: Id
+    service_type: str = Field(max_length=ID_MAX)
     unit: Unit
-    units: int
-    start: datetime
-    end: datetime
-    market_price_eur: Decimal
-    market_value_eur: Decimal
+    units: Units
+    start: SaneTime
+    end: SaneTime
+    market_price_eur: Eur
+    market_value_eur: Eur
     access_mode: AccessMode = "physical"
 
 
@@ -152,14 +172,14 @@ ELIGIBILITY_DECIDED = "eu.loket.eligibility.decided.v1"
 
 
 class EligibilityRequested(BaseModel):
-    application_id: str
+    application_id: Id
     applicant: Applicant
     priority_area: PriorityArea
     as_of: date
 
 
 class EligibilityDecided(BaseModel):
-    application_id: str
+    application_id: Id
     outcome: Literal["eligible", "ineligible", "manual_review"]
     sme_category: Literal["micro", "small", "medium", "large"]
     scheme_version: str
@@ -188,10 +208,10 @@ Language = Literal["en", "nl", "de", "fr"]
 
 
 class HoldRequested(BaseModel):
-    application_id: str
+    application_id: Id
     applicant_workplace_country: str
     needs: Needs = Field(min_length=1)
-    hold_ttl_seconds: int = Field(ge=1)
+    hold_ttl_seconds: Seconds
 
 
 ROUND_REQUESTED = "eu.loket.allocation.round.requested.v1"
@@ -223,23 +243,23 @@ class RoundSolved(BaseModel):
 
 
 class HoldPlaced(BaseModel):
-    application_id: str
+    application_id: Id
     expires_at: datetime
     lines: list[AllocatedLine]
     reason: str
 
 
 class HoldFailed(BaseModel):
-    application_id: str
+    application_id: Id
     reason: str
 
 
 class AllocationRef(BaseModel):
-    application_id: str
+    application_id: Id
 
 
 class AllocationConfirmed(BaseModel):
-    application_id: str
+    application_id: Id
     confirmed: bool
     reason: str
 
@@ -248,7 +268,7 @@ class AllocationInvalidated(BaseModel):
     """A facility withdrew or shrank capacity under this application's hold or booking. The
     hold is released; the workflow re-allocates or compensates."""
 
-    application_id: str
+    application_id: Id
     facility_id: str
     slot_id: str
     was: Literal["held", "confirmed"]
@@ -256,7 +276,7 @@ class AllocationInvalidated(BaseModel):
 
 
 class AllocationReleased(BaseModel):
-    application_id: str
+    application_id: Id
     units_released: int
     reason: str = "released on request"
 
@@ -271,7 +291,7 @@ BOOKING_CLOSED = "eu.loket.allocation.booking.closed.v1"
 class DeliveryRecorded(BaseModel):
     """A facility's delivery report, checked against the booking: never more than booked."""
 
-    application_id: str
+    application_id: Id
     delivery_id: str  # facility_id/sequence: one report however often it arrives
     facility_id: str
     slot_id: str
@@ -283,14 +303,14 @@ class DeliveryRecorded(BaseModel):
 
 
 class BookingClose(BaseModel):
-    application_id: str
+    application_id: Id
     reason: str = Field(max_length=500)
 
 
 class BookingClosed(BaseModel):
     """Undelivered units went back to their facilities; delivered ones stay on record."""
 
-    application_id: str
+    application_id: Id
     units_delivered: int
     units_released: int
     reason: str
@@ -305,15 +325,16 @@ UTILISATION_REPLY = "eu.loket.allocation.utilisation.reply.v1"
 
 
 class CatalogueQuery(BaseModel):
-    service_type: str | None = None
-    country: str | None = None
+    service_type: str | None = Field(default=None, max_length=ID_MAX)
+    country: CountryCode | None = None
     from_time: datetime | None = None
     to_time: datetime | None = None
     access_mode: AccessMode | None = None
     priority_area: PriorityArea | None = None
     kind: Literal["RI", "TI"] | None = None
     only_free: bool = True
-    limit: int = Field(default=200, ge=1, le=1000)
+    limit: int = Field(default=200, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=INT64_MAX)
 
 
 class CatalogueSlot(BaseModel):
@@ -339,10 +360,14 @@ class CatalogueSlot(BaseModel):
 class CatalogueReply(BaseModel):
     slots: list[CatalogueSlot]
     truncated: bool
+    next_offset: int | None = None  # more slots follow from here
 
 
 class UtilisationQuery(BaseModel):
-    pass
+    """Facilities a page at a time (countries and flows are always whole: they are few)."""
+
+    offset: int = Field(default=0, ge=0, le=INT64_MAX)
+    limit: int = Field(default=500, ge=1, le=1000)
 
 
 class Utilisation(BaseModel):
@@ -368,6 +393,7 @@ class UtilisationReply(BaseModel):
     facilities: list[Utilisation]
     countries: list[Utilisation]
     flows: list[Flow]
+    next_offset: int | None = None  # more facilities follow from here
 
 
 # ---- vouchers (state aid + budget) ---------------------------------------------------------
@@ -384,21 +410,21 @@ Instrument = Literal["no_aid", "de_minimis", "gber_art28"]
 
 
 class ScreeningRequested(BaseModel):
-    application_id: str
+    application_id: Id
     undertaking_id: str
-    linked_undertakings: list[str] = Field(default_factory=list)
-    declared_prior_aid: list[DeclaredAid] = Field(default_factory=list)
-    call_id: str
+    linked_undertakings: list[Id] = Field(default_factory=list, max_length=100)
+    declared_prior_aid: list[DeclaredAid] = Field(default_factory=list, max_length=100)
+    call_id: CallId
     priority_area: PriorityArea
-    market_value_eur: Decimal = Field(ge=0)
-    applicant_payment_eur: Decimal = Field(ge=0)
+    market_value_eur: Eur
+    applicant_payment_eur: Eur
     as_of: date
     sme: bool = True  # from the eligibility decision: GBER Art. 28 is for SMEs only
-    hold_ttl_seconds: int | None = Field(default=None, ge=1)  # default: the scheme's
+    hold_ttl_seconds: Seconds | None = None  # default: the scheme's
 
 
 class AidReserved(BaseModel):
-    application_id: str
+    application_id: Id
     instrument: Instrument
     intensity: Decimal = Decimal(1)
     aid_element_eur: Decimal
@@ -411,7 +437,7 @@ class AidReserved(BaseModel):
 
 
 class ScreeningRefused(BaseModel):
-    application_id: str
+    application_id: Id
     code: Literal[
         "de_minimis_headroom_exhausted", "budget_exhausted", "unknown_call", "manual_review"
     ]
@@ -420,11 +446,11 @@ class ScreeningRefused(BaseModel):
 
 
 class VoucherRef(BaseModel):
-    application_id: str
+    application_id: Id
 
 
 class VoucherIssued(BaseModel):
-    application_id: str
+    application_id: Id
     voucher_id: str
     voucher_eur: Decimal
     instrument: Instrument
@@ -440,14 +466,14 @@ VOUCHER_CLOSED = "eu.loket.vouchers.closed.v1"
 class Redemption(BaseModel):
     """Pay a facility's delivery from the voucher."""
 
-    application_id: str
-    delivery_id: str
-    units: int = Field(ge=1)
-    market_value_eur: Decimal = Field(ge=0)
+    application_id: Id
+    delivery_id: Id
+    units: Units
+    market_value_eur: Eur
 
 
 class VoucherRedeemed(BaseModel):
-    application_id: str
+    application_id: Id
     voucher_id: str
     delivery_id: str
     redeemed_eur: Decimal  # by this delivery
@@ -456,7 +482,7 @@ class VoucherRedeemed(BaseModel):
 
 
 class VoucherClose(BaseModel):
-    application_id: str
+    application_id: Id
     reason: str = Field(max_length=500)
 
 
@@ -464,7 +490,7 @@ class VoucherClosed(BaseModel):
     """The voucher ended (expired, fully used, cancelled or withdrawn): its unused value went
     back to the call budget and the recorded aid is what was used, where the scheme says so."""
 
-    application_id: str
+    application_id: Id
     voucher_id: str
     redeemed_eur: Decimal
     released_eur: Decimal
@@ -474,7 +500,7 @@ class VoucherClosed(BaseModel):
 
 
 class ReservationReleased(BaseModel):
-    application_id: str
+    application_id: Id
     released_eur: Decimal
     reason: str = "released on request"
 
@@ -490,10 +516,10 @@ REGISTER_REPLY = "eu.loket.vouchers.register.reply.v1"
 
 
 class HeadroomQuery(BaseModel):
-    undertaking_id: str = Field(min_length=1)
-    linked_undertakings: list[str] = Field(default_factory=list)
-    from_date: date
-    to_date: date
+    undertaking_id: Id
+    linked_undertakings: list[Id] = Field(default_factory=list, max_length=100)
+    from_date: SaneDate
+    to_date: SaneDate
     step_days: int = Field(default=30, ge=1, le=366)
 
 
@@ -513,7 +539,7 @@ class HeadroomReply(BaseModel):
 
 
 class BudgetQuery(BaseModel):
-    call_id: str
+    call_id: CallId
 
 
 class BudgetArea(BaseModel):
@@ -525,24 +551,26 @@ class BudgetArea(BaseModel):
 
 
 class BudgetReply(BaseModel):
-    call_id: str
+    call_id: CallId
     scheme_version: str
     areas: list[BudgetArea]
 
 
 class RegisterQuery(BaseModel):
     register_id: Literal["gber_transparency", "de_minimis"]
+    offset: int = Field(default=0, ge=0, le=INT64_MAX)
+    limit: int = Field(default=500, ge=1, le=1000)
 
 
 class RegisterRow(BaseModel):
-    application_id: str
+    application_id: Id
     voucher_id: str | None
     undertaking_id: str
     instrument: Instrument
     aid_eur: Decimal
     intensity: Decimal
     granted_on: date
-    call_id: str
+    call_id: CallId
     priority_area: str
     legal_source: str
 
@@ -551,6 +579,7 @@ class RegisterReply(BaseModel):
     register_id: str
     scheme_version: str
     rows: list[RegisterRow]
+    next_offset: int | None = None  # more rows follow from here
 
 
 # ---- charter -------------------------------------------------------------------------------
@@ -561,21 +590,21 @@ ACCEPTANCE_RECORDED = "eu.loket.charter.acceptance.recorded.v1"  # body: Accepta
 
 
 class TermsRequested(BaseModel):
-    application_id: str
-    applicant_name: str
-    applicant_country: str
-    lines: list[AllocatedLine]
+    application_id: Id
+    applicant_name: Name
+    applicant_country: CountryCode
+    lines: list[AllocatedLine] = Field(max_length=50)
     instrument: Instrument
-    aid_element_eur: Decimal
-    voucher_eur: Decimal
-    co_payment_eur: Decimal
+    aid_element_eur: Eur
+    voucher_eur: Eur
+    co_payment_eur: Eur
     language: Language = "en"
     # pilot-access when a voucher pays part, paid-access at market price; derived when absent
     mode: Literal["pilot-access", "paid-access"] | None = None
 
 
 class TermsRendered(BaseModel):
-    application_id: str
+    application_id: Id
     template_id: str
     template_version: str
     text: str

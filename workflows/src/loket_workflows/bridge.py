@@ -2,7 +2,8 @@
 
 Consumer group `loket-bridge`. The offset is committed only after Temporal accepted the signal;
 the workflow drops a redelivered event by its id. An event for a workflow that no longer runs
-(finished, or never existed) is logged and skipped; an undecodable one goes to the DLQ.
+(finished, or never existed) is logged and skipped; an undecodable one goes to the DLQ at
+once, and one Temporal keeps refusing goes there after bounded retries.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from loket_contracts.application import SIGNAL_SERVICE_EVENT, ServiceEvent
-from loket_contracts.envelope import EnvelopeError, from_kafka, header_map
+from loket_contracts.envelope import EnvelopeError, from_kafka, strict_headers
 from loket_contracts.topics import SERVICE_EVENT_TOPICS
+from loket_messaging.failures import GaveUp, Rejected, RetryPolicy, attempt
 from loket_messaging.kafka import consumer_options, make_producer
-from loket_messaging.runtime import ProducerSender, dead_letter, raw_body
+from loket_messaging.runtime import ProducerSender, dead_letter, raw_body, tolerant_parser
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,6 +31,18 @@ from loket_workflows.temporal import connect
 
 log = logging.getLogger("loket.bridge")
 GROUP = "loket-bridge"
+# Temporal is restarting or overloaded: wait and signal again.
+TEMPORAL_TRANSIENT = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.CANCELLED,
+    }
+)
 
 
 class Bridge:
@@ -40,11 +54,13 @@ class Bridge:
         self.app = FastStream(self.broker)
         self.client: Client | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.retry = RetryPolicy.from_env()
         self.broker.subscriber(
             *SERVICE_EVENT_TOPICS,
             group_id=GROUP,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=raw_body,
+            parser=tolerant_parser,
             **consumer_options(),
         )(self.forward)
         self.app.on_startup(self._start)
@@ -69,21 +85,33 @@ class Bridge:
         assert self.client is not None and self.producer is not None
         record: ConsumerRecord[Any, Any] = msg.raw_message
         try:
-            event = from_kafka(header_map(record.headers), body)
+            event = from_kafka(strict_headers(record.headers), body)
             if not event.correlation_id:
                 raise EnvelopeError("missing ce_correlationid: cannot route to an application")
-        except EnvelopeError as exc:
-            await dead_letter(ProducerSender(self.producer), record, str(exc), GROUP)
-            return
-        handle = self.client.get_workflow_handle(event.correlation_id)
-        signal = ServiceEvent(event_id=event.id, type=event.type, data=event.data.decode())
+            signal = ServiceEvent(event_id=event.id, type=event.type, data=event.data.decode())
+            await attempt(
+                lambda: self._signal(event.correlation_id or "", signal),
+                self.retry,
+                f"bridge: {event.type} {event.id}",
+            )
+        except (EnvelopeError, UnicodeDecodeError) as exc:
+            await dead_letter(ProducerSender(self.producer), record, f"poison: {exc}", GROUP)
+        except GaveUp as exc:
+            await dead_letter(
+                ProducerSender(self.producer), record, f"{exc.verdict}: {exc.reason}", GROUP
+            )
+
+    async def _signal(self, workflow_id: str, signal: ServiceEvent) -> None:
+        assert self.client is not None
         try:
-            await handle.signal(SIGNAL_SERVICE_EVENT, signal)
+            await self.client.get_workflow_handle(workflow_id).signal(SIGNAL_SERVICE_EVENT, signal)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                log.info("no running workflow %s for %s: skipped", event.correlation_id, event.type)
+                log.info("no running workflow %s for %s: skipped", workflow_id, signal.type)
                 return
-            raise
+            if exc.status in TEMPORAL_TRANSIENT:
+                raise ConnectionError(f"Temporal: {exc.status.name} {exc.message}") from exc
+            raise Rejected(f"Temporal refused the signal: {exc.status.name} {exc.message}") from exc
 
 
 def main() -> None:

@@ -36,6 +36,9 @@ class OutboxEntry(SQLModel, table=True):
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = Field(default=None, index=True)
+    # Set when the broker can never take the row (too large...): the relay skips it.
+    failed_at: datetime | None = Field(default=None)
+    failure_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -21,12 +22,13 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
-from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, header_map
+from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, strict_headers
 from loket_contracts.topics import dlq
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from loket_messaging.db import create_schema, make_engine, unit_of_work
+from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt, describe
 from loket_messaging.kafka import consumer_options, make_producer
 from loket_messaging.outbox import InboxEntry, OutboxEntry, Outgoing, stage, utcnow
 from loket_messaging.settings import Settings
@@ -39,10 +41,6 @@ Periodic = Callable[[Session], Sequence[Outgoing]]
 
 def _skip(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     return []
-
-
-class Rejected(Exception):
-    """A handler refuses a message that is well-formed but unusable; it goes to the DLQ."""
 
 
 class Sender(Protocol):
@@ -111,6 +109,7 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._assigned = _Assigned()
         self._startup: list[Callable[[], Awaitable[None]]] = []
+        self.retry = RetryPolicy.from_env()
         self.app.on_startup(self._on_startup)
         self.app.after_startup(self._after_startup)
         self.app.on_shutdown(self._on_shutdown)
@@ -141,6 +140,7 @@ class ServiceRuntime:
             group_id=self.group_id,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=raw_body,
+            parser=tolerant_parser,
             listener=self._assigned,
             **consumer_options(),
         )
@@ -203,15 +203,25 @@ class ServiceRuntime:
 
     async def _consume(self, body: bytes, msg: KafkaMessage) -> None:
         record: ConsumerRecord[Any, Any] = msg.raw_message
-        headers = header_map(record.headers)
         try:
-            event = from_kafka(headers, body)
+            event = from_kafka(strict_headers(record.headers), body)
             handler = self._handlers.get(record.topic, {}).get(event.type)
             if handler is None:
                 raise EnvelopeError(f"unknown event type {event.type!r} on {record.topic}")
-            processed = await asyncio.to_thread(self._process, record.topic, event, handler)
-        except (EnvelopeError, Rejected) as exc:
+        except EnvelopeError as exc:
             await self._dead_letter(record, str(exc))
+            return
+        what = f"{self.name}: {event.type} {event.id}"
+        try:
+            processed = await attempt(
+                lambda: asyncio.to_thread(self._process, record.topic, event, handler),
+                self.retry,
+                what,
+            )
+        except GaveUp as exc:
+            # The record's own fault or a failure that outlived its retries: park it with
+            # the reason and take the next one; an operator can replay it from the DLQ.
+            await self._dead_letter(record, f"{exc.verdict}: {exc.reason}")
             return
         if processed:
             self._relay_wake.set()
@@ -234,13 +244,16 @@ class ServiceRuntime:
     # ---- outbox relay ---------------------------------------------------------------------
 
     async def _relay_loop(self) -> None:
+        pause = 0.2
         while True:
             try:
                 sent = await self._publish_pending()
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-                sent = 0
-                await asyncio.sleep(1)
+            except Exception as exc:
+                log.warning("outbox relay paused (%s); retrying in %.1fs", describe(exc), pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 10.0)
+                continue
+            pause = 0.2
             if sent == 0:
                 self._relay_wake.clear()
                 # Woken right after a commit; the timeout catches rows from periodic jobs
@@ -249,19 +262,31 @@ class ServiceRuntime:
                     await asyncio.wait_for(self._relay_wake.wait(), timeout=1.0)
 
     async def _publish_pending(self, limit: int = 200) -> int:
+        """Publish staged rows in order. A row the broker can never take (too large, bad
+        topic) is marked failed with the reason and skipped: one bad row must not stop every
+        event behind it. A broker that is away stops the pass; the loop retries it."""
         assert self._sender is not None
         with unit_of_work(self.engine) as session:
             rows = session.scalars(
                 select(OutboxEntry)
                 .where(OutboxEntry.published_at.is_(None))  # type: ignore[union-attr]
+                .where(OutboxEntry.failed_at.is_(None))  # type: ignore[union-attr]
                 .order_by(OutboxEntry.id)  # type: ignore[arg-type]
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
-                headers = [(k, v.encode()) for k, v in json.loads(row.headers_json)]
-                key = row.key.encode() if row.key else None
-                await self._sender.send(row.topic, row.body, key, headers)
+                try:
+                    headers = [(k, v.encode()) for k, v in json.loads(row.headers_json)]
+                    key = row.key.encode() if row.key else None
+                    await self._sender.send(row.topic, row.body, key, headers)
+                except UNPUBLISHABLE as exc:
+                    log.error("outbox row %s (%s) cannot be published: %s", row.id, row.topic, exc)
+                    row.failed_at, row.failure_reason = utcnow(), describe(exc)
+                    continue
+                except Exception:
+                    session.commit()  # keep what went out; the rest waits for the broker
+                    raise
                 row.published_at = utcnow()
             return len(rows)
 
@@ -301,6 +326,21 @@ async def dead_letter(
         ("dlq_time", datetime.now(UTC).isoformat().encode()),
     ]
     await sender.send(dlq(record.topic), record.value, record.key, headers)
+
+
+async def tolerant_parser(
+    record: ConsumerRecord[Any, Any], original: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """FastStream decodes every header as UTF-8 and drops a record it cannot (a CRITICAL log,
+    no DLQ). Parse a copy with readable headers instead, keep the original record: the
+    consumer then finds the bad header itself and parks the record with the reason."""
+    try:
+        return await original(record)
+    except UnicodeDecodeError:
+        readable = [(k, v.decode("utf-8", "replace").encode()) for k, v in record.headers or ()]
+        message = await original(dataclasses.replace(record, headers=readable))
+        message.raw_message = record
+        return message
 
 
 async def raw_body(msg: Any) -> bytes:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
@@ -45,6 +45,7 @@ from loket_contracts.application import (
     Terms,
     TermsDecision,
 )
+from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, Eur
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.envelope import make_event
 from loket_contracts.messages import Applicant, Language, Needs
@@ -59,7 +60,7 @@ from loket_contracts.topics import (
 from loket_messaging.db import create_schema, make_engine, unit_of_work
 from loket_messaging.kafka import make_producer
 from loket_messaging.settings import Settings
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -75,8 +76,10 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from loket_gateway import problems
+from loket_gateway.limits import BodyLimit
 from loket_gateway.listings import (
     ApplicationListing,
+    forget_submitted,
     list_applications,
     make_runtime,
     record_submitted,
@@ -94,10 +97,26 @@ class ApplicationRequest(BaseModel):
 
     applicant: Applicant
     priority_area: PriorityArea
-    call_id: str = DEFAULT_CALL
+    call_id: CallId = DEFAULT_CALL
     needs: Needs = Field(min_length=1, max_length=20)
-    applicant_payment_eur: Decimal = Field(default=Decimal(0), ge=0)
+    applicant_payment_eur: Eur = Decimal(0)
     language: Language = "en"
+
+    @field_validator("applicant")
+    @classmethod
+    def _registered_in_the_past(cls, applicant: Applicant) -> Applicant:
+        if applicant.registered_on > datetime.now(UTC).date():
+            raise ValueError("registered_on is in the future")
+        return applicant
+
+
+# Path parameters: bounded like the contracts' ids, so no id outgrows a column or a
+# Temporal search attribute.
+AppId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
+FacilityId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
+SlotId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
+UndertakingId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
+CallPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class ApplicationAccepted(BaseModel):
@@ -141,6 +160,7 @@ class State:
             os.environ.get("LOKET_ACCESS_REPORT_S", lifecycle.access_report_days.value * 86400)
         )
         self.listings = make_runtime(settings)
+        self.calls = frozenset(load_scheme().budgets)
 
 
 def get_client(request: Request) -> Client:
@@ -179,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.engine.dispose()
 
     app = FastAPI(
+        responses=problems.COMMON_RESPONSES,
         title="Loket gateway",
         version="0.1.0",
         description="Apply once for cross-border access to research and technology "
@@ -186,6 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(BodyLimit)
 
     def is_manager(authorization: str) -> bool:
         token = state.manager_token
@@ -203,7 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/v1/applications",
         status_code=202,
         response_model=ApplicationAccepted,
-        responses={422: {"description": "invalid request or reused Idempotency-Key"}},
+        responses=problems.responses(404),
     )
     async def submit(
         req: ApplicationRequest,
@@ -211,6 +233,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         temporal: ClientDep,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> ApplicationAccepted:
+        if req.call_id not in state.calls:
+            raise Problem(
+                422,
+                "unknown-call",
+                "No such call",
+                f"call {req.call_id!r} is not open; open calls: {', '.join(sorted(state.calls))}",
+            )
         request_hash = hashlib.sha256(req.model_dump_json().encode()).hexdigest()
         inp = ApplicationInput(
             application_id=f"app-{uuid.uuid4().hex[:16]}",
@@ -253,6 +282,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         except WorkflowAlreadyStartedError:
             pass  # a retry with the same Idempotency-Key: the application already runs
+        except BaseException:
+            # Nothing started: forget the key and the listing row, so a retry starts afresh
+            # instead of finding a phantom application.
+            await asyncio.to_thread(_forget, state, idempotency_key, inp.application_id)
+            raise
         response.headers["Location"] = f"/v1/applications/{inp.application_id}"
         return ApplicationAccepted(
             application_id=inp.application_id,
@@ -268,9 +302,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stage: Annotated[list[Stage] | None, Query()] = None,
         applicant_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
         facility_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
-        call_id: str | None = None,
+        call_id: Annotated[str | None, Query(max_length=64)] = None,
         priority_area: PriorityArea | None = None,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> ApplicationListing:
         """Applications, newest first, filtered by stage (repeatable), country of the applicant
@@ -292,14 +326,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         return await asyncio.to_thread(query)
 
-    @app.get("/v1/applications/{application_id}", response_model=ApplicationStatus)
-    async def status(application_id: str, temporal: ClientDep) -> ApplicationStatus:
+    @app.get(
+        "/v1/applications/{application_id}",
+        responses=problems.responses(404),
+        response_model=ApplicationStatus,
+    )
+    async def status(application_id: AppId, temporal: ClientDep) -> ApplicationStatus:
         return await _query(
             temporal.get_workflow_handle(application_id), QUERY_STATUS, ApplicationStatus
         )
 
-    @app.get("/v1/applications/{application_id}/terms", response_model=Terms)
-    async def terms(application_id: str, temporal: ClientDep) -> Terms:
+    @app.get(
+        "/v1/applications/{application_id}/terms",
+        responses=problems.responses(404, 409),
+        response_model=Terms,
+    )
+    async def terms(application_id: AppId, temporal: ClientDep) -> Terms:
         handle = temporal.get_workflow_handle(application_id)
         found: Terms | None = await _query(handle, QUERY_TERMS, Terms)
         if found is None:
@@ -313,9 +355,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return found
 
-    @app.post("/v1/applications/{application_id}/accept", response_model=ApplicationStatus)
+    @app.post(
+        "/v1/applications/{application_id}/accept",
+        responses=problems.responses(404, 409),
+        response_model=ApplicationStatus,
+    )
     async def accept(
-        application_id: str, decision: TermsDecision, request: Request, temporal: ClientDep
+        application_id: AppId, decision: TermsDecision, request: Request, temporal: ClientDep
     ) -> ApplicationStatus:
         """Accept the agreement whose SHA-256 you read; the acceptance is recorded with who,
         when, which version and language, and this request's metadata."""
@@ -328,13 +374,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post(
         "/v1/applications/{application_id}/review",
         response_model=ApplicationStatus,
-        responses={403: {"description": "not a programme manager"}},
+        responses=problems.responses(403, 404, 409),
     )
     async def review(
-        application_id: str,
+        application_id: AppId,
         decision: ManagerDecision,
         temporal: ClientDep,
-        authorization: Annotated[str | None, Header()] = None,
+        authorization: Annotated[str | None, Header(max_length=4096)] = None,
     ) -> ApplicationStatus:
         """A programme manager approves or rejects an application in manual review
         (`Authorization: Bearer <manager token>`)."""
@@ -351,12 +397,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             decision.model_copy(update={"role": "manager"}),
         )
 
-    @app.post("/v1/applications/{application_id}/cancel", response_model=ApplicationStatus)
+    @app.post(
+        "/v1/applications/{application_id}/cancel",
+        responses=problems.responses(403, 404, 409),
+        response_model=ApplicationStatus,
+    )
     async def cancel(
-        application_id: str,
+        application_id: AppId,
         cancellation: Cancellation,
         temporal: ClientDep,
-        authorization: Annotated[str | None, Header()] = None,
+        authorization: Annotated[str | None, Header(max_length=4096)] = None,
     ) -> ApplicationStatus:
         """The applicant withdraws, or a programme manager (with the manager token) cancels,
         at any stage until the voucher is closed. What the stage holds is given back: slot
@@ -372,9 +422,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cancellation.model_copy(update={"role": role}),
         )
 
-    @app.post("/v1/applications/{application_id}/report", response_model=ApplicationStatus)
+    @app.post(
+        "/v1/applications/{application_id}/report",
+        responses=problems.responses(404, 409),
+        response_model=ApplicationStatus,
+    )
     async def report(
-        application_id: str, access_report: AccessReport, temporal: ClientDep
+        application_id: AppId, access_report: AccessReport, temporal: ClientDep
     ) -> ApplicationStatus:
         """The applicant's access report, due after the last delivery; it closes the file."""
         return await _update(
@@ -383,9 +437,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             access_report.model_copy(update={"submitted_at": None}),
         )
 
-    @app.post("/v1/applications/{application_id}/decline", response_model=ApplicationStatus)
+    @app.post(
+        "/v1/applications/{application_id}/decline",
+        responses=problems.responses(404, 409),
+        response_model=ApplicationStatus,
+    )
     async def decline(
-        application_id: str, decision: TermsDecision, request: Request, temporal: ClientDep
+        application_id: AppId, decision: TermsDecision, request: Request, temporal: ClientDep
     ) -> ApplicationStatus:
         return await _update(
             temporal.get_workflow_handle(application_id),
@@ -413,7 +471,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/catalogue", response_model=m.CatalogueReply)
     async def catalogue(
-        service_type: str | None = None,
+        service_type: Annotated[str | None, Query(max_length=ID_MAX)] = None,
         country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
         from_time: Annotated[datetime | None, Query(alias="from")] = None,
         to_time: Annotated[datetime | None, Query(alias="to")] = None,
@@ -421,7 +479,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         priority_area: PriorityArea | None = None,
         kind: Literal["RI", "TI"] | None = None,
         only_free: bool = True,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        limit: Annotated[int, Query(ge=1, le=500)] = 200,
+        offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     ) -> m.CatalogueReply:
         """The single access point: offerings and free capacity across every facility."""
         q = m.CatalogueQuery(
@@ -434,17 +493,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             kind=kind,
             only_free=only_free,
             limit=limit,
+            offset=offset,
         )
         return await ask(
             m.CATALOGUE_QUERY, q, m.CATALOGUE_REPLY, m.CatalogueReply, ALLOCATION_QUERIES
         )
 
     @app.get("/v1/utilisation", response_model=m.UtilisationReply)
-    async def utilisation() -> m.UtilisationReply:
-        """Per facility and per country: published, held and booked units; cross-border flows."""
+    async def utilisation(
+        offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> m.UtilisationReply:
+        """Per facility (a page at a time) and per country: published, held and booked units;
+        cross-border flows."""
         return await ask(
             m.UTILISATION_QUERY,
-            m.UtilisationQuery(),
+            m.UtilisationQuery(offset=offset, limit=limit),
             m.UTILISATION_REPLY,
             m.UtilisationReply,
             ALLOCATION_QUERIES,
@@ -452,11 +516,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/undertakings/{undertaking_id}/headroom", response_model=m.HeadroomReply)
     async def headroom(
-        undertaking_id: str,
+        undertaking_id: UndertakingId,
         from_date: Annotated[date | None, Query(alias="from")] = None,
         to_date: Annotated[date | None, Query(alias="to")] = None,
         step_days: Annotated[int, Query(ge=1, le=366)] = 30,
-        linked: Annotated[list[str] | None, Query()] = None,
+        linked: Annotated[list[str] | None, Query(max_length=100)] = None,
     ) -> m.HeadroomReply:
         """De minimis and GBER Art. 28 headroom of a single undertaking, date by date."""
         start = from_date or datetime.now(UTC).date()
@@ -472,8 +536,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return await ask(m.HEADROOM_QUERY, q, m.HEADROOM_REPLY, m.HeadroomReply)
 
-    @app.get("/v1/calls/{call_id}/budget", response_model=m.BudgetReply)
-    async def call_budget(call_id: str) -> m.BudgetReply:
+    @app.get(
+        "/v1/calls/{call_id}/budget",
+        responses=problems.responses(404),
+        response_model=m.BudgetReply,
+    )
+    async def call_budget(call_id: CallPath) -> m.BudgetReply:
         """Per priority area: total, reserved, granted and available."""
         reply = await ask(
             m.BUDGET_QUERY, m.BudgetQuery(call_id=call_id), m.BUDGET_REPLY, m.BudgetReply
@@ -490,11 +558,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def register(
         register_id: Literal["gber_transparency", "de_minimis"],
         format: Literal["json", "csv"] = "json",
+        offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     ) -> Any:
         """GBER Art. 9 transparency awards over the threshold, or the de minimis register."""
         reply = await ask(
             m.REGISTER_QUERY,
-            m.RegisterQuery(register_id=register_id),
+            m.RegisterQuery(register_id=register_id, offset=offset, limit=limit),
             m.REGISTER_REPLY,
             m.RegisterReply,
         )
@@ -535,11 +605,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Published(event_id=event.id, topic=FACILITY_CAPACITY, type=type_)
 
     @app.put("/v1/facilities/{facility_id}/profile", status_code=202, response_model=Published)
-    async def facility_profile(facility_id: str, body: cap.FacilityProfile) -> Published:
+    async def facility_profile(facility_id: FacilityId, body: cap.FacilityProfile) -> Published:
         return await publish(facility_id, cap.PROFILE, body)
 
     @app.post("/v1/facilities/{facility_id}/slots", status_code=202, response_model=Published)
-    async def slot_published(facility_id: str, body: cap.SlotPublished) -> Published:
+    async def slot_published(facility_id: FacilityId, body: cap.SlotPublished) -> Published:
         return await publish(facility_id, cap.SLOT_PUBLISHED, body)
 
     @app.post(
@@ -547,7 +617,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status_code=202,
         response_model=Published,
     )
-    async def slot_withdrawn(facility_id: str, slot_id: str, body: cap.SlotWithdrawn) -> Published:
+    async def slot_withdrawn(
+        facility_id: FacilityId, slot_id: SlotId, body: cap.SlotWithdrawn
+    ) -> Published:
         if body.slot_id != slot_id:
             raise Problem(
                 422,
@@ -558,12 +630,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await publish(facility_id, cap.SLOT_WITHDRAWN, body)
 
     @app.put("/v1/facilities/{facility_id}/terms", status_code=202, response_model=Published)
-    async def facility_terms(facility_id: str, body: cap.FacilityTerms) -> Published:
+    async def facility_terms(facility_id: FacilityId, body: cap.FacilityTerms) -> Published:
         """The facility's addendum to the harmonised agreement (for agreements drafted later)."""
         return await publish(facility_id, cap.TERMS, body)
 
     @app.post("/v1/facilities/{facility_id}/deliveries", status_code=202, response_model=Published)
-    async def delivery(facility_id: str, body: cap.Delivery) -> Published:
+    async def delivery(facility_id: FacilityId, body: cap.Delivery) -> Published:
         return await publish(facility_id, cap.DELIVERY, body)
 
     app.state.loket = state
@@ -666,6 +738,15 @@ async def _update(
                 f"no running application {handle.id}",
             ) from exc
         raise
+
+
+def _forget(state: State, key: str | None, application_id: str) -> None:
+    with unit_of_work(state.engine) as session:
+        if key is not None:
+            row = session.get(IdempotencyRow, key)
+            if row is not None and row.application_id == application_id:
+                session.delete(row)
+        forget_submitted(session, application_id)
 
 
 def _list(state: State, inp: ApplicationInput) -> None:

@@ -75,6 +75,13 @@ def record_submitted(session: Session, inp: ApplicationInput) -> None:
         )
 
 
+def forget_submitted(session: Session, application_id: str) -> None:
+    """The workflow never started: the row must not stay `submitted` forever."""
+    row = session.get(ApplicationRow, application_id)
+    if row is not None and row.stage == Stage.SUBMITTED:
+        session.delete(row)
+
+
 def on_stage_changed(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     change = event.decode(StageChanged)
     row = session.get(ApplicationRow, change.application_id)

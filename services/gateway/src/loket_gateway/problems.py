@@ -2,15 +2,70 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
+
+log = logging.getLogger("loket.gateway")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://loket.example.eu/problems/"
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: every error the gateway returns has this body."""
+
+    type: str = Field(description="URI naming the kind of problem")
+    title: str
+    status: int
+    detail: str
+    instance: str = Field(description="the request path")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="for validation errors: where and what"
+    )
+
+
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+# Every route may answer with these; routes add their own (404, 409, 403...).
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": _PROBLEM_CONTENT, "model": ProblemDetails}
+    for status, text in {
+        413: "the request body is too large",
+        422: "the request is invalid (RFC 9457 problem with the errors)",
+        500: "an unexpected error (a problem body, never plain text)",
+        502: "a service answered with something the gateway could not read",
+        503: "Temporal or the broker is unavailable; retry later",
+        504: "a service did not answer in time; retry later",
+    }.items()
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Problem responses a route documents besides the common ones."""
+    texts = {
+        403: "the caller may not do this",
+        404: "no such resource",
+        409: "the request conflicts with the application's state",
+    }
+    return {
+        s: {"description": texts[s], "content": _PROBLEM_CONTENT, "model": ProblemDetails}
+        for s in statuses
+    }
+
+
+# Temporal answers that say "not now" rather than "never".
+_TEMPORAL_UNAVAILABLE = {
+    RPCStatusCode.UNAVAILABLE: 503,
+    RPCStatusCode.RESOURCE_EXHAUSTED: 503,
+    RPCStatusCode.DEADLINE_EXCEEDED: 504,
+    RPCStatusCode.CANCELLED: 503,
+}
 
 
 class Problem(Exception):
@@ -59,4 +114,39 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(
             request, exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail)
+        )
+
+    @app.exception_handler(RPCError)
+    async def _temporal(request: Request, exc: RPCError) -> JSONResponse:
+        status = _TEMPORAL_UNAVAILABLE.get(exc.status)
+        if status is None:
+            return await _unexpected(request, exc)
+        return problem_response(
+            request,
+            status,
+            "temporal-unavailable",
+            "The workflow engine is unavailable",
+            f"Temporal answered {exc.status.name}; retry later",
+        )
+
+    @app.exception_handler(ValidationError)
+    async def _bad_answer(request: Request, exc: ValidationError) -> JSONResponse:
+        log.error("unreadable answer for %s: %s", request.url.path, exc)
+        return problem_response(
+            request,
+            502,
+            "bad-answer",
+            "A service answered with something unreadable",
+            "the answer did not match its contract; the operators are told",
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request,
+            500,
+            "internal-error",
+            "Something went wrong on our side",
+            "the error was logged; nothing you sent was lost",
         )

@@ -214,7 +214,8 @@ def release_undelivered(session: Session, application_id: str) -> tuple[int, int
 
 
 def catalogue(session: Session, q: CatalogueQuery) -> tuple[list[CatalogueSlot], bool]:
-    """The single access point: offerings and free capacity, filtered as the user asks."""
+    """The single access point: offerings and free capacity, filtered as the user asks; the
+    page from `q.offset`, and whether more follow."""
     stmt = _live_slots().order_by(
         col(SlotRow.start), col(SlotRow.facility_id), col(SlotRow.slot_id)
     )
@@ -229,6 +230,7 @@ def catalogue(session: Session, q: CatalogueQuery) -> tuple[list[CatalogueSlot],
     if q.to_time:
         stmt = stmt.where(col(SlotRow.end) <= q.to_time)
     out: list[CatalogueSlot] = []
+    skip = q.offset
     for slot, offering, facility in session.execute(stmt).all():
         modes = json.loads(offering.access_modes)
         areas = json.loads(facility.priority_areas)
@@ -240,6 +242,9 @@ def catalogue(session: Session, q: CatalogueQuery) -> tuple[list[CatalogueSlot],
         ):
             continue
         if slot.start is None or slot.end is None:
+            continue
+        if skip:
+            skip -= 1
             continue
         if len(out) == q.limit:
             return out, True
@@ -275,7 +280,7 @@ def _ratio(booked: int, published: int) -> Decimal:
     )
 
 
-def utilisation(session: Session) -> UtilisationReply:
+def utilisation(session: Session, offset: int = 0, limit: int = 1000) -> UtilisationReply:
     """Published, held and booked units per facility and per country, and cross-border flows."""
     facilities: dict[str, list[int]] = {}
     for slot in session.scalars(select(SlotRow).where(col(SlotRow.withdrawn).is_(False))).all():
@@ -333,7 +338,8 @@ def utilisation(session: Session) -> UtilisationReply:
         units_moved[pair] = units_moved.get(pair, 0) + units
     flows = {pair: (len(apps), units_moved[pair]) for pair, apps in applications.items()}
     return UtilisationReply(
-        facilities=per_facility,
+        facilities=per_facility[offset : offset + limit],
+        next_offset=offset + limit if len(per_facility) > offset + limit else None,
         countries=per_country,
         flows=[
             Flow(applicant_country=a, facility_country=t, bookings=n, units=u)

@@ -13,7 +13,7 @@ from loket_contracts.envelope import CloudEvent
 from loket_contracts.scheme import load_scheme
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
-from loket_messaging.runtime import Rejected
+from loket_messaging.failures import Rejected
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -389,13 +389,16 @@ reply = Emitter(topics.ALLOCATION_REPLIES, SOURCE)
 def on_catalogue_query(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     q = event.decode(m.CatalogueQuery)
     slots, truncated = repo.catalogue(session, q)
-    body = m.CatalogueReply(slots=slots, truncated=truncated)
+    body = m.CatalogueReply(
+        slots=slots, truncated=truncated, next_offset=q.offset + q.limit if truncated else None
+    )
     return [reply(m.CATALOGUE_REPLY, body, event.id)]
 
 
 def on_utilisation_query(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-    event.decode(m.UtilisationQuery)
-    return [reply(m.UTILISATION_REPLY, repo.utilisation(session), event.id)]
+    q = event.decode(m.UtilisationQuery)
+    body = repo.utilisation(session, q.offset, q.limit)
+    return [reply(m.UTILISATION_REPLY, body, event.id)]
 
 
 def register(runtime: ServiceRuntime) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import html
 import re
 import tomllib
 from dataclasses import dataclass
@@ -75,6 +76,22 @@ def canonical(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
+def _inline(value: str) -> str:
+    """Text from applicants and facilities stays on its line: a newline in a facility name
+    or addendum must not start a heading or clause of its own in the agreement."""
+    return " ".join(value.split())
+
+
+def _inline_addendum(addendum: SiteAddendum | None) -> SiteAddendum | None:
+    if addendum is None:
+        return None
+    return SiteAddendum(
+        safety_rules=_inline(addendum.safety_rules),
+        sample_handling=_inline(addendum.sample_handling),
+        local_law_notes=_inline(addendum.local_law_notes),
+    )
+
+
 def mode_for(req: TermsRequested) -> str:
     return req.mode or ("pilot-access" if req.voucher_eur > 0 else "paid-access")
 
@@ -91,11 +108,11 @@ def render(
         site = sites.setdefault(
             line.facility_id,
             {
-                "facility_name": line.facility_name,
-                "site": line.site,
+                "facility_name": _inline(line.facility_name),
+                "site": _inline(line.site),
                 "country": line.country,
                 "kind": line.kind,
-                "addendum": addenda.get(line.facility_id),
+                "addendum": _inline_addendum(addenda.get(line.facility_id)),
                 "lines": [],
             },
         )
@@ -103,8 +120,8 @@ def render(
             {
                 "units": line.units,
                 "unit": line.unit,
-                "service_type": line.service_type,
-                "slot_id": line.slot_id,
+                "service_type": _inline(line.service_type),
+                "slot_id": _inline(line.slot_id),
                 "start": f"{line.start:%Y-%m-%d %H:%M}",
                 "end": f"{line.end:%Y-%m-%d %H:%M}",
                 "access_mode": line.access_mode,
@@ -119,7 +136,7 @@ def render(
             version=version,
             language=req.language,
             application_id=req.application_id,
-            applicant_name=req.applicant_name,
+            applicant_name=_inline(req.applicant_name),
             applicant_country=req.applicant_country,
             sites=list(sites.values()),
             market_value=_eur(market_value),
@@ -134,13 +151,32 @@ def render(
 
 
 def to_html(text: str) -> str:
+    """Headings, lists and emphasis only. The text carries words from facilities and
+    applicants: raw HTML is escaped and links are not made, so no script or link gets in."""
     import markdown
 
-    body = markdown.markdown(text, output_format="html")
+    md = markdown.Markdown(output_format="html")
+    for pattern in _LINK_PATTERNS:
+        if pattern in md.inlinePatterns:
+            md.inlinePatterns.deregister(pattern)
+    body = md.convert(html.escape(text, quote=False))
     return (
         '<!doctype html>\n<html><head><meta charset="utf-8">'
         "<title>Loket access agreement</title></head>\n<body>\n" + body + "\n</body></html>\n"
     )
+
+
+_LINK_PATTERNS = (
+    "link",
+    "image_link",
+    "reference",
+    "image_reference",
+    "short_reference",
+    "short_image_ref",
+    "autolink",
+    "automail",
+    "html",
+)
 
 
 def to_pdf(text: str) -> bytes:

@@ -11,7 +11,7 @@ from loket_contracts import topics
 from loket_contracts.application import AcceptanceRecord
 from loket_contracts.envelope import CloudEvent
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
-from loket_messaging.runtime import Rejected
+from loket_messaging.failures import Rejected
 from sqlmodel import Session
 
 from loket_charter.adapters.tables import AcceptanceRow, FacilityTermsRow, TermsDocumentRow

@@ -16,7 +16,7 @@ from loket_contracts.scheme import Scheme, load_scheme
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
 from loket_messaging.db import unit_of_work
-from loket_messaging.runtime import Rejected
+from loket_messaging.failures import Rejected
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -326,12 +326,18 @@ class VoucherHandlers:
             stmt = stmt.where(
                 col(AidRow.instrument) == "gber_art28", col(AidRow.aid_element_eur) > threshold
             )
+        # A page at a time: the whole register would outgrow the broker's message size.
         rows = session.scalars(
             stmt.order_by(col(AidRow.grant_date), col(AidRow.application_id))
+            .offset(q.offset)
+            .limit(q.limit + 1)
         ).all()
+        more = len(rows) > q.limit
+        rows = rows[: q.limit]
         body = m.RegisterReply(
             register_id=q.register_id,
             scheme_version=self.scheme.version,
+            next_offset=q.offset + q.limit if more else None,
             rows=[
                 m.RegisterRow(
                     application_id=r.application_id,

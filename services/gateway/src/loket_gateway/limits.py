@@ -1,0 +1,82 @@
+"""A request body limit, enforced before anything reads or parses the body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from loket_gateway.problems import PROBLEM_JSON, TYPE_BASE
+
+MAX_BODY_BYTES = 256 * 1024  # an application with 20 needs and 50 linked enterprises is ~40 KB
+
+
+class TooLarge(HTTPException):
+    """Raised while the body streams in; FastAPI passes HTTP exceptions on to the problem
+    handlers, so the client gets the same 413 problem as for a declared length."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body is too large: at most {max_bytes} bytes")
+
+
+class BodyLimit:
+    """413 with a problem body when Content-Length says so, or when a streamed body grows
+    past the limit: a 10 MB body is never buffered, let alone parsed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise TooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except TooLarge:
+            if not started:
+                await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + "body-too-large",
+            "title": "The request body is too large",
+            "status": 413,
+            "detail": f"at most {self.max_bytes} bytes",
+            "instance": scope.get("path", ""),
+        }
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
