@@ -188,12 +188,14 @@ async def test_duplicate_commands_change_nothing(loket: Loket) -> None:
     await loket.caught_up("loket-vouchers", VOUCHERS_COMMANDS)
     await loket.caught_up("loket-allocation", ALLOCATION_COMMANDS)
 
-    reserved = [
-        json.loads(v)
+    reserved = {
+        h["ce_id"]: json.loads(v)
         for h, v in await loket.records(VOUCHERS_EVENTS)
         if h.get("ce_correlationid") == app_id and h["ce_type"] == m.AID_RESERVED
-    ]
-    assert len(reserved) == 1  # the redelivered command produced no second reservation
+    }
+    # The redelivered command produced no second reservation: its answer went out again,
+    # the same event (same ce_id), which the workflow already had.
+    assert len(reserved) == 1
     after = (await loket.http.get(f"/v1/applications/{app_id}")).json()
     assert after["aid"] == status["aid"] and after["allocation"] == status["allocation"]
     # The hold was not doubled: the slot's other 2 units are still free for someone else.

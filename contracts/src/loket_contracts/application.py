@@ -40,6 +40,8 @@ DEFAULT_HOLD_TTL_S: Final = 21 * 24 * 3600  # holds outlive the acceptance windo
 DEFAULT_REVIEW_ESCALATION_S: Final = 5 * 24 * 3600  # manager review: escalate after 5 days
 DEFAULT_VOUCHER_VALIDITY_S: Final = 365 * 24 * 3600  # SPEC lifecycle step 8: 12 months
 DEFAULT_ACCESS_REPORT_S: Final = 60 * 24 * 3600  # SPEC lifecycle step 9: 60 days
+DEFAULT_RESEND_AFTER_S: Final = 60
+DEFAULT_STUCK_NOTICE_S: Final = 3600
 
 
 class Stage(StrEnum):
@@ -91,6 +93,10 @@ class ApplicationInput(BaseModel):
     review_escalation_seconds: Seconds = DEFAULT_REVIEW_ESCALATION_S
     voucher_validity_seconds: Seconds = DEFAULT_VOUCHER_VALIDITY_S
     access_report_seconds: Seconds = DEFAULT_ACCESS_REPORT_S
+    # No answer within this: the command is sent again (same event id), with backoff.
+    resend_after_seconds: Seconds = DEFAULT_RESEND_AFTER_S
+    # Waiting this long for one answer tells a programme manager.
+    stuck_notice_seconds: Seconds = DEFAULT_STUCK_NOTICE_S
     submitted_at: datetime
 
 

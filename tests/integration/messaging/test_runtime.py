@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,15 +24,26 @@ from loket_contracts.topics import dlq
 from loket_infra.kafka_tools import partitions
 from loket_infra.stack import create_topics
 from loket_messaging import Outgoing, ServiceRuntime, Settings
+from loket_messaging.failures import RetryPolicy
+from loket_messaging.outbox import OutboxEntry
 from loket_messaging.runtime import raw_body
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
 
 Record = tuple[dict[str, str], bytes]
 
 
 class Ping(BaseModel):
     n: int
+
+
+class Blob(BaseModel):
+    text: str
+
+
+# Pings that make the handler fail in one way each.
+OVERFLOW, BUG, DATABASE_DOWN, HUGE = -1, -2, -3, -4
 
 
 def settings(tmp_path: Path, bootstrap: str = "127.0.0.1:1") -> Settings:
@@ -55,11 +67,32 @@ class RuntimeContract:
     failures_left: int = 0
 
     def build(self, runtime: ServiceRuntime) -> None:
+        # Test-sized retries: the same policy, in milliseconds instead of minutes.
+        runtime.retry = RetryPolicy(
+            transient_budget_s=2.0, unexpected_attempts=3, first_delay_s=0.01, max_delay_s=0.05
+        )
+        self.calls: dict[int, int] = {}
+
         def on_ping(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
             ping = event.decode(Ping)
+            self.calls[ping.n] = self.calls.get(ping.n, 0) + 1
             if self.failures_left > 0:  # e.g. the database went away mid-transaction
                 self.failures_left -= 1
-                raise RuntimeError("transient failure before commit")
+                raise OperationalError("UPDATE ...", {}, Exception("server closed the connection"))
+            if ping.n == OVERFLOW:
+                Decimal("1e999999") * Decimal("1e999999")  # an amount no column can hold
+            if ping.n == BUG:
+                raise KeyError("a bug in the handler")
+            if ping.n == DATABASE_DOWN:
+                raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+            if ping.n == HUGE:
+                big = make_event(
+                    source="test",
+                    type_="test.pong.v1",
+                    body=Blob(text="x" * 1_200_000),
+                    correlation_id=event.correlation_id,
+                )
+                return [Outgoing(self.OUT, big)]
             pong = make_event(
                 source="test", type_="test.pong.v1", body=ping, correlation_id=event.correlation_id
             )
@@ -103,12 +136,21 @@ class RuntimeContract:
         [(headers, body)] = await self.wait_records(self.OUT, self.pongs(1), 1)
         assert headers["ce_type"] == "test.pong.v1" and Ping.model_validate_json(body).n == 1
 
-    async def test_redelivered_event_changes_nothing(self, runtime: ServiceRuntime) -> None:
+    async def test_redelivered_event_changes_nothing_and_is_answered_again(
+        self, runtime: ServiceRuntime
+    ) -> None:
         first = await self.ping(2)
-        await self.ping(2, event_id=first.id)  # same ce_id: a redelivery
+        await self.wait_records(self.OUT, self.pongs(2), 1)
+        await self.ping(2, event_id=first.id)  # same ce_id: a redelivery, or a sender asking again
         await self.ping(3)  # a barrier: once its pong is out, the duplicate was consumed
         await self.wait_records(self.OUT, self.pongs(3), 1)
-        assert len([r for r in await self.records(self.OUT) if self.pongs(2)(r)]) == 1  # type: ignore[operator]
+        answers = [
+            h["ce_id"]
+            for h, _ in await self.records(self.OUT)
+            if h.get("ce_correlationid") == "app-2"
+        ]
+        assert self.calls[2] == 1  # handled once
+        assert len(answers) == 2 and len(set(answers)) == 1  # the same answer, sent again
 
     async def test_poison_goes_to_the_dlq_and_the_consumer_goes_on(
         self, runtime: ServiceRuntime
@@ -124,6 +166,51 @@ class RuntimeContract:
         assert "ce_specversion" in reasons[0] or "ce_specversion" in reasons[1]
         assert any("invalid test.ping.v1 body: n:" in r for r in reasons)
         assert all(h["dlq_source_topic"] == self.IN for h, _ in parked)
+
+    async def parked(self, n: int) -> str:
+        [(headers, _)] = await self.wait_records(dlq(self.IN), self.pongs(n), 1)
+        assert headers["dlq_source_topic"] == self.IN and headers["dlq_consumer_group"]
+        return headers["dlq_reason"]
+
+    async def test_a_value_that_overflows_is_parked_at_once(self, runtime: ServiceRuntime) -> None:
+        await self.ping(OVERFLOW)
+        await self.ping(7)  # the record behind it is applied
+        await self.wait_records(self.OUT, self.pongs(7), 1)
+        reason = await self.parked(OVERFLOW)
+        assert reason.startswith("poison: ") and "Overflow" in reason
+        assert self.calls[OVERFLOW] == 1  # no retry: it would overflow again
+
+    async def test_an_unexpected_error_is_retried_a_few_times_then_parked(
+        self, runtime: ServiceRuntime
+    ) -> None:
+        await self.ping(BUG)
+        await self.ping(8)
+        await self.wait_records(self.OUT, self.pongs(8), 1)
+        reason = await self.parked(BUG)
+        assert reason.startswith("unexpected: failed 3 times") and "KeyError" in reason
+        assert self.calls[BUG] == 3
+
+    async def test_a_database_that_stays_away_parks_the_record_after_the_budget(
+        self, runtime: ServiceRuntime
+    ) -> None:
+        await self.ping(DATABASE_DOWN)
+        await self.ping(9)
+        await self.wait_records(self.OUT, self.pongs(9), 1)
+        reason = await self.parked(DATABASE_DOWN)
+        assert reason.startswith("transient: transient failure for 2 s")
+        assert self.calls[DATABASE_DOWN] > 3  # retried with backoff all that time
+
+    async def test_a_transient_failure_is_retried_and_applied_once(
+        self, runtime: ServiceRuntime
+    ) -> None:
+        self.failures_left = 2
+        await self.ping(5)
+        await self.wait_records(self.OUT, self.pongs(5), 1)
+        await self.ping(6)  # barrier
+        await self.wait_records(self.OUT, self.pongs(6), 1)
+        assert self.failures_left == 0 and self.calls[5] == 3
+        assert len([r for r in await self.records(self.OUT) if self.pongs(5)(r)]) == 1  # type: ignore[operator]
+        assert not [r for r in await self.records(dlq(self.IN)) if self.pongs(5)(r)]  # type: ignore[operator]
 
 
 class TestInMemoryBroker(RuntimeContract):
@@ -192,13 +279,38 @@ class TestRealBroker(RuntimeContract):
         finally:
             await consumer.stop()
 
-    async def test_failure_before_commit_is_retried_never_lost_never_doubled(
+    async def test_a_header_that_is_not_utf8_is_parked_with_the_reason(
         self, runtime: ServiceRuntime
     ) -> None:
-        self.failures_left = 2
-        await self.ping(5)
-        await self.wait_records(self.OUT, self.pongs(5), 1)
-        await self.ping(6)  # barrier
-        await self.wait_records(self.OUT, self.pongs(6), 1)
-        assert self.failures_left == 0
-        assert len([r for r in await self.records(self.OUT) if self.pongs(5)(r)]) == 1  # type: ignore[operator]
+        # FastStream alone drops such a record with a CRITICAL log; here it reaches the DLQ.
+        event = make_event(
+            source="test", type_="test.ping.v1", body=Ping(n=10), correlation_id="app-10"
+        )
+        headers = [(k, b"\xff\xfe" if k == "ce_source" else v) for k, v in event.kafka_headers()]
+        await self.publish(event.data, headers)
+        await self.ping(11)
+        await self.wait_records(self.OUT, self.pongs(11), 1)
+        reason = await self.parked(10)
+        assert "header 'ce_source' is not UTF-8" in reason
+
+    async def test_a_body_that_is_not_utf8_is_parked(self, runtime: ServiceRuntime) -> None:
+        event = make_event(
+            source="test", type_="test.ping.v1", body=Ping(n=12), correlation_id="app-12"
+        )
+        await self.publish(b"\xff\xfe{", event.kafka_headers())
+        await self.ping(13)
+        await self.wait_records(self.OUT, self.pongs(13), 1)
+        assert "invalid test.ping.v1 body" in await self.parked(12)
+
+    async def test_an_event_too_large_to_publish_does_not_stop_the_relay(
+        self, runtime: ServiceRuntime
+    ) -> None:
+        await self.ping(HUGE)
+        await self.ping(14)  # staged after the huge one: still published
+        await self.wait_records(self.OUT, self.pongs(14), 1)
+        assert not [r for r in await self.records(self.OUT) if self.pongs(HUGE)(r)]  # type: ignore[operator]
+        with Session(runtime.engine) as session:
+            failed = session.scalars(
+                select(OutboxEntry).where(col(OutboxEntry.failed_at).is_not(None))
+            ).all()
+        assert len(failed) == 1 and "MessageSizeTooLarge" in (failed[0].failure_reason or "")

@@ -14,7 +14,7 @@ from loket_contracts import messages as m
 from loket_contracts.envelope import CloudEvent, EnvelopeError, make_event
 from loket_messaging import Handler, Outgoing
 from loket_messaging.db import unit_of_work
-from loket_messaging.runtime import Rejected
+from loket_messaging.failures import Rejected
 from pydantic import BaseModel
 from sqlalchemy import Engine
 

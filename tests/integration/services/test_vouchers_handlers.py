@@ -14,7 +14,7 @@ from loket_contracts.envelope import CloudEvent, make_event
 from loket_contracts.scheme import load_scheme
 from loket_messaging import Handler, Outgoing
 from loket_messaging.db import unit_of_work
-from loket_messaging.runtime import Rejected
+from loket_messaging.failures import Rejected
 from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow
 from loket_vouchers.entrypoints.handlers import VoucherHandlers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -183,6 +183,18 @@ def test_excluded_sectors_de_minimis_art_1_1(nace: str, excluded: bool) -> None:
 def test_startup_age_gber_art_22(registered: date, listed: bool, reason_start: str) -> None:
     r = rule(run(registered_on=registered, listed=listed), "applicant.startup")
     assert r.passed and r.reason.startswith(reason_start)
+
+
+@pytest.mark.parametrize(
+    ("registered", "outcome"), [(AS_OF, "eligible"), (AS_OF + timedelta(days=1), "ineligible")]
+)
+def test_a_company_registered_after_the_decision_date_is_refused(
+    registered: date, outcome: str
+) -> None:
+    d = run(registered_on=registered)
+    assert d.outcome == outcome
+    if outcome == "ineligible":
+        assert "cannot apply before it exists" in rule(d, "applicant.startup").reason
 
 
 @pytest.mark.parametrize(

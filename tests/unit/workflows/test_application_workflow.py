@@ -177,6 +177,12 @@ class FakeServices:
         # A command whose reply waits until `resume()`: the service is slow, not wrong.
         self.pause_on, self.paused = pause_on, asyncio.Event()
         self.pending: list[tuple[str, ServiceEvent]] = []
+        # Like the services' inbox: a command seen before changes nothing, its answer is sent
+        # again. `lose` drops the first answer to these command types (a broker lost it).
+        self.seen_ids: set[str] = set()
+        self.lose: dict[str, int] = {}
+        self.resent: list[str] = []
+        self.answered: dict[str, ServiceEvent] = {}
 
     def _book(self, cmd: SendCommand) -> None:
         """The effect of a command at its service, in arrival order like one partition."""
@@ -203,6 +209,12 @@ class FakeServices:
 
     @activity.defn(name="send_command")
     async def send_command(self, cmd: SendCommand) -> None:
+        if cmd.event_id in self.seen_ids:
+            self.resent.append(cmd.type)
+            if cmd.type in self.answered and not self._lost(cmd.type):
+                await self.signal(cmd.correlation_id, self.answered[cmd.type])
+            return
+        self.seen_ids.add(cmd.event_id)
         self.sent.append(cmd.type)
         self._book(cmd)
         if cmd.type == NOTIFICATION:
@@ -217,9 +229,18 @@ class FakeServices:
         if cmd.type == self.pause_on and not self.paused.is_set():
             self.pending.append((cmd.correlation_id, event))
             return
-        await self.client.get_workflow_handle(cmd.correlation_id).signal(
-            SIGNAL_SERVICE_EVENT, event
-        )
+        self.answered[cmd.type] = event
+        if not self._lost(cmd.type):
+            await self.signal(cmd.correlation_id, event)
+
+    def _lost(self, type_: str) -> bool:
+        if self.lose.get(type_, 0) > 0:
+            self.lose[type_] -= 1
+            return True
+        return False
+
+    async def signal(self, app_id: str, event: ServiceEvent) -> None:
+        await self.client.get_workflow_handle(app_id).signal(SIGNAL_SERVICE_EVENT, event)
 
     @activity.defn(name="send_commands")
     async def send_commands(self, batch: SendCommands) -> None:
@@ -436,6 +457,29 @@ async def test_voucher_unused_for_twelve_months_closes_without_a_report(
     assert status.reasons[0].startswith("nothing delivered") and "expired on" in status.reasons[0]
     assert Stage.REPORT_DUE not in [c.stage for c in status.history]
     assert services.held == set()
+
+
+async def test_a_lost_answer_is_asked_for_again_and_a_manager_told(
+    env: WorkflowEnvironment,
+) -> None:
+    services = FakeServices(env.client)
+    # the broker lost the vouchers service's answer, and again the answer to the first resend
+    services.lose = {m.SCREENING_REQUESTED: 2}
+    inp = application().model_copy(update={"resend_after_seconds": 60, "stuck_notice_seconds": 100})
+
+    async def wait_out_the_silence(handle) -> None:
+        await wait_for_stage(handle, Stage.SCREENING)
+        await env.sleep(200)  # time skips: sent again at 60 s, then 180 s
+        await accept_current_terms(handle)
+        await handle.execute_update(
+            ApplicationWorkflow.cancel, Cancellation(reason="test done", role="manager")
+        )
+
+    status = await run_with(env, services, inp, wait_out_the_silence)
+    assert status.stage == Stage.CANCELLED and status.voucher_id == "V-1"
+    assert services.resent == [m.SCREENING_REQUESTED, m.SCREENING_REQUESTED]
+    assert services.sent.count(m.SCREENING_REQUESTED) == 1  # one screening at the service
+    assert "application_stuck" in services.notices  # told after 180 s > 100 s
 
 
 async def test_decline_releases_hold_and_reservation(env: WorkflowEnvironment) -> None:

@@ -35,6 +35,8 @@ class OutboxEntry(SQLModel, table=True):
     headers_json: str = Field(sa_column=Column(Text, nullable=False))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    # The inbound event whose handling staged this row: asked again, it is sent again.
+    caused_by: str | None = Field(default=None, max_length=200, index=True)
     published_at: datetime | None = Field(default=None, index=True)
     # Set when the broker can never take the row (too large...): the relay skips it.
     failed_at: datetime | None = Field(default=None)
@@ -64,7 +66,7 @@ class Emitter:
         return Outgoing(self.topic, event)
 
 
-def stage(session: Session, outgoing: Outgoing) -> None:
+def stage(session: Session, outgoing: Outgoing, caused_by: str | None = None) -> None:
     headers = [(k, v.decode()) for k, v in outgoing.event.kafka_headers()]
     session.add(
         OutboxEntry(
@@ -73,5 +75,6 @@ def stage(session: Session, outgoing: Outgoing) -> None:
             key=outgoing.key or outgoing.event.correlation_id,
             headers_json=json.dumps(headers),
             body=outgoing.event.data,
+            caused_by=caused_by,
         )
     )

@@ -24,8 +24,8 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, strict_headers
 from loket_contracts.topics import dlq
-from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlalchemy import CursorResult, Engine, select, update
+from sqlmodel import Session, col
 
 from loket_messaging.db import create_schema, make_engine, unit_of_work
 from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt, describe
@@ -229,12 +229,23 @@ class ServiceRuntime:
     def _process(self, topic: str, event: CloudEvent, handler: Handler) -> bool:
         with unit_of_work(self.engine) as session:
             if session.get(InboxEntry, event.id) is not None:
-                log.info("duplicate event %s (%s) ignored", event.id, event.type)
-                return False
+                # Done before. A sender asking again has not seen our answer (the broker may
+                # have lost it): publish what this event caused once more, same event ids.
+                result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+                    update(OutboxEntry)
+                    .where(col(OutboxEntry.caused_by) == event.id)
+                    .where(col(OutboxEntry.failed_at).is_(None))
+                    .values(published_at=None)
+                )
+                again = result.rowcount
+                log.info(
+                    "duplicate event %s (%s): %d answer(s) sent again", event.id, event.type, again
+                )
+                return bool(again)
             outgoing = handler(session, event)
             session.add(InboxEntry(event_id=event.id, event_type=event.type, topic=topic))
             for out in outgoing:
-                stage(session, out)
+                stage(session, out, caused_by=event.id)
         return True
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:

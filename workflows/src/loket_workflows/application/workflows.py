@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
 # compensation. Generous: a service may be down for a deploy or a broker pause.
 SERVICE_REPLY_TIMEOUT = timedelta(hours=6)
 MAX_REALLOCATIONS = 3
+MAX_RESEND_INTERVAL = timedelta(minutes=15)
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30)
 )
@@ -108,6 +109,7 @@ class ApplicationWorkflow:
         # (one activity instead of several); everything queued is sent before any wait.
         self._batching = False
         self._queued: list[SendCommand] = []
+        self._asks_again = False  # ask-again-v1, decided at the start of a run
 
     # ---- signals, updates, queries ------------------------------------------------------
 
@@ -219,6 +221,7 @@ class ApplicationWorkflow:
     @workflow.run
     async def run(self, inp: ApplicationInput) -> ApplicationStatus:
         self._batching = workflow.patched("batched-sends-v1")
+        self._asks_again = workflow.patched("ask-again-v1")
         try:
             await self._lifecycle(inp)
         except ServiceTimeout as exc:
@@ -563,7 +566,7 @@ class ApplicationWorkflow:
             # Registered before the step: a cancellation while the hold is on its way still
             # releases it (a release of nothing is harmless, and follows the hold in order).
             self._holding = True
-        await self._send(
+        hold = await self._send(
             topics.ALLOCATION_COMMANDS,
             m.HOLD_REQUESTED,
             "hold",
@@ -574,7 +577,7 @@ class ApplicationWorkflow:
                 hold_ttl_seconds=inp.hold_ttl_seconds,
             ),
         )
-        held = await self._receive(m.HOLD_PLACED, m.HOLD_FAILED)
+        held = await self._receive(m.HOLD_PLACED, m.HOLD_FAILED, resend=[hold])
         if held.type == m.HOLD_FAILED:
             self._holding = False
             failed = m.HoldFailed.model_validate_json(held.data)
@@ -599,7 +602,7 @@ class ApplicationWorkflow:
         if compensation_first:
             self._reserved = True
         market_value = sum((line.market_value_eur for line in placed.lines), Decimal(0))
-        await self._send(
+        screening = await self._send(
             topics.VOUCHERS_COMMANDS,
             m.SCREENING_REQUESTED,
             "screening",
@@ -617,7 +620,7 @@ class ApplicationWorkflow:
                 hold_ttl_seconds=inp.hold_ttl_seconds,
             ),
         )
-        screened = await self._receive(m.AID_RESERVED, m.SCREENING_REFUSED)
+        screened = await self._receive(m.AID_RESERVED, m.SCREENING_REFUSED, resend=[screening])
         if screened.type == m.SCREENING_REFUSED:
             refused = m.ScreeningRefused.model_validate_json(screened.data)
             await self._compensate()
@@ -847,7 +850,7 @@ class ApplicationWorkflow:
         *,
         per_attempt: bool = True,
         queue: bool = False,
-    ) -> None:
+    ) -> SendCommand:
         """Publish one event; with `queue`, only queue it for the next send or wait."""
         app_id = self._inp.application_id
         if self._attempt and per_attempt:
@@ -863,7 +866,7 @@ class ApplicationWorkflow:
             self._queued.append(command)
             if not queue:
                 await self._flush()
-            return
+            return command
         await workflow.execute_activity(
             "send_command",
             command,
@@ -871,6 +874,7 @@ class ApplicationWorkflow:
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=SEND_RETRY,
         )
+        return command
 
     async def _ask(
         self,
@@ -884,8 +888,8 @@ class ApplicationWorkflow:
         cancellable: bool = True,
     ) -> AnswerT:
         """A command and the one answer it gets."""
-        await self._send(topic, type_, step, body)
-        received = await self._receive(answer_type, cancellable=cancellable)
+        command = await self._send(topic, type_, step, body)
+        received = await self._receive(answer_type, cancellable=cancellable, resend=[command])
         return answer.model_validate_json(received.data)
 
     async def _flush(self) -> None:
@@ -905,14 +909,19 @@ class ApplicationWorkflow:
         await self._flush()
         await workflow.wait_condition(condition, timeout=within)
 
-    async def _receive(self, *types: str, cancellable: bool = True) -> ServiceEvent:
+    async def _receive(
+        self, *types: str, cancellable: bool = True, resend: list[SendCommand] | None = None
+    ) -> ServiceEvent:
         def arrived() -> bool:
             return any(self._inbox.get(t) for t in types) or (
                 cancellable and self._cancelled is not None
             )
 
         try:
-            await self._wait(arrived, within=SERVICE_REPLY_TIMEOUT)
+            if self._asks_again and resend:
+                await self._ask_again(arrived, resend, " or ".join(types))
+            else:
+                await self._wait(arrived, within=SERVICE_REPLY_TIMEOUT)
         except TimeoutError:
             raise ServiceTimeout(
                 f"no answer of type {' or '.join(types)} within {SERVICE_REPLY_TIMEOUT}"
@@ -921,6 +930,43 @@ class ApplicationWorkflow:
             if self._inbox.get(t):
                 return self._inbox[t].pop(0)
         raise Cancelled()
+
+    async def _ask_again(
+        self, arrived: Callable[[], bool], commands: list[SendCommand], awaited: str
+    ) -> None:
+        """ask-again-v1: no answer within the resend interval means the command or its answer
+        may be lost (a broker that lost data, a service restored from backup): send it again
+        with the same event id, with backoff, until the stage's deadline. The service's inbox
+        drops the duplicate and publishes its answer again. A manager hears of an application
+        that waits longer than `stuck_notice_seconds`."""
+        waited = timedelta(0)
+        interval = timedelta(seconds=self._inp.resend_after_seconds)
+        told = False
+        while True:
+            step = min(interval, SERVICE_REPLY_TIMEOUT - waited)
+            try:
+                await self._wait(arrived, within=step)
+                return
+            except TimeoutError:
+                waited += step
+            if waited >= SERVICE_REPLY_TIMEOUT:
+                raise
+            if not told and waited >= timedelta(seconds=self._inp.stuck_notice_seconds):
+                told = True
+                await self._notify(
+                    "manager",
+                    "application_stuck",
+                    f"{self._inp.application_id} has waited {waited} for {awaited} in stage "
+                    f"{self._status.stage}; the command is being sent again.",
+                )
+            workflow.logger.warning("no %s after %s: sending again", awaited, waited)
+            await workflow.execute_activity(
+                "send_commands",
+                SendCommands(commands=commands),
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=SEND_RETRY,
+            )
+            interval = min(interval * 2, MAX_RESEND_INTERVAL)
 
     async def _compensate(self) -> None:
         """Give back what this application holds, latest first: the voucher and its booking
@@ -932,23 +978,26 @@ class ApplicationWorkflow:
             await self._end_voucher(
                 self._cancelled_reason() if self._cancelled is not None else "ended early"
             )
+        release_hold = release_reservation = None
         if self._holding:
-            await self._send(
+            release_hold = await self._send(
                 topics.ALLOCATION_COMMANDS,
                 m.RELEASE_REQUESTED,
                 "release-hold",
                 m.AllocationRef(application_id=app_id),
             )
         if self._reserved:
-            await self._send(
+            release_reservation = await self._send(
                 topics.VOUCHERS_COMMANDS,
                 m.RESERVATION_RELEASE_REQUESTED,
                 "release-reservation",
                 m.VoucherRef(application_id=app_id),
             )
-        if self._holding:
-            await self._receive(m.ALLOCATION_RELEASED, cancellable=False)
+        if release_hold is not None:
+            await self._receive(m.ALLOCATION_RELEASED, cancellable=False, resend=[release_hold])
             self._holding = False
-        if self._reserved:
-            await self._receive(m.RESERVATION_RELEASED, cancellable=False)
+        if release_reservation is not None:
+            await self._receive(
+                m.RESERVATION_RELEASED, cancellable=False, resend=[release_reservation]
+            )
             self._reserved = False

@@ -224,6 +224,15 @@ def check_startup_or_scaleup(
     applicant: Applicant, category: str, as_of: date, scheme: Scheme
 ) -> RuleOutcome:
     max_age = scheme.call.startup_max_age_years
+    if applicant.registered_on > as_of:
+        return _outcome(
+            "applicant.startup",
+            max_age,
+            scheme,
+            False,
+            f"registered on {applicant.registered_on}, after the decision date {as_of}: "
+            "a company cannot apply before it exists",
+        )
     age = age_in_years(applicant.registered_on, as_of)
     young = add_years(applicant.registered_on, max_age.value) >= as_of
     if young and not applicant.listed and category in ("micro", "small"):
