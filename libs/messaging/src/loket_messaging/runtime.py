@@ -30,6 +30,7 @@ from sqlmodel import Session, col
 from loket_messaging.db import create_schema, make_engine, unit_of_work
 from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt, describe
 from loket_messaging.kafka import consumer_options, make_producer
+from loket_messaging.migrations import upgrade
 from loket_messaging.outbox import InboxEntry, OutboxEntry, Outgoing, stage, utcnow
 from loket_messaging.settings import Settings
 
@@ -89,8 +90,13 @@ class _Assigned(ConsumerRebalanceListener):
 
 
 class ServiceRuntime:
-    def __init__(self, settings: Settings, *, in_memory: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, in_memory: bool = False, migrations: str | None = None
+    ) -> None:
         self.settings = settings
+        # The package whose Alembic history owns this database; None: create the tables
+        # as declared (tests with throwaway databases).
+        self.migrations = migrations
         self.in_memory = in_memory
         self.name = settings.service
         self.group_id = f"loket-{settings.service}"
@@ -149,7 +155,10 @@ class ServiceRuntime:
     # ---- lifecycle ------------------------------------------------------------------------
 
     async def _on_startup(self) -> None:
-        await asyncio.to_thread(create_schema, self.engine)
+        if self.migrations is not None:
+            await asyncio.to_thread(upgrade, self.engine, self.migrations)
+        else:
+            await asyncio.to_thread(create_schema, self.engine)
         if self.in_memory:
             self._sender = BrokerSender(self.broker)
         else:

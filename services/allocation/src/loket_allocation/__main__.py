@@ -7,7 +7,7 @@ from loket_allocation.entrypoints.handlers import register
 
 
 def main() -> None:
-    runtime = ServiceRuntime(Settings.from_env("allocation"))
+    runtime = ServiceRuntime(Settings.from_env("allocation"), migrations="loket_allocation")
     register(runtime)
     runtime.run()
 

@@ -26,7 +26,7 @@ def main() -> None:
         args = parser.parse_args(sys.argv[2:])
         print(template_diff(args.mode, args.from_version, args.to_version, args.language), end="")
         return
-    runtime = ServiceRuntime(Settings.from_env("charter"))
+    runtime = ServiceRuntime(Settings.from_env("charter"), migrations="loket_charter")
     register(runtime)
     runtime.run()
 

@@ -7,7 +7,7 @@ from loket_eligibility.entrypoints.handlers import register
 
 
 def main() -> None:
-    runtime = ServiceRuntime(Settings.from_env("eligibility"))
+    runtime = ServiceRuntime(Settings.from_env("eligibility"), migrations="loket_eligibility")
     register(runtime)
     runtime.run()
 

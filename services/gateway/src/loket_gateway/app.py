@@ -57,8 +57,9 @@ from loket_contracts.topics import (
     VOUCHERS_QUERIES,
     VOUCHERS_REPLIES,
 )
-from loket_messaging.db import create_schema, make_engine, unit_of_work
+from loket_messaging.db import make_engine, unit_of_work
 from loket_messaging.kafka import make_producer
+from loket_messaging.migrations import upgrade
 from loket_messaging.settings import Settings
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.exc import IntegrityError
@@ -177,7 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(create_schema, state.engine)
+        await asyncio.to_thread(upgrade, state.engine, "loket_gateway")
         state.client = await Client.connect(
             state.settings.temporal_address,
             namespace=state.settings.temporal_namespace,

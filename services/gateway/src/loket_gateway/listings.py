@@ -160,6 +160,8 @@ def list_applications(
 
 def make_runtime(settings: Settings) -> ServiceRuntime:
     """The consumer that keeps the read model; the HTTP side says when the gateway is ready."""
-    runtime = ServiceRuntime(dataclasses.replace(settings, ready_file=None))
+    runtime = ServiceRuntime(
+        dataclasses.replace(settings, ready_file=None), migrations="loket_gateway"
+    )
     runtime.handle(APPLICATION_EVENTS, STAGE_CHANGED, on_stage_changed)
     return runtime

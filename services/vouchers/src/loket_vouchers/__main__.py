@@ -7,7 +7,7 @@ from loket_vouchers.entrypoints.handlers import register
 
 
 def main() -> None:
-    runtime = ServiceRuntime(Settings.from_env("vouchers"))
+    runtime = ServiceRuntime(Settings.from_env("vouchers"), migrations="loket_vouchers")
     register(runtime)
     runtime.run()
 
