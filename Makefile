@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
 #   make demo   the whole platform on embedded infrastructure, a realistic scenario end to end
-#   make test   unit, integration and end-to-end tests on a real broker, Temporal and PostgreSQL
+#   make test   unit, integration and end-to-end tests on Apache Kafka, Temporal and PostgreSQL
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 TOOLS := .tools
@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test setup up lint typecheck bench clean
+.PHONY: demo test test-tansu setup kafka up lint typecheck bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -20,15 +20,24 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproj
 
 setup: $(VENV)/.synced
 
+# Apache Kafka, the default broker of `loket up` and `make test`: Maven and the broker jars.
+kafka: setup
+	bash infra/scripts/ensure-kafka.sh
+
 demo: setup
 	$(VENV)/bin/loket demo
 
-up: setup
+up: kafka
 	$(VENV)/bin/loket up
 
-test: setup
+test: kafka
 	bash infra/scripts/ensure-postgres.sh
 	bash infra/scripts/run-tests.sh
+
+# The same suite on tansu (memory-only broker), the demo's lane.
+test-tansu: setup
+	bash infra/scripts/ensure-postgres.sh
+	LOKET_KAFKA=tansu bash infra/scripts/run-tests.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .

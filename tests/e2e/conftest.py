@@ -1,10 +1,11 @@
-"""The whole platform as processes on 127.0.0.1: tansu (or Apache Kafka with LOKET_KAFKA=apache),
+"""The whole platform as processes on 127.0.0.1: Apache Kafka (or tansu with LOKET_KAFKA=tansu),
 the Temporal dev server, the four services, worker, bridge and gateway, every service database
 on PostgreSQL. Tests drive it through HTTP and Kafka only, like its users."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -28,9 +29,14 @@ from loket_infra.stack import SERVICES, EmbeddedStack, StackConfig
 pytestmark = pytest.mark.e2e
 T0 = datetime(2027, 5, 3, 8, tzinfo=UTC)
 TERMINAL = {str(s) for s in TERMINAL_STAGES}
+# How long a poll may wait for the platform: it returns as soon as the condition holds, so a
+# generous bound costs nothing on an idle machine and keeps a loaded one (load 10+) green.
+PATIENCE_S = 300.0
 
 
-def _postgres_urls(tmp_name: str) -> dict[str, str]:
+def _postgres_urls(run: str) -> dict[str, str]:
+    """One database per service, named for this run: two runs on one host never touch each
+    other's databases."""
     admin_url = os.environ.get("LOKET_TEST_PG")
     if not admin_url:
         if os.environ.get("CI"):
@@ -39,19 +45,33 @@ def _postgres_urls(tmp_name: str) -> dict[str, str]:
     urls = {}
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for name in [*SERVICES, "gateway"]:
-            db = f"loket_{tmp_name}_{name}"
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            db = f"loket_{run}_{name}"
             conn.execute(f'CREATE DATABASE "{db}"')
             urls[name] = admin_url.rsplit("/", 1)[0] + "/" + db
     return urls
 
 
+def _drop_databases(urls: dict[str, str]) -> None:
+    with psycopg.connect(os.environ["LOKET_TEST_PG"], autocommit=True) as conn:
+        for url in urls.values():
+            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def platform(tmp: Path, **config: Any) -> Iterator[EmbeddedStack]:
+    """A whole platform of its own on PostgreSQL databases of its own, stopped and dropped
+    after use."""
+    urls = _postgres_urls(f"e2e_{uuid.uuid4().hex[:8]}")
+    try:
+        with EmbeddedStack(StackConfig(data_dir=tmp / "stack", database_urls=urls, **config)) as s:
+            yield s
+    finally:
+        _drop_databases(urls)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    config = StackConfig(
-        data_dir=tmp_path_factory.mktemp("loket") / "stack", database_urls=_postgres_urls("e2e")
-    )
-    with EmbeddedStack(config) as running:
+    with platform(tmp_path_factory.mktemp("loket")) as running:
         yield running
 
 
@@ -116,7 +136,7 @@ class Loket:
         return Facility(fid, stype, f"{fid}-s1", country)
 
     async def caught_up(self, group: str, topic: str) -> None:
-        await wait_caught_up(self.stack.kafka_bootstrap, group, topic, deadline_s=60)
+        await wait_caught_up(self.stack.kafka_bootstrap, group, topic, deadline_s=PATIENCE_S)
 
     @staticmethod
     def applicant(
@@ -160,7 +180,7 @@ class Loket:
         return str(resp.json()["application_id"])
 
     async def wait_stage(
-        self, app_id: str, stages: set[str], deadline_s: float = 90
+        self, app_id: str, stages: set[str], deadline_s: float = PATIENCE_S
     ) -> dict[str, Any]:
         end = time.monotonic() + deadline_s
         while True:
@@ -173,7 +193,7 @@ class Loket:
             await asyncio.sleep(0.2)
 
     async def until(
-        self, app_id: str, check: Callable[[dict[str, Any]], bool], deadline_s: float = 60
+        self, app_id: str, check: Callable[[dict[str, Any]], bool], deadline_s: float = PATIENCE_S
     ) -> dict[str, Any]:
         """Poll the status until `check` holds (any condition, not only a stage)."""
         end = time.monotonic() + deadline_s

@@ -12,7 +12,7 @@ from typing import Final
 
 from pydantic import BaseModel, Field, computed_field
 
-from loket_contracts.bounds import TEXT_MAX, CallId, Eur, Id, Seconds, Text
+from loket_contracts.bounds import ID_MAX, TEXT_MAX, CallId, Eur, Id, Seconds, Text
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.messages import (
     AllocatedLine,
@@ -190,10 +190,10 @@ class Terms(BaseModel):
 class RequestMetadata(BaseModel):
     """What the gateway saw of the HTTP request that carried a decision (set by the gateway)."""
 
-    request_id: str
+    request_id: str = Field(max_length=ID_MAX)
     received_at: datetime
-    client: str | None = None
-    user_agent: str | None = None
+    client: str | None = Field(default=None, max_length=ID_MAX)
+    user_agent: str | None = Field(default=None, max_length=TEXT_MAX)
 
 
 class TermsDecision(BaseModel):
@@ -213,7 +213,7 @@ class ManagerDecision(BaseModel):
     approve: bool
     reason: str = Field(min_length=1, max_length=1000)
     manager: str = Field(min_length=1, max_length=200)
-    role: str | None = None  # set by the gateway after it authenticated a manager
+    role: str | None = Field(default=None, max_length=40)  # set by the gateway (a manager)
 
 
 class Notification(BaseModel):
@@ -252,7 +252,7 @@ NOTIFICATION: Final = "eu.loket.notification.v1"
 class Cancellation(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
     by: str | None = Field(default=None, max_length=200)
-    role: str | None = None  # "manager" when the gateway authenticated a programme manager
+    role: str | None = Field(default=None, max_length=40)  # "manager": set by the gateway
 
 
 # Temporal search attributes the launcher registers, so managers can filter in the UI.

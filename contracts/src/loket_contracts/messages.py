@@ -209,8 +209,8 @@ Language = Literal["en", "nl", "de", "fr"]
 
 class HoldRequested(BaseModel):
     application_id: Id
-    applicant_workplace_country: str
-    needs: Needs = Field(min_length=1)
+    applicant_workplace_country: CountryCode
+    needs: Needs = Field(min_length=1, max_length=20)
     hold_ttl_seconds: Seconds
 
 
@@ -220,14 +220,16 @@ ROUND_SOLVED = "eu.loket.allocation.round.solved.v1"
 
 class RoundEntry(BaseModel):
     hold: HoldRequested
-    weight: float = Field(default=1.0, gt=0)  # e.g. the call's priority weighting
+    weight: float = Field(
+        default=1.0, gt=0, le=1000, allow_inf_nan=False
+    )  # e.g. the call's priority weighting
 
 
 class RoundRequested(BaseModel):
     """Call cut-off: allocate all these applications together, optimally."""
 
-    round_id: str
-    entries: list[RoundEntry] = Field(min_length=1)
+    round_id: Id
+    entries: list[RoundEntry] = Field(min_length=1, max_length=10_000)
     country_share_cap: float | None = Field(default=None, gt=0, le=1)
 
 
@@ -411,7 +413,7 @@ Instrument = Literal["no_aid", "de_minimis", "gber_art28"]
 
 class ScreeningRequested(BaseModel):
     application_id: Id
-    undertaking_id: str
+    undertaking_id: Id
     linked_undertakings: list[Id] = Field(default_factory=list, max_length=100)
     declared_prior_aid: list[DeclaredAid] = Field(default_factory=list, max_length=100)
     call_id: CallId

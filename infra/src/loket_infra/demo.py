@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import signal
 import threading
 import time
@@ -363,6 +364,9 @@ def run_demo(data_dir: Path, stay: bool = False) -> int:
     t0 = time.monotonic()
     config = StackConfig(
         data_dir=data_dir,
+        # The demo starts fresh and throws its data away: tansu's memory-only log starts
+        # fastest. LOKET_KAFKA=apache runs it on the durable broker.
+        kafka=os.environ.get("LOKET_KAFKA", "tansu"),
         acceptance_window_s=DEMO_ACCEPTANCE_WINDOW_S,
         voucher_validity_s=DEMO_VOUCHER_VALIDITY_S,
         access_report_s=DEMO_ACCESS_REPORT_S,

@@ -20,6 +20,12 @@ class StartupError(RuntimeError):
     pass
 
 
+# Readiness waits follow the process: they end the moment it is ready, fail the moment it
+# exits, and otherwise wait this long, so a loaded machine (load 10+ on 2 cores) is slow,
+# not failed.
+READY_DEADLINE_S = float(os.environ.get("LOKET_READY_DEADLINE_S", 600))
+
+
 def free_port() -> int:
     """A free port below Linux's ephemeral range (32768+): a port the kernel hands out for
     outgoing connections could be taken by a client before our server binds it."""

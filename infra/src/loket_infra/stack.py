@@ -24,7 +24,14 @@ from loket_contracts.application import SEARCH_ATTRIBUTES
 from loket_contracts.topics import all_topics_with_dlq
 
 from loket_infra import brokers
-from loket_infra.processes import Process, StartupError, free_port, port_open, wait_until
+from loket_infra.processes import (
+    READY_DEADLINE_S,
+    Process,
+    StartupError,
+    free_port,
+    port_open,
+    wait_until,
+)
 
 log = logging.getLogger("loket.infra")
 
@@ -39,12 +46,26 @@ WORKERS: dict[str, str] = {
     "bridge": "loket_workflows.bridge",
 }
 PARTITIONS = 3
+MAX_RESTARTS = 10
+MAX_BACKOFF_S = 60.0
+STABLE_AFTER_S = 120.0
+
+
+@dataclass
+class Restarts:
+    """One child's crash record, for the supervisor's backoff."""
+
+    last_start: float
+    count: int = 0
+    next_at: float = 0.0  # when the pending restart is due; 0: none pending
+    given_up: bool = False
 
 
 @dataclass
 class StackConfig:
     data_dir: Path = Path(".loket")
-    kafka: str = field(default_factory=lambda: os.environ.get("LOKET_KAFKA", "tansu"))
+    # Apache Kafka keeps its log on disk; tansu (LOKET_KAFKA=tansu) keeps it in memory only.
+    kafka: str = field(default_factory=lambda: os.environ.get("LOKET_KAFKA", "apache"))
     kafka_port: int = 0  # 0: a free port
     temporal_port: int = 0
     temporal_ui_port: int = 0
@@ -58,9 +79,12 @@ class StackConfig:
     review_escalation_s: int | None = None
     voucher_validity_s: int | None = None
     access_report_s: int | None = None
+    # No answer to a command within this: the workflow sends it again (default: a minute).
+    resend_after_s: int | None = None
+    stuck_notice_s: int | None = None
     # Programme managers authenticate with this token at the gateway (generated when empty).
     manager_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    start_timeout_s: float = 90.0
+    start_timeout_s: float = READY_DEADLINE_S
 
     def resolve_ports(self) -> None:
         for name in ("kafka_port", "temporal_port", "temporal_ui_port", "gateway_port"):
@@ -75,6 +99,7 @@ class EmbeddedStack:
         self.data_dir = self.config.data_dir.resolve()
         self.log_dir = self.data_dir / "logs"
         self.processes: dict[str, Process] = {}
+        self.restarts: dict[str, Restarts] = {}
 
     # ---- addresses ---------------------------------------------------------------------
 
@@ -161,7 +186,9 @@ class EmbeddedStack:
                 f"LOKET_KAFKA must be 'tansu' or 'apache', not {self.config.kafka!r}"
             )
         self._launch("kafka", proc)
-        wait_until("Kafka broker", lambda: port_open(port), 60, proc.alive, logf)
+        wait_until(
+            "Kafka broker", lambda: port_open(port), self.config.start_timeout_s, proc.alive, logf
+        )
         asyncio.run(create_topics(self.kafka_bootstrap))
 
     def _start_temporal(self) -> None:
@@ -244,6 +271,8 @@ class EmbeddedStack:
             ("LOKET_REVIEW_ESCALATION_S", self.config.review_escalation_s),
             ("LOKET_VOUCHER_VALIDITY_S", self.config.voucher_validity_s),
             ("LOKET_ACCESS_REPORT_S", self.config.access_report_s),
+            ("LOKET_RESEND_AFTER_S", self.config.resend_after_s),
+            ("LOKET_STUCK_NOTICE_S", self.config.stuck_notice_s),
         ):
             if seconds is not None:
                 env[variable] = str(seconds)
@@ -293,6 +322,40 @@ class EmbeddedStack:
         self.processes[name] = proc
         return proc
 
+    # ---- supervision ---------------------------------------------------------------------
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Start again every child that exited, with backoff per child: the others keep
+        running. A child that keeps dying is given up after MAX_RESTARTS in a row. Returns
+        one line per action, for the operator's log."""
+        now = time.monotonic() if now is None else now
+        said = []
+        for name, proc in self.processes.items():
+            track = self.restarts.setdefault(name, Restarts(last_start=now))
+            if proc.alive():
+                if track.count and now - track.last_start > STABLE_AFTER_S:
+                    track.count = 0  # it has run long enough: forget its past crashes
+                continue
+            if track.given_up:
+                continue
+            if track.count >= MAX_RESTARTS:
+                track.given_up = True
+                said.append(f"{name} exited {track.count} times in a row: given up; see {proc.log}")
+                continue
+            if track.next_at == 0.0:
+                delay = min(2.0**track.count, MAX_BACKOFF_S)
+                track.next_at = now + delay
+                code = proc.popen.returncode if proc.popen else None
+                said.append(f"{name} exited (code {code}); restarting in {delay:.0f}s")
+                continue
+            if now < track.next_at:
+                continue
+            proc.start()
+            track.count += 1
+            track.last_start, track.next_at = now, 0.0
+            said.append(f"{name} restarted (restart {track.count})")
+        return said
+
     # ---- operations for tests and drills ------------------------------------------------
 
     def restart(self, name: str, *, kill: bool = False) -> None:
@@ -305,7 +368,7 @@ class EmbeddedStack:
 
 
 async def create_topics(
-    bootstrap: str, names: list[str] | None = None, deadline_s: float = 30
+    bootstrap: str, names: list[str] | None = None, deadline_s: float = 120
 ) -> None:
     """Create the topics (default: every Loket topic and its DLQ); existing ones are fine."""
     wanted = names if names is not None else all_topics_with_dlq()

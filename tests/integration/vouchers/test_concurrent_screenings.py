@@ -24,7 +24,7 @@ from loket_contracts import messages as m
 from loket_contracts.envelope import header_map, make_event
 from loket_contracts.topics import VOUCHERS_COMMANDS, VOUCHERS_EVENTS
 from loket_infra.kafka_tools import partitions
-from loket_infra.processes import Process, wait_until
+from loket_infra.processes import READY_DEADLINE_S, Process, wait_until
 from loket_infra.stack import create_topics
 
 UNDERTAKINGS = 20
@@ -81,7 +81,7 @@ def replicas(
         )
         proc.start()
         procs.append(proc)
-        wait_until(proc.name, ready.exists, 60, proc.alive, proc.log)
+        wait_until(proc.name, ready.exists, READY_DEADLINE_S, proc.alive, proc.log)
     try:
         yield procs
     finally:
@@ -155,7 +155,7 @@ async def test_200_concurrent_screenings_never_overrun(
     finally:
         await producer.stop()
 
-    found = await answers(kafka_bootstrap, set(apps), deadline_s=120)
+    found = await answers(kafka_bootstrap, set(apps), deadline_s=READY_DEADLINE_S)
     assert len(found) == len(apps), f"{len(apps) - len(found)} applications got no answer"
     assert all(len(v) == 1 for v in found.values()), "an application got two answers"
     kinds = [v[0][0] for v in found.values()]

@@ -21,6 +21,8 @@ from fastapi.responses import PlainTextResponse
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts.application import (
+    DEFAULT_RESEND_AFTER_S,
+    DEFAULT_STUCK_NOTICE_S,
     QUERY_STATUS,
     QUERY_TERMS,
     SA_APPLICANT_COUNTRY,
@@ -45,7 +47,7 @@ from loket_contracts.application import (
     Terms,
     TermsDecision,
 )
-from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, Eur
+from loket_contracts.bounds import ID_MAX, INT64_MAX, TEXT_MAX, CallId, Eur
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.envelope import make_event
 from loket_contracts.messages import Applicant, Language, Needs
@@ -160,6 +162,8 @@ class State:
         self.access_report_s = int(
             os.environ.get("LOKET_ACCESS_REPORT_S", lifecycle.access_report_days.value * 86400)
         )
+        self.resend_after_s = int(os.environ.get("LOKET_RESEND_AFTER_S", DEFAULT_RESEND_AFTER_S))
+        self.stuck_notice_s = int(os.environ.get("LOKET_STUCK_NOTICE_S", DEFAULT_STUCK_NOTICE_S))
         self.listings = make_runtime(settings)
         self.calls = frozenset(load_scheme().budgets)
 
@@ -255,6 +259,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hold_ttl_seconds=state.hold_ttl_s,
             voucher_validity_seconds=state.voucher_validity_s,
             access_report_seconds=state.access_report_s,
+            resend_after_seconds=state.resend_after_s,
+            stuck_notice_seconds=state.stuck_notice_s,
             submitted_at=datetime.now(UTC),
         )
         if idempotency_key is not None:
@@ -689,7 +695,7 @@ def _witnessed(decision: TermsDecision, request: Request) -> TermsDecision:
         request_id=str(uuid.uuid4()),
         received_at=datetime.now(UTC),
         client=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
+        user_agent=request.headers.get("user-agent", "")[:TEXT_MAX] or None,
     )
     return decision.model_copy(update={"request": seen})
 
