@@ -92,6 +92,7 @@ from loket_gateway.requests import KafkaRequests, NoAnswer
 from loket_gateway.tables import IdempotencyRow
 
 DEFAULT_CALL = "LOKET-2026-01"
+MAX_HEADROOM_POINTS = 400  # keeps the reply far below the broker's message size
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
 
@@ -534,6 +535,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         end = to_date or start + timedelta(days=365)
         if end < start:
             raise Problem(422, "bad-range", "`to` is before `from`", f"{start} > {end}")
+        if (end - start).days // step_days > MAX_HEADROOM_POINTS:
+            raise Problem(
+                422,
+                "range-too-long",
+                "Too many dates asked for",
+                f"at most {MAX_HEADROOM_POINTS} dates: widen step_days or shorten the range",
+            )
         q = m.HeadroomQuery(
             undertaking_id=undertaking_id,
             linked_undertakings=linked or [],

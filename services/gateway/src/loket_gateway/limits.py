@@ -21,6 +21,21 @@ class TooLarge(HTTPException):
         super().__init__(413, f"The request body is too large: at most {max_bytes} bytes")
 
 
+DISCARD_AT_MOST = 16 * 1024 * 1024
+
+
+async def _discard(receive: Receive) -> None:
+    """Take what the client is still sending (up to a bound), so it can read the answer."""
+    taken = 0
+    while taken <= DISCARD_AT_MOST:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        taken += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class BodyLimit:
     """413 with a problem body when Content-Length says so, or when a streamed body grows
     past the limit: a 10 MB body is never buffered, let alone parsed."""
@@ -34,6 +49,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _discard(receive)  # unread and unparsed; a client still sending gets its 413
             await self._refuse(scope, send)
             return
         seen = 0

@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from loket_gateway.requests import BadAnswer
+
 log = logging.getLogger("loket.gateway")
 
 PROBLEM_JSON = "application/problem+json"
@@ -36,6 +38,7 @@ _PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Prob
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": _PROBLEM_CONTENT, "model": ProblemDetails}
     for status, text in {
+        400: "the body is not JSON (or not UTF-8)",
         413: "the request body is too large",
         422: "the request is invalid (RFC 9457 problem with the errors)",
         500: "an unexpected error (a problem body, never plain text)",
@@ -129,8 +132,8 @@ def install(app: FastAPI) -> None:
             f"Temporal answered {exc.status.name}; retry later",
         )
 
-    @app.exception_handler(ValidationError)
-    async def _bad_answer(request: Request, exc: ValidationError) -> JSONResponse:
+    @app.exception_handler(BadAnswer)
+    async def _bad_answer(request: Request, exc: BadAnswer) -> JSONResponse:
         log.error("unreadable answer for %s: %s", request.url.path, exc)
         return problem_response(
             request,
@@ -138,6 +141,18 @@ def install(app: FastAPI) -> None:
             "bad-answer",
             "A service answered with something unreadable",
             "the answer did not match its contract; the operators are told",
+        )
+
+    @app.exception_handler(ValidationError)
+    async def _invalid_query(request: Request, exc: ValidationError) -> JSONResponse:
+        # A query or command the gateway builds from what the client sent: the client's input.
+        errors = [
+            {"location": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+        return problem_response(
+            request, 422, "validation-error", "The request is invalid", detail, errors=errors
         )
 
     @app.exception_handler(Exception)

@@ -17,13 +17,17 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from loket_contracts.envelope import EnvelopeError, from_kafka, header_map, make_event
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
 
 class NoAnswer(TimeoutError):
     pass
+
+
+class BadAnswer(Exception):
+    """A service answered with something that does not match the reply contract."""
 
 
 class KafkaRequests:
@@ -95,5 +99,8 @@ class KafkaRequests:
         finally:
             self._pending.pop(event.id, None)
         if got_type != reply_type:
-            raise NoAnswer(f"unexpected answer {got_type} to {type_}")
-        return reply_model.model_validate_json(data)
+            raise BadAnswer(f"unexpected answer {got_type} to {type_}")
+        try:
+            return reply_model.model_validate_json(data)
+        except ValidationError as exc:
+            raise BadAnswer(f"{reply_type} does not match its contract: {exc}") from exc
