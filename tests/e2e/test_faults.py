@@ -145,8 +145,17 @@ async def test_fifty_in_flight_applications_survive(
     apps = [await loket.submit(body, str(uuid.uuid4())) for body in bodies]
     carried = [asyncio.create_task(carry_to_voucher(loket, a)) for a in apps]
     await asyncio.sleep(1.0)  # the applications spread over every stage
+    listing = (await call(loket, "GET", "/v1/applications", params={"limit": 500})).json()
+    mine = {row["application_id"]: row["stage"] for row in listing["items"]}
+    in_flight = [a for a in apps if mine.get(a, "submitted") != "voucher_issued"]
+    assert in_flight, "the fault must hit applications in flight"
+    crashed = fault.removeprefix("kill-9-")
+    restarts = fault_stack.restarts.get(crashed)
+    before_restarts = restarts.count if restarts else 0
     await asyncio.to_thread(FAULTS[fault], fault_stack)
     done = await asyncio.gather(*carried)
+    if fault.startswith("kill-9-"):  # the supervisor brought it back
+        assert fault_stack.restarts[crashed].count == before_restarts + 1
 
     stages = {s["application_id"]: s["stage"] for s in done}
     assert set(stages.values()) == {"voucher_issued"}, stages  # none lost, none failed
