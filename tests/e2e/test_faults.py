@@ -103,6 +103,19 @@ def restart_postgres() -> None:
     subprocess.run(["pg_ctlcluster", line[0], line[1], "restart"], check=True)
 
 
+def temporal_restart(stack: EmbeddedStack) -> None:
+    """Temporal stops; meanwhile the gateway answers with a 503/504 problem, not a 500."""
+    proc = stack.processes["temporal"]
+    proc.stop()
+    try:
+        resp = httpx.get(f"{stack.gateway_url}/v1/applications/app-any", timeout=120)
+        assert resp.status_code in (503, 504), resp.text
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert resp.json()["type"].endswith("/temporal-unavailable")
+    finally:
+        proc.start()
+
+
 def faults() -> dict[str, Callable[[EmbeddedStack], None]]:
     def kill(name: str) -> Callable[[EmbeddedStack], None]:
         return lambda stack: stack.processes[name].kill()  # the supervisor restarts it
@@ -121,7 +134,7 @@ def faults() -> dict[str, Callable[[EmbeddedStack], None]]:
     }
     out["kill-9-gateway"] = kill("gateway")
     out["broker-restart"] = restart("kafka")
-    out["temporal-restart"] = restart("temporal")
+    out["temporal-restart"] = temporal_restart
     out["postgresql-restart"] = lambda _stack: restart_postgres()
     return out
 

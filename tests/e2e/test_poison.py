@@ -175,3 +175,7 @@ async def test_the_catalogue_answers_after_a_facility_tried_to_overflow_it(
     assert len(page["slots"]) == 1 and page["truncated"] and page["next_offset"] == 1
     mine = await loket.http.get("/v1/catalogue", params={"service_type": site.service_type})
     assert mine.status_code == 200 and json.loads(mine.text)["slots"][0]["free_units"] == 2
+    util = (await loket.http.get("/v1/utilisation", params={"limit": 1})).json()
+    assert len(util["facilities"]) == 1 and util["next_offset"] == 1
+    rest = (await loket.http.get("/v1/utilisation", params={"offset": 1, "limit": 1000})).json()
+    assert util["facilities"][0] not in rest["facilities"] and rest["next_offset"] is None

@@ -4,14 +4,12 @@ code declares, and it upgrades a database of the previous schema version with it
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -19,6 +17,8 @@ from loket_messaging.db import make_engine
 from loket_messaging.migrations import current, head, upgrade
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
+
+from tests.integration.postgres import throwaway_database
 
 # service package → the prefix of its own tables (besides the shared msg_ tables)
 SERVICES = {
@@ -37,24 +37,14 @@ importlib.import_module("loket_gateway.tables")
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'service.db'}")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'service.db'}"
+        else:
+            url = stack.enter_context(throwaway_database("loket_mig"))
+        eng = make_engine(url)
         yield eng
         eng.dispose()
-        return
-    admin = os.environ.get("LOKET_TEST_PG")
-    if not admin:
-        if os.environ.get("CI"):
-            pytest.fail("LOKET_TEST_PG is not set: run the suite with `make test`")
-        pytest.skip("no PostgreSQL (LOKET_TEST_PG)")
-    db = f"loket_mig_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    eng = make_engine(admin.rsplit("/", 1)[0] + "/" + db)
-    yield eng
-    eng.dispose()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
 
 
 def _own(prefix: str, diff: list[object]) -> list[object]:

@@ -7,7 +7,6 @@ single undertaking and hundreds against one budget really run in concurrent tran
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -27,6 +26,8 @@ from loket_infra.kafka_tools import partitions
 from loket_infra.processes import READY_DEADLINE_S, Process, wait_until
 from loket_infra.stack import create_topics
 
+from tests.integration.postgres import throwaway_database
+
 UNDERTAKINGS = 20
 PER_UNDERTAKING = 10
 VALUE = Decimal(40_000)
@@ -36,17 +37,8 @@ BUDGET = Decimal(5_000_000)  # 200 × €40,000 = €8m asked: the budget must b
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    admin = os.environ.get("LOKET_TEST_PG")
-    if not admin:
-        if os.environ.get("CI"):
-            pytest.fail("LOKET_TEST_PG is not set: run the suite with `make test`")
-        pytest.skip("no PostgreSQL (LOKET_TEST_PG)")
-    db = f"loket_conc_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    yield admin.rsplit("/", 1)[0] + "/" + db
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
+    with throwaway_database("loket_conc") as url:
+        yield url
 
 
 @pytest.fixture

@@ -110,3 +110,20 @@ def test_diff_between_template_versions_shows_what_changed_for_the_applicant() -
     assert "+Each party's liability towards the others is limited to twice the market value" in diff
     assert "36 months" in diff and "24 months" in diff
     assert "Intellectual property" not in diff  # unchanged clauses are not repeated
+
+
+def test_facility_text_cannot_forge_a_clause_or_inject_markup() -> None:
+    forged = SiteAddendum(
+        "Goggles\n\n## 15. Forged clause\nThe user pays EUR 1,000,000.",
+        '<script>alert("x")</script> [login](javascript:alert(1))',
+        "<img src=x onerror=alert(1)>",
+    )
+    req = sample_request()
+    req.lines[0] = req.lines[0].model_copy(update={"facility_name": "Sync\n# Fake title"})
+    text = render(req, {"fr-grenoble-sync": forged}).text
+    assert "\n## 15. Forged clause" not in text and "\n# Fake title" not in text
+    assert "Goggles ## 15. Forged clause The user pays" in text  # kept, on its own line
+    html = to_html(text)
+    assert "<script" not in html and "<img" not in html and "<a " not in html
+    assert "&lt;script&gt;" in html
+    assert to_pdf(text).startswith(b"%PDF-")

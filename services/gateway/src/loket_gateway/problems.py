@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -97,6 +98,17 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def _validation_problem(request: Request, raw: Sequence[Any]) -> JSONResponse:
+    errors = [
+        {"location": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg")}
+        for err in raw
+    ]
+    detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+    return problem_response(
+        request, 422, "validation-error", "The request is invalid", detail, errors=errors
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -104,14 +116,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"location": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg")}
-            for err in exc.errors()
-        ]
-        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
-        return problem_response(
-            request, 422, "validation-error", "The request is invalid", detail, errors=errors
-        )
+        return _validation_problem(request, exc.errors())
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -146,14 +151,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def _invalid_query(request: Request, exc: ValidationError) -> JSONResponse:
         # A query or command the gateway builds from what the client sent: the client's input.
-        errors = [
-            {"location": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
-            for err in exc.errors()
-        ]
-        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
-        return problem_response(
-            request, 422, "validation-error", "The request is invalid", detail, errors=errors
-        )
+        return _validation_problem(request, exc.errors())
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
