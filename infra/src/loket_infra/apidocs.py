@@ -163,8 +163,10 @@ def asyncapi() -> dict[str, Any]:
         channels[cid + "_dlq"] = {
             "address": topics.dlq(topic),
             "description": f"Records from {topic} that could not be processed, unchanged, with "
-            "dlq_reason, dlq_source_topic/partition/offset and dlq_consumer_group "
-            "headers.",
+            "dlq_reason, dlq_source_topic/partition/offset, dlq_consumer_group and dlq_time "
+            "headers. dlq_reason starts with the kind of failure: 'poison:' (undecodable, "
+            "invalid or out of bounds: parked at once), 'transient:' (the database or broker "
+            "stayed away past the retry budget) or 'unexpected:' (failed three times).",
         }
         operations[f"publish_{cid}"] = {"action": "send", "channel": {"$ref": f"#/channels/{cid}"}}
     return {
