@@ -105,15 +105,15 @@ def restart_postgres() -> None:
 
 def temporal_restart(stack: EmbeddedStack) -> None:
     """Temporal stops; meanwhile the gateway answers with a 503/504 problem, not a 500."""
-    proc = stack.processes["temporal"]
-    proc.stop()
-    try:
-        resp = httpx.get(f"{stack.gateway_url}/v1/applications/app-any", timeout=120)
-        assert resp.status_code in (503, 504), resp.text
-        assert resp.headers["content-type"] == "application/problem+json"
-        assert resp.json()["type"].endswith("/temporal-unavailable")
-    finally:
-        proc.start()
+    with stack.maintenance("temporal") as proc:
+        proc.stop()
+        try:
+            resp = httpx.get(f"{stack.gateway_url}/v1/applications/app-any", timeout=120)
+            assert resp.status_code in (503, 504), resp.text
+            assert resp.headers["content-type"] == "application/problem+json"
+            assert resp.json()["type"].endswith("/temporal-unavailable")
+        finally:
+            proc.start()
 
 
 def faults() -> dict[str, Callable[[EmbeddedStack], None]]:
@@ -122,9 +122,9 @@ def faults() -> dict[str, Callable[[EmbeddedStack], None]]:
 
     def restart(name: str) -> Callable[[EmbeddedStack], None]:
         def go(stack: EmbeddedStack) -> None:
-            proc = stack.processes[name]
-            proc.stop()
-            proc.start()
+            with stack.maintenance(name) as proc:
+                proc.stop()
+                proc.start()
 
         return go
 

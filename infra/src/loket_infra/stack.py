@@ -7,6 +7,7 @@ readiness deadlines and stops every process on exit, error or Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -100,6 +102,7 @@ class EmbeddedStack:
         self.log_dir = self.data_dir / "logs"
         self.processes: dict[str, Process] = {}
         self.restarts: dict[str, Restarts] = {}
+        self._maintained: set[str] = set()  # stopped on purpose: not the supervisor's to restart
 
     # ---- addresses ---------------------------------------------------------------------
 
@@ -331,6 +334,8 @@ class EmbeddedStack:
         now = time.monotonic() if now is None else now
         said = []
         for name, proc in self.processes.items():
+            if name in self._maintained:
+                continue
             track = self.restarts.setdefault(name, Restarts(last_start=now))
             if proc.alive():
                 if track.count and now - track.last_start > STABLE_AFTER_S:
@@ -355,6 +360,15 @@ class EmbeddedStack:
             track.last_start, track.next_at = now, 0.0
             said.append(f"{name} restarted (restart {track.count})")
         return said
+
+    @contextlib.contextmanager
+    def maintenance(self, name: str) -> Iterator[Process]:
+        """An operator's planned stop: the supervisor leaves `name` alone until it is over."""
+        self._maintained.add(name)
+        try:
+            yield self.processes[name]
+        finally:
+            self._maintained.discard(name)
 
     # ---- operations for tests and drills ------------------------------------------------
 

@@ -66,3 +66,12 @@ def test_a_child_that_ran_long_enough_has_its_crashes_forgotten(tmp_path: Path) 
     assert stack.supervise(now=500.0) == []  # ran stable since 3.0
     children["bridge"].running = False
     assert stack.supervise(now=501.0) == ["bridge exited (code None); restarting in 1s"]
+
+
+def test_a_child_stopped_for_maintenance_is_left_alone(tmp_path: Path) -> None:
+    stack, children = stack_with(tmp_path, "temporal")
+    with stack.maintenance("temporal"):
+        children["temporal"].running = False
+        assert stack.supervise(now=1.0) == [] and stack.supervise(now=100.0) == []
+    assert children["temporal"].starts == 0
+    assert stack.supervise(now=101.0) == ["temporal exited (code None); restarting in 1s"]
