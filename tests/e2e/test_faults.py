@@ -21,7 +21,7 @@ from loket_contracts import messages as m
 from loket_contracts.topics import VOUCHERS_EVENTS
 from loket_infra.stack import EmbeddedStack
 
-from .conftest import PATIENCE_S, Loket, platform
+from .conftest import PATIENCE_S, Facility, Loket, platform
 
 IN_FLIGHT = 50
 PRICE = 500
@@ -104,16 +104,36 @@ def restart_postgres() -> None:
 
 
 def temporal_restart(stack: EmbeddedStack) -> None:
-    """Temporal stops; meanwhile the gateway answers with a 503/504 problem, not a 500."""
-    with stack.maintenance("temporal") as proc:
-        proc.stop()
-        try:
-            resp = httpx.get(f"{stack.gateway_url}/v1/applications/app-any", timeout=120)
-            assert resp.status_code in (503, 504), resp.text
-            assert resp.headers["content-type"] == "application/problem+json"
-            assert resp.json()["type"].endswith("/temporal-unavailable")
-        finally:
-            proc.start()
+    """Temporal stops; meanwhile the gateway answers with 503/504 problems, not 500s, and an
+    application submitted then is not listed; retried with its Idempotency-Key once Temporal is
+    back, it is accepted, once."""
+    name = f"Outage {uuid.uuid4().hex[:6]}"
+    body = Loket.application(
+        Loket.applicant("DE", name=name), (Facility("f", "none.such", "s", "FR"), 1)
+    )
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    with httpx.Client(base_url=stack.gateway_url, timeout=120) as http:
+        with stack.maintenance("temporal") as proc:
+            proc.stop()
+            try:
+                for resp in (
+                    http.get("/v1/applications/app-any"),
+                    http.post("/v1/applications", json=body, headers=key),
+                ):
+                    assert resp.status_code in (503, 504), resp.text
+                    assert resp.headers["content-type"] == "application/problem+json"
+                    assert resp.json()["type"].endswith("/temporal-unavailable")
+                listed = http.get("/v1/applications", params={"limit": 500}).json()["items"]
+                assert name not in {row["applicant_name"] for row in listed}
+            finally:
+                proc.start()
+        end = time.monotonic() + PATIENCE_S
+        while (first := http.post("/v1/applications", json=body, headers=key)).status_code >= 500:
+            assert time.monotonic() < end, first.text
+            time.sleep(0.5)
+        again = http.post("/v1/applications", json=body, headers=key)
+        assert first.status_code == again.status_code == 202, first.text
+        assert first.json()["application_id"] == again.json()["application_id"]
 
 
 def faults() -> dict[str, Callable[[EmbeddedStack], None]]:

@@ -12,6 +12,7 @@ FETCH_MAX_WAIT_MS = 20
 # Apache Kafka's default group.min.session.timeout.ms. The embedded stack goes shorter
 # (tansu holds a group join for half the session timeout) through LOKET_KAFKA_SESSION_TIMEOUT_MS.
 DEFAULT_SESSION_TIMEOUT_MS = 6000
+MAX_POLL_INTERVAL_MS = 15 * 60 * 1000
 
 
 def consumer_options() -> dict[str, Any]:
@@ -21,6 +22,9 @@ def consumer_options() -> dict[str, Any]:
             os.environ.get("LOKET_KAFKA_FETCH_MAX_WAIT_MS", FETCH_MAX_WAIT_MS)
         ),
         "session_timeout_ms": session,
+        # A record may be retried in place for LOKET_TRANSIENT_RETRY_S (300 s) while the
+        # database is away: the group must not take the partition away meanwhile.
+        "max_poll_interval_ms": MAX_POLL_INTERVAL_MS,
         "heartbeat_interval_ms": max(100, session // 4),
         "auto_offset_reset": "earliest",
     }

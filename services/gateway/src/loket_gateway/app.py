@@ -291,9 +291,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except WorkflowAlreadyStartedError:
             pass  # a retry with the same Idempotency-Key: the application already runs
         except BaseException:
-            # Nothing started: forget the key and the listing row, so a retry starts afresh
-            # instead of finding a phantom application.
-            await asyncio.to_thread(_forget, state, idempotency_key, inp.application_id)
+            # Perhaps nothing started: no listing row for it (the workflow's first stage event
+            # lists it again if it did start). The Idempotency-Key stays bound to this very
+            # application, so a retry with it starts the same application, never a second.
+            await asyncio.to_thread(_unlist, state, inp.application_id)
             raise
         response.headers["Location"] = f"/v1/applications/{inp.application_id}"
         return ApplicationAccepted(
@@ -755,12 +756,8 @@ async def _update(
         raise
 
 
-def _forget(state: State, key: str | None, application_id: str) -> None:
+def _unlist(state: State, application_id: str) -> None:
     with unit_of_work(state.engine) as session:
-        if key is not None:
-            row = session.get(IdempotencyRow, key)
-            if row is not None and row.application_id == application_id:
-                session.delete(row)
         forget_submitted(session, application_id)
 
 
