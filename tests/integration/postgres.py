@@ -6,9 +6,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
+from loket_messaging.db import make_engine
+from sqlalchemy import Engine
 
 
 @contextmanager
@@ -27,3 +30,17 @@ def throwaway_database(prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+@contextmanager
+def service_engine(kind: str, tmp_path: Path, prefix: str) -> Iterator[Engine]:
+    """An engine on a fresh service database: a SQLite file, or PostgreSQL of the test's own."""
+    if kind == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'service.db'}")
+        yield eng
+        eng.dispose()
+        return
+    with throwaway_database(prefix) as url:
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()

@@ -4,7 +4,6 @@ code declares, and it upgrades a database of the previous schema version with it
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,12 +12,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from loket_messaging.db import make_engine
 from loket_messaging.migrations import current, head, upgrade
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
-from tests.integration.postgres import throwaway_database
+from tests.integration.postgres import service_engine
 
 # service package → the prefix of its own tables (besides the shared msg_ tables)
 SERVICES = {
@@ -37,14 +35,8 @@ importlib.import_module("loket_gateway.tables")
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'service.db'}"
-        else:
-            url = stack.enter_context(throwaway_database("loket_mig"))
-        eng = make_engine(url)
+    with service_engine(request.param, tmp_path, "loket_mig") as eng:
         yield eng
-        eng.dispose()
 
 
 def _own(prefix: str, diff: list[object]) -> list[object]:

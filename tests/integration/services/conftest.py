@@ -3,25 +3,18 @@ unit of work, conditional updates and row locks are what is under test here."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from loket_messaging.db import create_schema, make_engine
+from loket_messaging.db import create_schema
 from sqlalchemy import Engine
 
-from tests.integration.postgres import throwaway_database
+from tests.integration.postgres import service_engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'service.db'}"
-        else:
-            url = stack.enter_context(throwaway_database("loket_it"))
-        eng = make_engine(url)
+    with service_engine(request.param, tmp_path, "loket_it") as eng:
         create_schema(eng)
         yield eng
-        eng.dispose()
