@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 from loket_infra.stack import EmbeddedStack, StackConfig
 
 from .conftest import Loket, _drop_databases, _postgres_urls
@@ -31,8 +32,11 @@ async def running(config: StackConfig) -> AsyncIterator[EmbeddedStack]:
 async def test_a_stopped_platform_started_again_finishes_what_was_in_flight(
     tmp_path: Path,
 ) -> None:
+    first = StackConfig(data_dir=tmp_path / "up")
+    if first.kafka == "tansu":
+        pytest.skip("tansu keeps its log in memory: a restart loses it (make test runs Kafka)")
     urls = _postgres_urls(f"e2e_{uuid.uuid4().hex[:8]}")
-    first = StackConfig(data_dir=tmp_path / "up", database_urls=urls)
+    first.database_urls = urls
     try:
         async with running(first) as stack:
             async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:

@@ -168,6 +168,8 @@ async def test_fifty_in_flight_applications_survive(
 ) -> None:
     if fault == "postgresql-restart" and shutil.which("pg_ctlcluster") is None:
         pytest.skip("PostgreSQL is not a local Debian cluster here")
+    if fault == "broker-restart" and fault_stack.config.kafka == "tansu":
+        pytest.skip("tansu keeps its log in memory: a restart loses it (make test runs Kafka)")
     loket = patient
     site = await loket.facility("FR", units=IN_FLIGHT, price=PRICE)
     area = "clean-energy"
