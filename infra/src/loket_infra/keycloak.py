@@ -10,7 +10,6 @@ environment, fresh for every stack.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -102,10 +101,7 @@ def keycloak(port: int, log: Path, credentials: Credentials) -> Process:
     imports.mkdir(parents=True, exist_ok=True)
     realm = REALM_FILE.read_bytes()
     target = imports / "loket-realm.json"
-    if (
-        not target.exists()
-        or hashlib.sha256(target.read_bytes()).digest() != hashlib.sha256(realm).digest()
-    ):
+    if not target.exists() or target.read_bytes() != realm:
         target.write_bytes(realm)
     env = {
         "JAVA_HOME": java_home(),

@@ -145,7 +145,8 @@ class State:
         self.manager_token = os.environ.get("LOKET_MANAGER_TOKEN", "")
         # Durations come from the scheme configuration; the environment may shorten them
         # (the demo shows an expiry in seconds, not days).
-        lifecycle = load_scheme().lifecycle
+        scheme = load_scheme()
+        lifecycle = scheme.lifecycle
         self.review_escalation_s = int(
             os.environ.get(
                 "LOKET_REVIEW_ESCALATION_S", lifecycle.review_escalation_days.value * 86400
@@ -154,7 +155,7 @@ class State:
         self.acceptance_window_s = int(
             os.environ.get("LOKET_ACCEPTANCE_WINDOW_S", lifecycle.acceptance_days.value * 86400)
         )
-        self.hold_ttl_s = load_scheme().allocation.hold_days.value * 86400
+        self.hold_ttl_s = scheme.allocation.hold_days.value * 86400
         self.voucher_validity_s = int(
             os.environ.get(
                 "LOKET_VOUCHER_VALIDITY_S", lifecycle.voucher_validity_days.value * 86400
@@ -166,7 +167,7 @@ class State:
         self.resend_after_s = int(os.environ.get("LOKET_RESEND_AFTER_S", DEFAULT_RESEND_AFTER_S))
         self.stuck_notice_s = int(os.environ.get("LOKET_STUCK_NOTICE_S", DEFAULT_STUCK_NOTICE_S))
         self.listings = make_runtime(settings)
-        self.calls = frozenset(load_scheme().budgets)
+        self.calls = frozenset(scheme.budgets)
 
 
 def get_client(request: Request) -> Client:
