@@ -23,7 +23,10 @@ from loket_contracts.application import TERMINAL_STAGES
 from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
 from loket_contracts.envelope import header_map
 from loket_contracts.topics import FACILITY_CAPACITY
+from loket_infra import keycloak as kc
+from loket_infra.identities import ActingAs, IdentityProvider
 from loket_infra.kafka_tools import partitions, publish_capacity, wait_caught_up
+from loket_infra.processes import READY_DEADLINE_S, free_port, wait_until
 from loket_infra.stack import SERVICES, EmbeddedStack, StackConfig
 
 pytestmark = pytest.mark.e2e
@@ -57,21 +60,43 @@ def _drop_databases(urls: dict[str, str]) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
+    """One real Keycloak for every platform the e2e tests start (it is stateless for them)."""
+    port, credentials = free_port(), kc.Credentials()
+    proc = kc.keycloak(port, tmp_path_factory.mktemp("keycloak") / "keycloak.log", credentials)
+    proc.start()
+    try:
+        wait_until("Keycloak", lambda: kc.realm_ready(port), READY_DEADLINE_S, proc.alive, proc.log)
+        yield IdentityProvider(port, credentials)
+    finally:
+        proc.stop()
+
+
 @contextlib.contextmanager
-def platform(tmp: Path, **config: Any) -> Iterator[EmbeddedStack]:
+def platform(tmp: Path, identity: IdentityProvider, **config: Any) -> Iterator[EmbeddedStack]:
     """A whole platform of its own on PostgreSQL databases of its own, stopped and dropped
     after use."""
     urls = _postgres_urls(f"e2e_{uuid.uuid4().hex[:8]}")
     try:
-        with EmbeddedStack(StackConfig(data_dir=tmp / "stack", database_urls=urls, **config)) as s:
+        with EmbeddedStack(
+            StackConfig(data_dir=tmp / "stack", database_urls=urls, identity=identity, **config)
+        ) as s:
             yield s
     finally:
         _drop_databases(urls)
 
 
+def acting_client(stack: EmbeddedStack) -> httpx.AsyncClient:
+    """An HTTP client that acts, for each request, as whoever may make it (see actors.py)."""
+    return httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, auth=ActingAs(stack.identity))
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    with platform(tmp_path_factory.mktemp("loket")) as running:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, identity: IdentityProvider
+) -> Iterator[EmbeddedStack]:
+    with platform(tmp_path_factory.mktemp("loket"), identity) as running:
         yield running
 
 
@@ -267,7 +292,7 @@ class Loket:
 
 @pytest.fixture
 async def loket(stack: EmbeddedStack) -> AsyncIterator[Loket]:
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+    async with acting_client(stack) as http:
         yield Loket(stack, http)
 
 

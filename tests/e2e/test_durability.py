@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from loket_infra.identities import ActingAs, IdentityProvider
 from loket_infra.stack import EmbeddedStack, StackConfig
 
 from .conftest import Loket, _drop_databases, _postgres_urls
@@ -30,16 +31,19 @@ async def running(config: StackConfig) -> AsyncIterator[EmbeddedStack]:
 
 
 async def test_a_stopped_platform_started_again_finishes_what_was_in_flight(
-    tmp_path: Path,
+    tmp_path: Path, identity: IdentityProvider
 ) -> None:
-    first = StackConfig(data_dir=tmp_path / "up")
+    first = StackConfig(data_dir=tmp_path / "up", identity=identity)
+    acting = ActingAs(identity)  # remembers whose applications these are, across the restart
     if first.kafka == "tansu":
         pytest.skip("tansu keeps its log in memory: a restart loses it (make test runs Kafka)")
     urls = _postgres_urls(f"e2e_{uuid.uuid4().hex[:8]}")
     first.database_urls = urls
     try:
         async with running(first) as stack:
-            async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+            async with httpx.AsyncClient(
+                base_url=stack.gateway_url, timeout=30, auth=acting
+            ) as http:
                 loket = Loket(stack, http)
                 site = await loket.facility("IT", units=IN_FLIGHT, price=800)
                 apps = [
@@ -51,12 +55,15 @@ async def test_a_stopped_platform_started_again_finishes_what_was_in_flight(
             data_dir=tmp_path / "up",
             database_urls=urls,
             fresh=False,
+            identity=identity,
             kafka_port=first.kafka_port,
             temporal_port=first.temporal_port,
             gateway_port=first.gateway_port,
         )
         async with running(again) as stack:
-            async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+            async with httpx.AsyncClient(
+                base_url=stack.gateway_url, timeout=30, auth=acting
+            ) as http:
                 loket = Loket(stack, http)
 
                 async def finish(app_id: str) -> str:

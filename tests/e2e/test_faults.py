@@ -19,6 +19,7 @@ import httpx
 import pytest
 from loket_contracts import messages as m
 from loket_contracts.topics import VOUCHERS_EVENTS
+from loket_infra.identities import ActingAs, IdentityProvider
 from loket_infra.stack import EmbeddedStack
 
 from .conftest import PATIENCE_S, Facility, Loket, platform
@@ -28,9 +29,13 @@ PRICE = 500
 
 
 @pytest.fixture(scope="module")
-def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+def fault_stack(
+    tmp_path_factory: pytest.TempPathFactory, identity: IdentityProvider
+) -> Iterator[EmbeddedStack]:
     """A platform of its own (the crashes must not disturb the other tests), supervised."""
-    with platform(tmp_path_factory.mktemp("faults"), resend_after_s=5, stuck_notice_s=60) as stack:
+    with platform(
+        tmp_path_factory.mktemp("faults"), identity, resend_after_s=5, stuck_notice_s=60
+    ) as stack:
         stop = threading.Event()
 
         def supervise() -> None:
@@ -50,7 +55,10 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSt
 async def patient(fault_stack: EmbeddedStack) -> AsyncIterator[Loket]:
     transport = httpx.AsyncHTTPTransport(retries=5)
     async with httpx.AsyncClient(
-        base_url=fault_stack.gateway_url, timeout=30, transport=transport
+        base_url=fault_stack.gateway_url,
+        timeout=30,
+        transport=transport,
+        auth=ActingAs(fault_stack.identity),
     ) as http:
         yield Loket(fault_stack, http)
 

@@ -122,16 +122,22 @@ async def test_manager_cancels_a_half_used_voucher_and_the_rest_goes_back(loket:
     await loket.deliver(site, app_id, units=1, sequence=20)
     await loket.until(app_id, lambda s: (s["delivery"] or {}).get("units_delivered") == 1)
 
-    not_manager = await loket.http.post(
+    forged = await loket.http.post(
         f"/v1/applications/{app_id}/cancel",
         json={"reason": "x"},
         headers={"Authorization": "Bearer wrong"},
     )
-    assert not_manager.status_code == 403
+    assert forged.status_code == 401 and forged.headers["WWW-Authenticate"].startswith("Bearer")
+    stranger = await loket.http.post(
+        f"/v1/applications/{app_id}/cancel",
+        json={"reason": "x"},
+        headers={"Authorization": f"Bearer {loket.stack.identity.applicant('PL-stranger')}"},
+    )
+    assert stranger.status_code == 404  # another organisation's application does not exist
     resp = await loket.http.post(
         f"/v1/applications/{app_id}/cancel",
         json={"reason": "facility audit found misuse", "by": "M. Manager"},
-        headers={"Authorization": f"Bearer {loket.stack.config.manager_token}"},
+        headers={"Authorization": f"Bearer {loket.stack.identity.role('manager')}"},
     )
     assert resp.status_code == 200, resp.text
     status = await loket.wait_stage(app_id, {"cancelled"})

@@ -81,25 +81,23 @@ async def test_undecidable_difficulty_declaration_goes_to_a_manager(loket: Loket
     review = [r for r in status["eligibility"] if r["needs_review"]]
     assert [r["rule_id"] for r in review] == ["difficulty.capital_loss"]
 
-    decision = {
-        "approve": True,
-        "reason": "2025 accounts show equity above half the capital",
-        "manager": "M. Manager",
-    }
-    anonymous = await loket.http.post(f"/v1/applications/{app_id}/review", json=decision)
-    assert anonymous.status_code == 403
-    assert anonymous.json()["type"].endswith("/not-a-manager")
-    token = loket.stack.config.manager_token
-    approved = await loket.http.post(
+    decision = {"approve": True, "reason": "2025 accounts show equity above half the capital"}
+    owner = loket.stack.identity.applicant(applicant["undertaking_id"])
+    own_review = await loket.http.post(
         f"/v1/applications/{app_id}/review",
         json=decision,
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {owner}"},
     )
-    assert approved.status_code == 200, approved.text
+    assert own_review.status_code == 403  # the applicant cannot approve itself
+    assert own_review.json()["type"].endswith("/forbidden")
+    approved = await loket.http.post(f"/v1/applications/{app_id}/review", json=decision)
+    assert approved.status_code == 200, approved.text  # as the programme manager
     terms = await loket.until_terms(app_id)  # the application goes on to allocation and terms
     assert terms["sha256"]
     status = (await loket.http.get(f"/v1/applications/{app_id}")).json()
-    assert status["reasons"][0].startswith("approved by programme manager M. Manager")
+    assert status["reasons"][0].startswith("approved by programme manager Mina Manager")
+    [review] = [d for d in status["decisions"] if d["decision"] == "review"]
+    assert review["actor"]["name"] == "Mina Manager" and "manager" in review["actor"]["roles"]
 
 
 async def test_unknown_call_budget_is_a_404_problem(loket: Loket) -> None:

@@ -22,6 +22,7 @@ from loket_contracts.messages import (
     Needs,
     RuleOutcome,
 )
+from loket_contracts.seals import Actor
 
 WORKFLOW_NAME: Final = "ApplicationWorkflow"
 TASK_QUEUE: Final = "loket-applications"
@@ -80,8 +81,29 @@ TERMINAL_STAGES: Final = frozenset(
 )
 
 
+SEAL_MAX: Final = 4096
+
+
+class Owner(BaseModel):
+    """The organisation an application belongs to, and who submitted it (from their token)."""
+
+    org: Id
+    subject: str = Field(max_length=200)
+    name: str = Field(max_length=200)
+
+
+class DecisionRecord(BaseModel):
+    """A human decision on the application: what, who (as authenticated), when."""
+
+    decision: str
+    actor: Actor
+    at: datetime
+    summary: str
+
+
 class ApplicationInput(BaseModel):
     application_id: Id
+    owner: Owner | None = None  # None only for applications submitted before identities
     applicant: Applicant
     priority_area: PriorityArea
     call_id: CallId
@@ -138,6 +160,7 @@ class ApplicationStatus(BaseModel):
     report_due: datetime | None = None
     access_report: AccessReport | None = None
     history: list[StageChange] = Field(default_factory=list)
+    decisions: list[DecisionRecord] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -175,6 +198,9 @@ class AccessReport(BaseModel):
     publications: list[Text] = Field(default_factory=list, max_length=50)
     submitted_by: str | None = Field(default=None, max_length=200)
     submitted_at: datetime | None = None  # set by the workflow
+    seal: str | None = Field(
+        default=None, max_length=SEAL_MAX, description="set by the gateway: who decided, signed"
+    )
 
 
 class Terms(BaseModel):
@@ -205,6 +231,9 @@ class TermsDecision(BaseModel):
         default=None, max_length=200, description="the person deciding for the applicant"
     )
     request: RequestMetadata | None = None  # overwritten by the gateway
+    seal: str | None = Field(
+        default=None, max_length=SEAL_MAX, description="set by the gateway: who decided, signed"
+    )
 
 
 class ManagerDecision(BaseModel):
@@ -212,8 +241,11 @@ class ManagerDecision(BaseModel):
 
     approve: bool
     reason: str = Field(min_length=1, max_length=1000)
-    manager: str = Field(min_length=1, max_length=200)
-    role: str | None = Field(default=None, max_length=40)  # set by the gateway (a manager)
+    # The deciding manager is the seal's actor; this name is kept for decisions made before.
+    manager: str | None = Field(default=None, max_length=200)
+    seal: str | None = Field(
+        default=None, max_length=SEAL_MAX, description="set by the gateway: who decided, signed"
+    )
 
 
 class Notification(BaseModel):
@@ -252,7 +284,9 @@ NOTIFICATION: Final = "eu.loket.notification.v1"
 class Cancellation(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
     by: str | None = Field(default=None, max_length=200)
-    role: str | None = Field(default=None, max_length=40)  # "manager": set by the gateway
+    seal: str | None = Field(
+        default=None, max_length=SEAL_MAX, description="set by the gateway: who decided, signed"
+    )
 
 
 # Temporal search attributes the launcher registers, so managers can filter in the UI.
@@ -281,3 +315,4 @@ class AcceptanceRecord(BaseModel):
     decided_by: str | None
     accepted_at: datetime
     request: RequestMetadata | None
+    actor: Actor | None = None  # the authenticated person who accepted (subject and name)

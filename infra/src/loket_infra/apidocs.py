@@ -4,6 +4,7 @@ OpenAPI for HTTP. `loket docs` writes both to docs/; a test keeps the committed 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -183,12 +184,29 @@ def asyncapi() -> dict[str, Any]:
 
 
 def openapi() -> dict[str, Any]:
+    from loket_contracts import seals
     from loket_gateway.app import create_app
+    from loket_gateway.identity import TokenVerifier
+    from loket_messaging import payload_codec
     from loket_messaging.settings import Settings
 
     settings = Settings.from_env("gateway")
-    app = create_app(Settings(**{**settings.__dict__, "database_url": "sqlite://"}))
-    spec: dict[str, Any] = app.openapi()
+    # Throwaway keys and a provider that is never asked: only the document is wanted.
+    keys = {payload_codec.KEYS_ENV: payload_codec.new_key(), seals.KEYS_ENV: seals.new_key()}
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        app = create_app(
+            Settings(**{**settings.__dict__, "database_url": "sqlite://"}),
+            TokenVerifier("https://oidc.invalid/realms/loket", "loket-gateway"),
+        )
+        spec: dict[str, Any] = app.openapi()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return spec
 
 

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
+from loket_infra.identities import ActingAs
 from loket_infra.kafka_tools import publish_capacity, wait_caught_up
 from loket_infra.scenario import CASES, Case, facility_events, request_body
 from loket_infra.stack import EmbeddedStack, StackConfig
@@ -73,9 +74,7 @@ async def _poll_until(
         await asyncio.sleep(POLL_S)
 
 
-async def follow(
-    http: httpx.AsyncClient, case: Case, manager_token: str, bootstrap: str
-) -> Outcome:
+async def follow(http: httpx.AsyncClient, case: Case, bootstrap: str) -> Outcome:
     key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"loket-demo/{case.label}"))
     resp = _ok(
         await http.post(
@@ -90,18 +89,11 @@ async def follow(
     if status["stage"] == "manual_review" and case.review:
         decision = {
             "approve": case.review == "approve",
-            "manager": "Programme manager (demo)",
             "reason": "accounts checked"
             if case.review == "approve"
             else "rescue aid still outstanding",
         }
-        _ok(
-            await http.post(
-                f"/v1/applications/{app_id}/review",
-                json=decision,
-                headers={"Authorization": f"Bearer {manager_token}"},
-            )
-        )
+        _ok(await http.post(f"/v1/applications/{app_id}/review", json=decision))
         status = await _poll_until(http, app_id, TERMINAL | {"awaiting_acceptance"}, deadline)
     documents: dict[str, str] = {}
     if status["stage"] == "awaiting_acceptance" and case.action == "withdraw-then-accept":
@@ -137,7 +129,7 @@ async def follow(
         _ok(await http.post(f"/v1/applications/{app_id}/{action}", json=decision))
     status = await _poll_until(http, app_id, TERMINAL | {"voucher_issued"}, deadline)
     if status["stage"] == "voucher_issued":
-        status = await use_voucher(http, case, status, manager_token, bootstrap, deadline)
+        status = await use_voucher(http, case, status, bootstrap, deadline)
     return Outcome(case, app_id, status, documents)
 
 
@@ -148,7 +140,6 @@ async def use_voucher(
     http: httpx.AsyncClient,
     case: Case,
     status: dict[str, Any],
-    manager_token: str,
     bootstrap: str,
     deadline: float,
 ) -> dict[str, Any]:
@@ -189,8 +180,7 @@ async def use_voucher(
         _ok(
             await http.post(
                 f"/v1/applications/{app_id}/cancel",
-                json={"reason": "the start-up was sold; access no longer needed", "by": "PM"},
-                headers={"Authorization": f"Bearer {manager_token}"},
+                json={"reason": "the start-up was sold; access no longer needed"},
             )
         )
     if case.after in ("deliver", "partial"):
@@ -211,7 +201,10 @@ async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
     via_http = [e for e in events if e.facility_id in VIA_HTTP]
     via_kafka = [e for e in events if e not in via_http]
     await publish_capacity(stack.kafka_bootstrap, via_kafka)
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+    # Each request is made by whoever may make it: the start-up's people for their
+    # applications, facilities for themselves, the programme manager for reviews and reports.
+    acting = ActingAs(stack.identity)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, auth=acting) as http:
         for body in via_http:
             path = "profile" if type(body).__name__ == "FacilityProfile" else "slots"
             method = http.put if path == "profile" else http.post
@@ -229,11 +222,8 @@ async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
             f"{len(facilities)} facilities in {len(countries)} countries published "
             f"{len(events)} capacity events; submitting {len(CASES)} applications…"
         )
-        token = stack.config.manager_token
         outcomes = list(
-            await asyncio.gather(
-                *(follow(http, case, token, stack.kafka_bootstrap) for case in CASES)
-            )
+            await asyncio.gather(*(follow(http, case, stack.kafka_bootstrap) for case in CASES))
         )
         # What a programme manager sees: the call's budget and the state-aid registers.
         budget = _ok(await http.get("/v1/calls/LOKET-2026-01/budget")).json()
@@ -397,7 +387,7 @@ def run_demo(data_dir: Path, stay: bool = False) -> int:
     bundles = [
         o
         for o in issued
-        if len({a["country"] for a in o.status["allocation"]}) > 1 and o.documents.get("pdf")
+        if len({a["country"] for a in o.status["allocation"]}) > 1
     ]
     if bundles:
         o = bundles[0]
@@ -405,8 +395,8 @@ def run_demo(data_dir: Path, stay: bool = False) -> int:
         console.print(
             f"two-site agreement of {o.case.applicant['name']} "
             f"({o.status['allocation'][0]['site']} + {o.status['allocation'][1]['site']}"
-            f", {acceptance['language']}, accepted by {acceptance['decided_by']}): "
-            f"{o.documents['pdf']}"
+            f", {acceptance['language']}, accepted by {acceptance['decided_by']} as "
+            f"{acceptance['actor']['name']}): SHA-256 {acceptance['terms_sha256'][:16]}…"
         )
     total = sum(Decimal(o.status["aid"]["voucher_eur"]) for o in issued)
     used = sum(Decimal(o.status["delivery"]["redeemed_eur"]) for o in issued)

@@ -10,12 +10,13 @@ environment, fresh for every stack.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import subprocess
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,17 @@ class Credentials:
 
     facility_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     demo_password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
+    # The master realm's administrator: onboards facilities and organisations (admin REST API).
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
+
+    def save(self, path: Path) -> None:
+        """Kept (mode 0600) so that `loket token` and a restarted stack find them again."""
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> Credentials:
+        return cls(**json.loads(path.read_text()))
 
     def env(self) -> dict[str, str]:
         return {
@@ -106,7 +118,7 @@ def keycloak(port: int, log: Path, credentials: Credentials) -> Process:
     env = {
         "JAVA_HOME": java_home(),
         "KC_BOOTSTRAP_ADMIN_USERNAME": "admin",
-        "KC_BOOTSTRAP_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+        "KC_BOOTSTRAP_ADMIN_PASSWORD": credentials.admin_password,
         **credentials.env(),
     }
     argv = [

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -22,10 +22,14 @@ from types import TracebackType
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from loket_contracts import seals
 from loket_contracts.application import SEARCH_ATTRIBUTES
 from loket_contracts.topics import all_topics_with_dlq
+from loket_messaging import payload_codec
 
 from loket_infra import brokers
+from loket_infra import keycloak as kc
+from loket_infra.identities import IdentityProvider
 from loket_infra.processes import (
     READY_DEADLINE_S,
     Process,
@@ -84,12 +88,19 @@ class StackConfig:
     # No answer to a command within this: the workflow sends it again (default: a minute).
     resend_after_s: int | None = None
     stuck_notice_s: int | None = None
-    # Programme managers authenticate with this token at the gateway (generated when empty).
-    manager_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # The OIDC provider: None starts a Keycloak of the stack's own; tests share one.
+    identity: IdentityProvider | None = None
+    keycloak_port: int = 0
     start_timeout_s: float = READY_DEADLINE_S
 
     def resolve_ports(self) -> None:
-        for name in ("kafka_port", "temporal_port", "temporal_ui_port", "gateway_port"):
+        for name in (
+            "kafka_port",
+            "temporal_port",
+            "temporal_ui_port",
+            "gateway_port",
+            "keycloak_port",
+        ):
             if getattr(self, name) == 0:
                 setattr(self, name, free_port())
 
@@ -103,6 +114,10 @@ class EmbeddedStack:
         self.processes: dict[str, Process] = {}
         self.restarts: dict[str, Restarts] = {}
         self._maintained: set[str] = set()  # stopped on purpose: not the supervisor's to restart
+        self.identity: IdentityProvider = self.config.identity or IdentityProvider(
+            self.config.keycloak_port, kc.Credentials()
+        )
+        self._secrets: dict[str, str] = {}
 
     # ---- addresses ---------------------------------------------------------------------
 
@@ -148,6 +163,9 @@ class EmbeddedStack:
             shutil.rmtree(self.data_dir)
         (self.data_dir / "run").mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._secrets = self._load_secrets()
+        if self.config.identity is None:  # first: it starts slowest, the rest start meanwhile
+            self._start_identity()
         self._start_broker()
         self._start_temporal()
         for name in SERVICES:
@@ -156,14 +174,25 @@ class EmbeddedStack:
             self._start_python(name, WORKERS[name])
         for name in [*SERVICES, *WORKERS]:
             self._wait_ready(name)
+        if "keycloak" in self.processes:
+            proc = self.processes["keycloak"]
+            port = self.identity.port
+            wait_until(
+                "Keycloak",
+                lambda: kc.realm_ready(port),
+                self.config.start_timeout_s,
+                proc.alive,
+                proc.log,
+            )
         self._start_gateway()
         log.info(
-            "Loket is up in %.1fs: gateway %s, Temporal %s (UI %s), Kafka %s",
+            "Loket is up in %.1fs: gateway %s, Temporal %s (UI %s), Kafka %s, OIDC %s",
             time.monotonic() - t0,
             self.gateway_url,
             self.temporal_address,
             self.temporal_ui if self.config.ui else "off",
             self.kafka_bootstrap,
+            self.identity.issuer,
         )
 
     def stop(self) -> None:
@@ -257,6 +286,35 @@ class EmbeddedStack:
             "Temporal dev server", namespace_ready, self.config.start_timeout_s, proc.alive, logf
         )
 
+    def _load_secrets(self) -> dict[str, str]:
+        """Payload and decision keys, and the provider's credentials: made once per data
+        folder (mode 0600), so a restarted stack reads its own histories again."""
+        path = self.data_dir / "secrets.json"
+        if path.exists():
+            found: dict[str, str] = json.loads(path.read_text())
+        else:
+            found = {
+                payload_codec.KEYS_ENV: payload_codec.new_key(),
+                seals.KEYS_ENV: seals.new_key(),
+            }
+            path.touch(mode=0o600)
+            path.write_text(json.dumps(found))
+        if self.config.identity is None:
+            creds = self.data_dir / "keycloak.json"
+            if creds.exists():
+                self.identity.credentials = kc.Credentials.load(creds)
+            else:
+                self.identity.credentials.save(creds)
+        return found
+
+    def _start_identity(self) -> None:
+        self._launch(
+            "keycloak",
+            kc.keycloak(
+                self.identity.port, self.log_dir / "keycloak.log", self.identity.credentials
+            ),
+        )
+
     def service_env(self, name: str) -> dict[str, str]:
         env = {
             "LOKET_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
@@ -279,7 +337,13 @@ class EmbeddedStack:
         ):
             if seconds is not None:
                 env[variable] = str(seconds)
-        env["LOKET_MANAGER_TOKEN"] = self.config.manager_token
+        if name in ("gateway", "workflows", "bridge"):
+            env[payload_codec.KEYS_ENV] = self._secrets[payload_codec.KEYS_ENV]
+        if name in ("gateway", "workflows"):
+            env[seals.KEYS_ENV] = self._secrets[seals.KEYS_ENV]
+        if name == "gateway":
+            env["LOKET_OIDC_ISSUER"] = self.identity.issuer
+            env["LOKET_OIDC_AUDIENCE"] = kc.AUDIENCE
         return env
 
     def _start_python(self, name: str, module: str) -> Process:

@@ -31,6 +31,7 @@ for package in SERVICES:  # register every table model, as the services do at st
         f"{package}.adapters.tables" if package != "loket_gateway" else "loket_gateway.listings"
     )
 importlib.import_module("loket_gateway.tables")
+importlib.import_module("loket_gateway.audit")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -16,13 +16,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import jwt
 import pytest
 from loket_contracts import messages as m
+from loket_contracts import seals
 from loket_contracts.application import (
     NOTIFICATION,
     SIGNAL_SERVICE_EVENT,
     STAGE_CHANGED,
     TASK_QUEUE,
+    UPDATE_ACCEPT_TERMS,
     AccessReport,
     ApplicationInput,
     ApplicationStatus,
@@ -42,6 +45,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+
+from tests.unit.workflows.sealing import (
+    MANAGER,
+    OWNED_BY,
+    OWNER,
+    STRANGER,
+    UNSEALED,
+    Sealing,
+    acting,
+)
 
 T0 = datetime(2027, 3, 1, tzinfo=UTC)
 LINE = m.AllocatedLine(
@@ -73,9 +86,13 @@ def _test_server() -> str:
 
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    sealing = Sealing()
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_test_server(), data_converter=pydantic_data_converter
+        test_server_existing_path=_test_server(),
+        data_converter=pydantic_data_converter,
+        interceptors=[sealing],
     ) as environment:
+        sealing.env = environment
         yield environment
 
 
@@ -304,6 +321,7 @@ async def deliver(handle, units: int, sequence: int, total: int) -> None:
 def application(window_s: int = 14 * 24 * 3600) -> ApplicationInput:
     return ApplicationInput(
         application_id=f"app-{uuid.uuid4().hex[:8]}",
+        owner=OWNED_BY,
         applicant=m.Applicant(
             undertaking_id="AT-1",
             name="Qubitron",
@@ -471,9 +489,7 @@ async def test_a_lost_answer_is_asked_for_again_and_a_manager_told(
         await wait_for_stage(handle, Stage.SCREENING)
         await env.sleep(200)  # time skips: sent again at 60 s, then 180 s
         await accept_current_terms(handle)
-        await handle.execute_update(
-            ApplicationWorkflow.cancel, Cancellation(reason="test done", role="manager")
-        )
+        await handle.execute_update(ApplicationWorkflow.cancel, Cancellation(reason="test done"))
 
     status = await run_with(env, services, inp, wait_out_the_silence)
     assert status.stage == Stage.CANCELLED and status.voucher_id == "V-1"
@@ -626,18 +642,17 @@ async def test_manager_review_escalates_then_approval_continues(env: WorkflowEnv
 
     async def review(handle) -> None:
         await wait_for_stage(handle, Stage.MANUAL_REVIEW)
-        with pytest.raises(WorkflowUpdateFailedError):  # not from a manager
+        for who in (OWNER, UNSEALED):  # not from a manager: refused
+            with acting(who), pytest.raises(WorkflowUpdateFailedError):
+                await handle.execute_update(
+                    ApplicationWorkflow.review, ManagerDecision(approve=True, reason="fine")
+                )
+        await env.sleep(timedelta(days=6))  # past the 5-day escalation deadline
+        with acting(MANAGER):
             await handle.execute_update(
                 ApplicationWorkflow.review,
-                ManagerDecision(approve=True, reason="fine", manager="someone"),
+                ManagerDecision(approve=True, reason="accounts checked"),
             )
-        await env.sleep(timedelta(days=6))  # past the 5-day escalation deadline
-        await handle.execute_update(
-            ApplicationWorkflow.review,
-            ManagerDecision(
-                approve=True, reason="accounts checked", manager="M. Manager", role="manager"
-            ),
-        )
         await wait_for_terms(handle)
         await handle.execute_update(
             ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256=TERMS_SHA)
@@ -653,12 +668,10 @@ async def test_manager_rejection_ends_the_application(env: WorkflowEnvironment) 
 
     async def reject(handle) -> None:
         await wait_for_stage(handle, Stage.MANUAL_REVIEW)
-        await handle.execute_update(
-            ApplicationWorkflow.review,
-            ManagerDecision(
-                approve=False, reason="in difficulty", manager="M. Manager", role="manager"
-            ),
-        )
+        with acting(MANAGER):
+            await handle.execute_update(
+                ApplicationWorkflow.review, ManagerDecision(approve=False, reason="in difficulty")
+            )
 
     status = await run_with(env, services, application(), reject)
     assert status.stage == Stage.INELIGIBLE
@@ -697,10 +710,10 @@ async def test_cancellation_at_every_stage_leaves_nothing_held(
         if accept:
             await accept_current_terms(handle)
         await wait_for_stage(handle, stage)
-        await handle.execute_update(
-            ApplicationWorkflow.cancel,
-            Cancellation(reason="project stopped", by="M. Manager", role="manager"),
-        )
+        with acting(MANAGER):
+            await handle.execute_update(
+                ApplicationWorkflow.cancel, Cancellation(reason="project stopped")
+            )
         await services.resume()
 
     status = await run_with(env, services, application(), cancel)
@@ -797,10 +810,10 @@ async def test_a_manager_may_close_a_file_whose_report_is_due(env: WorkflowEnvir
         await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
         await deliver(handle, units=2, sequence=1, total=2)
         await wait_for_stage(handle, Stage.REPORT_DUE)
-        await handle.execute_update(
-            ApplicationWorkflow.cancel,
-            Cancellation(reason="company dissolved", by="M. Manager", role="manager"),
-        )
+        with acting(MANAGER):
+            await handle.execute_update(
+                ApplicationWorkflow.cancel, Cancellation(reason="company dissolved")
+            )
 
     status = await run_with(env, services, application(), waive)
     assert status.stage == Stage.CANCELLED
@@ -834,3 +847,49 @@ async def test_when_no_other_bundle_exists_everything_is_released_and_the_applic
     assert status.reasons == ["no other beamline has free shifts"]
     assert services.notices[-2:] == ["reallocating", "reallocation_failed"]
     assert services.held == set()
+
+
+async def test_only_sealed_decisions_of_the_owner_or_a_manager_count(
+    env: WorkflowEnvironment,
+) -> None:
+    """An update sent straight to Temporal (no seal), a seal for another application, a seal
+    that expired, or a person of another organisation: each is refused, and nothing changes.
+    The decision that counts records who made it."""
+    services = FakeServices(env.client)
+
+    async def attempts(handle) -> None:
+        await wait_for_terms(handle)
+        decision = TermsDecision(terms_sha256=TERMS_SHA)
+        now = await env.get_current_time()
+        other_app = seals.seal(OWNER, "app-other", UPDATE_ACCEPT_TERMS, now)
+        expired = seals.seal(OWNER, handle.id, UPDATE_ACCEPT_TERMS, now - timedelta(hours=1))
+        forged = jwt.encode({"sub": "x", "exp": 4102444800}, b"x" * 32, algorithm="HS256")
+        refusals = []
+        for seal in (other_app, expired, forged):
+            with acting(UNSEALED), pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(
+                    ApplicationWorkflow.accept_terms, decision.model_copy(update={"seal": seal})
+                )
+            refusals.append(str(refused.value.cause))
+        for who in (UNSEALED, STRANGER):
+            with acting(who), pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(ApplicationWorkflow.accept_terms, decision)
+            refusals.append(str(refused.value.cause))
+        assert ["another application" in refusals[0], "expired" in refusals[1]] == [True, True]
+        assert "not the gateway's" in refusals[2] and "no seal" in refusals[3]
+        assert "may not decide" in refusals[4]
+        assert (await handle.query(ApplicationWorkflow.status)).stage == Stage.AWAITING_ACCEPTANCE
+        await handle.execute_update(ApplicationWorkflow.accept_terms, decision)  # the owner
+        await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
+        with acting(MANAGER):
+            await handle.execute_update(
+                ApplicationWorkflow.cancel, Cancellation(reason="audit found misuse")
+            )
+
+    status = await run_with(env, services, application(), attempts)
+    assert status.acceptance is not None and status.acceptance.actor == OWNER
+    assert [(d.decision, d.actor.subject) for d in status.decisions] == [
+        ("accept_terms", OWNER.subject),
+        ("cancel", MANAGER.subject),
+    ]
+    assert status.reasons == ["cancelled by M. Manager: audit found misuse"]

@@ -1,12 +1,10 @@
-"""Temporal client settings shared by the worker, the bridge and the gateway's callers."""
+"""Temporal client settings shared by the worker and the bridge: pydantic payloads, encrypted."""
 
 from __future__ import annotations
 
+from loket_messaging.payload_codec import data_converter
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 
 async def connect(address: str, namespace: str) -> Client:
-    return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
-    )
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter())

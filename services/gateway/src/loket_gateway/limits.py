@@ -1,8 +1,13 @@
-"""A request body limit, enforced before anything reads or parses the body."""
+"""Limits: a request body limit, enforced before anything reads or parses the body, and a
+write rate per principal."""
 
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -96,3 +101,37 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+@dataclass
+class WriteRate:
+    """A token bucket per principal for state-changing requests: `burst` at once, then
+    `per_minute`. Per gateway process; buckets of principals idle long enough are dropped."""
+
+    per_minute: float = 120.0
+    burst: float = 60.0
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_env(cls) -> WriteRate:
+        return cls(
+            per_minute=float(os.environ.get("LOKET_WRITES_PER_MINUTE", "120")),
+            burst=float(os.environ.get("LOKET_WRITE_BURST", "60")),
+        )
+
+    def take(self, principal: str, now: float | None = None) -> float:
+        """0 if the write may go ahead, else the seconds until it may."""
+        now = time.monotonic() if now is None else now
+        rate = self.per_minute / 60.0
+        with self._lock:
+            tokens, last = self._buckets.get(principal, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * rate)
+            if tokens >= 1.0:
+                self._buckets[principal] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[principal] = (tokens, now)
+            if len(self._buckets) > 100_000:  # forget principals whose buckets are full again
+                full_after = self.burst / rate
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
+            return (1.0 - tokens) / rate

@@ -23,6 +23,7 @@ from sqlmodel import Session, SQLModel, col
 class ApplicationRow(SQLModel, table=True):
     __tablename__ = "gw_application"
     application_id: str = SQLField(primary_key=True, max_length=200)
+    owner_org: str | None = SQLField(default=None, max_length=120, index=True)
     sequence: int = 0  # of the last stage change applied: older ones change nothing
     stage: str = SQLField(max_length=40, index=True)
     stage_at: datetime
@@ -64,6 +65,7 @@ def record_submitted(session: Session, inp: ApplicationInput) -> None:
         session.add(
             ApplicationRow(
                 application_id=inp.application_id,
+                owner_org=inp.owner.org if inp.owner else None,
                 stage=Stage.SUBMITTED,
                 stage_at=inp.submitted_at,
                 submitted_at=inp.submitted_at,
@@ -110,6 +112,7 @@ def on_stage_changed(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
 def list_applications(
     session: Session,
     *,
+    owner_org: str | None = None,
     stage: Sequence[str] = (),
     applicant_country: str | None = None,
     facility_country: str | None = None,
@@ -119,6 +122,8 @@ def list_applications(
     limit: int = 50,
 ) -> ApplicationListing:
     stmt = select(ApplicationRow)
+    if owner_org is not None:
+        stmt = stmt.where(col(ApplicationRow.owner_org) == owner_org)
     if stage:
         stmt = stmt.where(col(ApplicationRow.stage).in_(list(stage)))
     if applicant_country:
@@ -156,6 +161,12 @@ def list_applications(
         offset=offset,
         limit=limit,
     )
+
+
+def owner_of(session: Session, application_id: str) -> str | None:
+    """The organisation an application belongs to (None: unknown here, or pre-identities)."""
+    row = session.get(ApplicationRow, application_id)
+    return row.owner_org if row is not None else None
 
 
 def make_runtime(settings: Settings) -> ServiceRuntime:

@@ -53,7 +53,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Problem responses a route documents besides the common ones."""
     texts = {
+        401: "no valid access token (see WWW-Authenticate)",
         403: "the caller may not do this",
+        429: "too many writes by this principal: retry after the Retry-After seconds",
         404: "no such resource",
         409: "the request conflicts with the application's state",
     }
@@ -73,7 +75,15 @@ _TEMPORAL_UNAVAILABLE = {
 
 
 class Problem(Exception):
-    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail, self.extra = (
             status,
@@ -82,10 +92,17 @@ class Problem(Exception):
             detail,
             extra,
         )
+        self.headers = headers or {}
 
 
 def problem_response(
-    request: Request, status: int, slug: str, title: str, detail: str, **extra: Any
+    request: Request,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body = {
         "type": TYPE_BASE + slug,
@@ -95,7 +112,7 @@ def problem_response(
         "instance": str(request.url.path),
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _validation_problem(request: Request, raw: Sequence[Any]) -> JSONResponse:
@@ -112,7 +129,9 @@ def _validation_problem(request: Request, raw: Sequence[Any]) -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        return problem_response(
+            request, exc.status, exc.slug, exc.title, exc.detail, exc.headers, **exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from loket_contracts import seals
 from loket_contracts.application import TASK_QUEUE
 from loket_messaging.kafka import make_producer
 from loket_messaging.settings import Settings
@@ -19,6 +20,10 @@ log = logging.getLogger("loket.worker")
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
+    # Human decisions are checked against these keys in the update validators.
+    seals.configure(seals.keys_from_env())
+    if not seals.keys_from_env():
+        log.warning("%s is not set: every human decision will be refused", seals.KEYS_ENV)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     producer = make_producer(settings.kafka_bootstrap, "loket-workflows")
     await producer.start()

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from loket_contracts import messages as m
-    from loket_contracts import topics
+    from loket_contracts import seals, topics
     from loket_contracts.application import (
         NOTIFICATION,
         QUERY_DEADLINES,
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ApplicationInput,
         ApplicationStatus,
         Cancellation,
+        DecisionRecord,
         DeliveryProgress,
         ManagerDecision,
         Notification,
@@ -132,41 +133,49 @@ class ApplicationWorkflow:
     def accept_terms(self, decision: TermsDecision) -> ApplicationStatus:
         self._decision = "accept"
         assert self._terms is not None
+        actor = self._record(decision.seal, "accept_terms", f"accepted {self._terms.sha256}")
         self._status.acceptance = AcceptanceRecord(
             application_id=self._inp.application_id,
             terms_sha256=self._terms.sha256,
             template_id=self._terms.template_id,
             template_version=self._terms.template_version,
             language=self._terms.language,
-            decided_by=decision.decided_by,
+            decided_by=decision.decided_by or (actor.name if actor else None),
             accepted_at=workflow.now(),
             request=decision.request,
+            actor=actor,
         )
         return self._status
 
     @accept_terms.validator
     def _validate_accept(self, decision: TermsDecision) -> None:
+        self._authorised(decision.seal, UPDATE_ACCEPT_TERMS, owner=True)
         self._validate_decision(decision)
 
     @workflow.update(name=UPDATE_DECLINE_TERMS)
     def decline_terms(self, decision: TermsDecision) -> ApplicationStatus:
         self._decision = "decline"
         self._decline_reason = decision.reason
+        self._record(decision.seal, "decline_terms", decision.reason or "declined")
         return self._status
 
     @decline_terms.validator
     def _validate_decline(self, decision: TermsDecision) -> None:
+        self._authorised(decision.seal, UPDATE_DECLINE_TERMS, owner=True)
         self._validate_decision(decision)
 
     @workflow.update(name=UPDATE_REVIEW)
     def review(self, decision: ManagerDecision) -> ApplicationStatus:
-        self._review = decision
+        verdict = "approved" if decision.approve else "rejected"
+        actor = self._record(decision.seal, "review", f"{verdict}: {decision.reason}")
+        self._review = decision.model_copy(
+            update={"manager": actor.name if actor else decision.manager, "seal": None}
+        )
         return self._status
 
     @review.validator
     def _validate_review(self, decision: ManagerDecision) -> None:
-        if decision.role != "manager":
-            raise ApplicationError("only a programme manager decides a review", type="Forbidden")
+        self._authorised(decision.seal, UPDATE_REVIEW, manager=True)
         if self._status.stage != Stage.MANUAL_REVIEW or self._review is not None:
             raise ApplicationError(
                 f"nothing to review in stage {self._status.stage}", type="WrongStage"
@@ -174,11 +183,15 @@ class ApplicationWorkflow:
 
     @workflow.update(name=UPDATE_CANCEL)
     def cancel(self, cancellation: Cancellation) -> ApplicationStatus:
-        self._cancelled = cancellation
+        actor = self._record(cancellation.seal, "cancel", cancellation.reason)
+        self._cancelled = cancellation.model_copy(
+            update={"by": cancellation.by or (actor.name if actor else None), "seal": None}
+        )
         return self._status
 
     @cancel.validator
     def _validate_cancel(self, cancellation: Cancellation) -> None:
+        self._authorised(cancellation.seal, UPDATE_CANCEL, manager=True, owner=True)
         stage = self._status.stage
         if stage in TERMINAL_STAGES or (stage == Stage.ISSUING and not self._tracks_delivery):
             raise ApplicationError(
@@ -190,11 +203,19 @@ class ApplicationWorkflow:
 
     @workflow.update(name=UPDATE_SUBMIT_REPORT)
     def submit_report(self, report: AccessReport) -> ApplicationStatus:
-        self._status.access_report = report.model_copy(update={"submitted_at": workflow.now()})
+        actor = self._record(report.seal, "submit_report", "access report submitted")
+        self._status.access_report = report.model_copy(
+            update={
+                "submitted_at": workflow.now(),
+                "submitted_by": report.submitted_by or (actor.name if actor else None),
+                "seal": None,
+            }
+        )
         return self._status
 
     @submit_report.validator
     def _validate_report(self, report: AccessReport) -> None:
+        self._authorised(report.seal, UPDATE_SUBMIT_REPORT, owner=True)
         if self._status.stage != Stage.REPORT_DUE or self._status.access_report is not None:
             raise ApplicationError(
                 f"no access report is due in stage {self._status.stage}", type="WrongStage"
@@ -203,6 +224,31 @@ class ApplicationWorkflow:
     @workflow.query(name=QUERY_DEADLINES)
     def deadlines(self) -> dict[str, datetime]:
         return self._status.deadlines
+
+    def _authorised(
+        self, seal: str | None, update: str, *, manager: bool = False, owner: bool = False
+    ) -> None:
+        """Only decisions sealed by the gateway count: a manager's, or a person's of the
+        organisation the application belongs to."""
+        try:
+            actor = seals.verify(seal, self._inp.application_id, update, workflow.now())
+        except seals.InvalidSeal as exc:
+            raise ApplicationError(str(exc), type="Forbidden") from None
+        if manager and actor.has("manager"):
+            return
+        owned_by = self._inp.owner.org if self._inp.owner else None
+        if owner and actor.has("applicant") and owned_by is not None and actor.org == owned_by:
+            return
+        raise ApplicationError(f"{actor.name} may not decide {update} here", type="Forbidden")
+
+    def _record(self, seal: str | None, decision: str, summary: str) -> seals.Actor | None:
+        """Who decided, from the seal the validator checked (none in pre-identity histories)."""
+        actor = seals.actor_of(seal)
+        if actor is not None:
+            self._status.decisions.append(
+                DecisionRecord(decision=decision, actor=actor, at=workflow.now(), summary=summary)
+            )
+        return actor
 
     def _validate_decision(self, decision: TermsDecision) -> None:
         if self._status.stage != Stage.AWAITING_ACCEPTANCE or self._decision is not None:

@@ -1,0 +1,356 @@
+"""Applications as their owners see them: an applicant acts for its organisation and sees
+only that organisation's applications; managers and auditors read every application."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from loket_contracts import messages as m
+from loket_contracts.application import (
+    QUERY_STATUS,
+    QUERY_TERMS,
+    UPDATE_ACCEPT_TERMS,
+    UPDATE_CANCEL,
+    UPDATE_DECLINE_TERMS,
+    UPDATE_SUBMIT_REPORT,
+    AccessReport,
+    ApplicationInput,
+    ApplicationStatus,
+    Cancellation,
+    Owner,
+    Stage,
+    Terms,
+    TermsDecision,
+)
+from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, Eur
+from loket_contracts.capacity import PriorityArea
+from loket_contracts.messages import Applicant, Language, Needs
+from loket_messaging.db import unit_of_work
+from pydantic import BaseModel, Field, field_validator
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from loket_gateway import problems, service_queries, temporal_ops
+from loket_gateway.auth import APPLICANT, MANAGER, PROGRAMME, actor, caller, ensure_owner
+from loket_gateway.identity import Principal
+from loket_gateway.listings import ApplicationListing, list_applications
+from loket_gateway.problems import Problem
+from loket_gateway.state import ClientDep, StateDep
+
+DEFAULT_CALL = "LOKET-2026-01"
+MAX_HEADROOM_POINTS = 400  # keeps the reply far below the broker's message size
+AppId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
+Reader = Annotated[Principal, Depends(caller(APPLICANT, *PROGRAMME))]
+Owner_ = Annotated[Principal, Depends(caller(APPLICANT))]
+
+router = APIRouter(
+    tags=["applications"],
+    dependencies=[Depends(caller(APPLICANT, *PROGRAMME))],
+    responses=problems.responses(401, 403, 429),
+)
+
+
+class ApplicationRequest(BaseModel):
+    """What a start-up submits: who it is, what it needs, in which call."""
+
+    applicant: Applicant
+    priority_area: PriorityArea
+    call_id: CallId = DEFAULT_CALL
+    needs: Needs = Field(min_length=1, max_length=20)
+    applicant_payment_eur: Eur = Decimal(0)
+    language: Language = "en"
+
+    @field_validator("applicant")
+    @classmethod
+    def _registered_in_the_past(cls, applicant: Applicant) -> Applicant:
+        if applicant.registered_on > datetime.now(UTC).date():
+            raise ValueError("registered_on is in the future")
+        return applicant
+
+
+class ApplicationAccepted(BaseModel):
+    application_id: str
+    stage: str
+    links: dict[str, str]
+
+
+@router.post(
+    "/v1/applications",
+    status_code=202,
+    response_model=ApplicationAccepted,
+    responses=problems.responses(404),
+)
+async def submit(
+    req: ApplicationRequest,
+    request: Request,
+    response: Response,
+    state: StateDep,
+    temporal: ClientDep,
+    who: Owner_,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ApplicationAccepted:
+    """Apply for an organisation: the applicant's own (its token's `org` is the undertaking id),
+    so no one can spend another undertaking's de minimis headroom."""
+    if who.org is None or req.applicant.undertaking_id != who.org:
+        raise Problem(
+            403,
+            "not-your-organisation",
+            "You apply for your own organisation only",
+            f"applicant.undertaking_id must be {who.org!r}, the organisation you belong to",
+        )
+    if req.call_id not in state.calls:
+        raise Problem(
+            422,
+            "unknown-call",
+            "No such call",
+            f"call {req.call_id!r} is not open; open calls: {', '.join(sorted(state.calls))}",
+        )
+    request_hash = hashlib.sha256(req.model_dump_json().encode()).hexdigest()
+    inp = ApplicationInput(
+        application_id=f"app-{uuid.uuid4().hex[:16]}",
+        owner=Owner(org=who.org, subject=who.subject, name=who.name[:200]),
+        applicant=req.applicant,
+        priority_area=req.priority_area,
+        call_id=req.call_id,
+        needs=req.needs,
+        applicant_payment_eur=req.applicant_payment_eur,
+        language=req.language,
+        acceptance_window_seconds=state.acceptance_window_s,
+        review_escalation_seconds=state.review_escalation_s,
+        hold_ttl_seconds=state.hold_ttl_s,
+        voucher_validity_seconds=state.voucher_validity_s,
+        access_report_seconds=state.access_report_s,
+        resend_after_seconds=state.resend_after_s,
+        stuck_notice_seconds=state.stuck_notice_s,
+        submitted_at=datetime.now(UTC),
+    )
+    if idempotency_key is not None:
+        inp = await asyncio.to_thread(
+            temporal_ops.remember, state, idempotency_key, who.org, request_hash, inp
+        )
+    request.state.application_id = inp.application_id  # for the audit trail
+    await asyncio.to_thread(temporal_ops.list_submitted, state, inp)
+    try:
+        await temporal_ops.start(temporal, inp)
+    except WorkflowAlreadyStartedError:
+        pass  # a retry with the same Idempotency-Key: the application already runs
+    except BaseException:
+        # Perhaps nothing started: no listing row for it (the workflow's first stage event
+        # lists it again if it did start). The Idempotency-Key stays bound to this very
+        # application, so a retry with it starts the same application, never a second.
+        await asyncio.to_thread(temporal_ops.unlist, state, inp.application_id)
+        raise
+    response.headers["Location"] = f"/v1/applications/{inp.application_id}"
+    return ApplicationAccepted(
+        application_id=inp.application_id,
+        stage="submitted",
+        links={
+            "self": f"/v1/applications/{inp.application_id}",
+            "terms": f"/v1/applications/{inp.application_id}/terms",
+        },
+    )
+
+
+@router.get("/v1/applications", response_model=ApplicationListing)
+async def listing(
+    state: StateDep,
+    who: Reader,
+    stage: Annotated[list[Stage] | None, Query()] = None,
+    applicant_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    facility_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    call_id: Annotated[str | None, Query(max_length=64)] = None,
+    priority_area: PriorityArea | None = None,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ApplicationListing:
+    """Applications, newest first (an applicant's: its organisation's only), filtered by
+    stage (repeatable), country of the applicant or of any facility in the bundle, call and
+    priority area. From the gateway's read model: a stage change shows here within moments."""
+    sees_all = bool(who.roles & set(PROGRAMME))
+
+    def run() -> ApplicationListing:
+        with unit_of_work(state.engine) as session:
+            return list_applications(
+                session,
+                owner_org=None if sees_all else (who.org or "\0"),
+                stage=[str(s) for s in stage or ()],
+                applicant_country=applicant_country,
+                facility_country=facility_country,
+                call_id=call_id,
+                priority_area=priority_area,
+                offset=offset,
+                limit=limit,
+            )
+
+    return await asyncio.to_thread(run)
+
+
+@router.get(
+    "/v1/applications/{application_id}",
+    responses=problems.responses(404),
+    response_model=ApplicationStatus,
+)
+async def status(
+    application_id: AppId, state: StateDep, temporal: ClientDep, who: Reader
+) -> ApplicationStatus:
+    await ensure_owner(state, who, application_id)
+    handle = temporal.get_workflow_handle(application_id)
+    found: ApplicationStatus = await temporal_ops.query(handle, QUERY_STATUS, ApplicationStatus)
+    return found
+
+
+@router.get(
+    "/v1/applications/{application_id}/terms",
+    responses=problems.responses(404, 409),
+    response_model=Terms,
+)
+async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who: Reader) -> Terms:
+    await ensure_owner(state, who, application_id)
+    handle = temporal.get_workflow_handle(application_id)
+    found: Terms | None = await temporal_ops.query(handle, QUERY_TERMS, Terms)
+    if found is None:
+        current = await temporal_ops.query(handle, QUERY_STATUS, ApplicationStatus)
+        raise Problem(
+            409,
+            "terms-not-ready",
+            "Terms are not ready",
+            f"application {application_id} is in stage {current.stage}",
+            stage=current.stage,
+        )
+    # Where the charter service keeps its files is its own business, not the reader's.
+    return found.model_copy(update={"documents": {}})
+
+
+async def _decide(
+    state: StateDep,
+    temporal: ClientDep,
+    who: Principal,
+    application_id: str,
+    update: str,
+    decision: BaseModel,
+) -> ApplicationStatus:
+    await ensure_owner(state, who, application_id)
+    handle = temporal.get_workflow_handle(application_id)
+    return await temporal_ops.update(handle, update, decision, actor(who))
+
+
+@router.post(
+    "/v1/applications/{application_id}/accept",
+    responses=problems.responses(404, 409),
+    response_model=ApplicationStatus,
+)
+async def accept(
+    application_id: AppId,
+    decision: TermsDecision,
+    request: Request,
+    state: StateDep,
+    temporal: ClientDep,
+    who: Owner_,
+) -> ApplicationStatus:
+    """Accept the agreement whose SHA-256 you read; the acceptance is recorded with who (as
+    authenticated), when, which version and language, and this request's metadata."""
+    witnessed = temporal_ops.witnessed(decision, request)
+    return await _decide(state, temporal, who, application_id, UPDATE_ACCEPT_TERMS, witnessed)
+
+
+@router.post(
+    "/v1/applications/{application_id}/decline",
+    responses=problems.responses(404, 409),
+    response_model=ApplicationStatus,
+)
+async def decline(
+    application_id: AppId,
+    decision: TermsDecision,
+    request: Request,
+    state: StateDep,
+    temporal: ClientDep,
+    who: Owner_,
+) -> ApplicationStatus:
+    witnessed = temporal_ops.witnessed(decision, request)
+    return await _decide(state, temporal, who, application_id, UPDATE_DECLINE_TERMS, witnessed)
+
+
+@router.post(
+    "/v1/applications/{application_id}/cancel",
+    responses=problems.responses(404, 409),
+    response_model=ApplicationStatus,
+)
+async def cancel(
+    application_id: AppId,
+    cancellation: Cancellation,
+    state: StateDep,
+    temporal: ClientDep,
+    who: Annotated[Principal, Depends(caller(APPLICANT, MANAGER))],
+) -> ApplicationStatus:
+    """The applicant withdraws, or a programme manager cancels, at any stage until the voucher
+    is closed. What the stage holds is given back: slot holds, aid headroom and budget; after
+    issuance the unused units and voucher value."""
+    return await _decide(state, temporal, who, application_id, UPDATE_CANCEL, cancellation)
+
+
+@router.post(
+    "/v1/applications/{application_id}/report",
+    responses=problems.responses(404, 409),
+    response_model=ApplicationStatus,
+)
+async def report(
+    application_id: AppId,
+    access_report: AccessReport,
+    state: StateDep,
+    temporal: ClientDep,
+    who: Owner_,
+) -> ApplicationStatus:
+    """The applicant's access report, due after the last delivery; it closes the file."""
+    body = access_report.model_copy(update={"submitted_at": None})
+    return await _decide(state, temporal, who, application_id, UPDATE_SUBMIT_REPORT, body)
+
+
+@router.get(
+    "/v1/undertakings/{undertaking_id}/headroom",
+    response_model=m.HeadroomReply,
+    responses=problems.responses(404),
+)
+async def headroom(
+    undertaking_id: Annotated[str, Path(min_length=1, max_length=ID_MAX)],
+    state: StateDep,
+    who: Reader,
+    from_date: Annotated[date | None, Query(alias="from")] = None,
+    to_date: Annotated[date | None, Query(alias="to")] = None,
+    step_days: Annotated[int, Query(ge=1, le=366)] = 30,
+    linked: Annotated[list[str] | None, Query(max_length=100)] = None,
+) -> m.HeadroomReply:
+    """De minimis and GBER Art. 28 headroom of a single undertaking, date by date: for the
+    undertaking's own people, managers and auditors."""
+    if not who.roles & set(PROGRAMME) and who.org != undertaking_id:
+        raise Problem(
+            404, "undertaking-not-found", "No such undertaking", f"no undertaking {undertaking_id}"
+        )
+    if linked and not who.roles & set(PROGRAMME):
+        # Combined with others' undertakings, the answer would reveal their aid.
+        raise Problem(
+            403, "forbidden", "Not allowed", "only managers and auditors combine undertakings"
+        )
+    start = from_date or datetime.now(UTC).date()
+    end = to_date or start + timedelta(days=365)
+    if end < start:
+        raise Problem(422, "bad-range", "`to` is before `from`", f"{start} > {end}")
+    if (end - start).days // step_days > MAX_HEADROOM_POINTS:
+        raise Problem(
+            422,
+            "range-too-long",
+            "Too many dates asked for",
+            f"at most {MAX_HEADROOM_POINTS} dates: widen step_days or shorten the range",
+        )
+    q = m.HeadroomQuery(
+        undertaking_id=undertaking_id,
+        linked_undertakings=linked or [],
+        from_date=start,
+        to_date=end,
+        step_days=step_days,
+    )
+    return await service_queries.ask(state, m.HEADROOM_QUERY, q, m.HEADROOM_REPLY, m.HeadroomReply)

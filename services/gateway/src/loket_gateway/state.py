@@ -1,0 +1,90 @@
+"""What the gateway process holds: connections, the token verifier, lifecycle durations."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from aiokafka import AIOKafkaProducer
+from fastapi import Depends, Request
+from loket_contracts.application import DEFAULT_RESEND_AFTER_S, DEFAULT_STUCK_NOTICE_S
+from loket_contracts.scheme import load_scheme
+from loket_messaging.db import make_engine
+from loket_messaging.payload_codec import EncryptionCodec, keys_from_env
+from loket_messaging.settings import Settings
+from temporalio.client import Client
+
+from loket_gateway.identity import TokenVerifier
+from loket_gateway.limits import WriteRate
+from loket_gateway.listings import make_runtime
+from loket_gateway.requests import KafkaRequests
+
+DEFAULT_AUDIENCE = "loket-gateway"
+
+
+def verifier_from_env() -> TokenVerifier:
+    """The OIDC provider this gateway trusts: LOKET_OIDC_ISSUER (required), its JWKS from
+    LOKET_OIDC_JWKS_URL or the issuer's discovery document, audience LOKET_OIDC_AUDIENCE."""
+    issuer = os.environ.get("LOKET_OIDC_ISSUER")
+    if not issuer:
+        raise RuntimeError("LOKET_OIDC_ISSUER is not set: the gateway serves no one anonymously")
+    return TokenVerifier(
+        issuer,
+        os.environ.get("LOKET_OIDC_AUDIENCE", DEFAULT_AUDIENCE),
+        os.environ.get("LOKET_OIDC_JWKS_URL") or None,
+    )
+
+
+class State:
+    def __init__(self, settings: Settings, verifier: TokenVerifier | None = None) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        self.client: Client | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.requests: KafkaRequests | None = None
+        self.verifier = verifier or verifier_from_env()
+        self.write_rate = WriteRate.from_env()
+        self.payload_keys = keys_from_env()
+        if not self.payload_keys:
+            raise RuntimeError("LOKET_PAYLOAD_KEYS is not set: Temporal payloads must be encrypted")
+        self.codec = EncryptionCodec(self.payload_keys)
+        # Durations come from the scheme configuration; the environment may shorten them
+        # (the demo shows an expiry in seconds, not days).
+        scheme = load_scheme()
+        lifecycle = scheme.lifecycle
+
+        def seconds(variable: str, default: int) -> int:
+            return int(os.environ.get(variable, default))
+
+        self.review_escalation_s = seconds(
+            "LOKET_REVIEW_ESCALATION_S", lifecycle.review_escalation_days.value * 86400
+        )
+        self.acceptance_window_s = seconds(
+            "LOKET_ACCEPTANCE_WINDOW_S", lifecycle.acceptance_days.value * 86400
+        )
+        self.hold_ttl_s = scheme.allocation.hold_days.value * 86400
+        self.voucher_validity_s = seconds(
+            "LOKET_VOUCHER_VALIDITY_S", lifecycle.voucher_validity_days.value * 86400
+        )
+        self.access_report_s = seconds(
+            "LOKET_ACCESS_REPORT_S", lifecycle.access_report_days.value * 86400
+        )
+        self.resend_after_s = seconds("LOKET_RESEND_AFTER_S", DEFAULT_RESEND_AFTER_S)
+        self.stuck_notice_s = seconds("LOKET_STUCK_NOTICE_S", DEFAULT_STUCK_NOTICE_S)
+        self.listings = make_runtime(settings)
+        self.calls = frozenset(scheme.budgets)
+
+
+def get_state(request: Request) -> State:
+    state: State = request.app.state.loket
+    return state
+
+
+def get_client(request: Request) -> Client:
+    client: Client | None = get_state(request).client
+    assert client is not None, "the lifespan connects the Temporal client"
+    return client
+
+
+StateDep = Annotated[State, Depends(get_state)]
+ClientDep = Annotated[Client, Depends(get_client)]
