@@ -153,8 +153,8 @@ async def publish_facilities(stack: EmbeddedStack) -> None:
                 capacity_units=10 * N,
             ),
         ]
-    await publish_capacity(stack.kafka_bootstrap, events)
-    await wait_caught_up(stack.kafka_bootstrap, "loket-allocation", FACILITY_CAPACITY)
+    await publish_capacity(stack.facility_access, events, stack.facility_key)
+    await wait_caught_up(stack.kafka_admin, "loket-allocation", FACILITY_CAPACITY)
 
 
 async def submit(http: httpx.AsyncClient, i: int) -> str:

@@ -21,13 +21,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from loket_contracts.application import TERMINAL_STAGES
 from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
-from loket_contracts.envelope import header_map
+from loket_contracts.envelope import from_kafka, header_map
 from loket_contracts.topics import FACILITY_CAPACITY
 from loket_infra import keycloak as kc
 from loket_infra.identities import ActingAs, IdentityProvider
 from loket_infra.kafka_tools import partitions, publish_capacity, wait_caught_up
 from loket_infra.processes import READY_DEADLINE_S, free_port, wait_until
 from loket_infra.stack import SERVICES, EmbeddedStack, StackConfig
+from loket_messaging import facility_keys
 
 pytestmark = pytest.mark.e2e
 T0 = datetime(2027, 5, 3, 8, tzinfo=UTC)
@@ -96,7 +97,11 @@ def acting_client(stack: EmbeddedStack) -> httpx.AsyncClient:
 def stack(
     tmp_path_factory: pytest.TempPathFactory, identity: IdentityProvider
 ) -> Iterator[EmbeddedStack]:
-    with platform(tmp_path_factory.mktemp("loket"), identity) as running:
+    # Room for the fuzzer's hundreds of writes as one manager; test_confidentiality's rate
+    # test sends more than the burst.
+    with platform(
+        tmp_path_factory.mktemp("loket"), identity, writes_per_minute=600, write_burst=300
+    ) as running:
         yield running
 
 
@@ -127,7 +132,7 @@ class Loket:
         tag = uuid.uuid4().hex[:8]
         fid, stype = f"fac-{country.lower()}-{tag}", service_type or f"test.svc-{tag}"
         await publish_capacity(
-            self.stack.kafka_bootstrap,
+            self.stack.facility_access,
             [
                 FacilityProfile(
                     facility_id=fid,
@@ -156,12 +161,13 @@ class Loket:
                     capacity_units=units,
                 ),
             ],
+            self.stack.facility_key,
         )
         await self.caught_up("loket-allocation", FACILITY_CAPACITY)
         return Facility(fid, stype, f"{fid}-s1", country)
 
     async def caught_up(self, group: str, topic: str) -> None:
-        await wait_caught_up(self.stack.kafka_bootstrap, group, topic, deadline_s=PATIENCE_S)
+        await wait_caught_up(self.stack.kafka_admin, group, topic, deadline_s=PATIENCE_S)
 
     @staticmethod
     def applicant(
@@ -257,19 +263,33 @@ class Loket:
         value: bytes,
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
+        sign: bool = True,
     ) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.stack.kafka_bootstrap)
+        """Write a raw record as the operator (a super user: tests inject records no service
+        would write). A facility event is signed with its facility's key, as the facility would
+        (over the bytes given) unless it carries a signature already or `sign` is False."""
+        headers = list(headers or [])
+        seen = header_map(headers)
+        source = seen.get("ce_source", "")
+        if sign and topic == FACILITY_CAPACITY and source.startswith("facility/"):
+            if facility_keys.HEADER not in seen:
+                event = from_kafka(seen, value)
+                key_of = self.stack.facility_key(source.removeprefix("facility/"))
+                headers.append(
+                    (facility_keys.HEADER, facility_keys.signature(key_of, event).encode())
+                )
+        producer = AIOKafkaProducer(**self.stack.kafka_admin.client_kwargs())
         await producer.start()
         try:
-            await producer.send_and_wait(topic, value=value, key=key, headers=headers or [])
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
         finally:
             await producer.stop()
 
     async def records(self, topic: str) -> list[tuple[dict[str, str], bytes]]:
         """Every record now in `topic`, read without joining any consumer group."""
-        parts = await partitions(self.stack.kafka_bootstrap, topic)
+        parts = await partitions(self.stack.kafka_admin, topic)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.stack.kafka_bootstrap,
+            **self.stack.kafka_admin.client_kwargs(),
             enable_auto_commit=False,
             fetch_max_wait_ms=20,
         )

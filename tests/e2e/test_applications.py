@@ -44,7 +44,11 @@ async def test_voucher_issued_for_a_two_country_ri_ti_bundle(loket: Loket) -> No
     assert wrong.headers["content-type"] == "application/problem+json"
     assert wrong.json()["type"].endswith("/terms-mismatch")
 
-    assert terms["documents"]["pdf"].endswith(".pdf")
+    pdf = await loket.http.get(terms["documents"]["pdf"])
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    md = await loket.http.get(f"/v1/applications/{app_id}/agreement", params={"format": "md"})
+    assert md.text == terms["text"]  # the very text whose hash is accepted
     ok = await loket.http.post(
         f"/v1/applications/{app_id}/accept",
         json={
@@ -212,7 +216,7 @@ async def test_withdrawn_capacity_re_allocates_and_needs_a_new_acceptance(loket:
     assert [line["facility_id"] for line in status["allocation"]] == [first.facility_id]
 
     await publish_capacity(
-        loket.stack.kafka_bootstrap,
+        loket.stack.facility_access,
         [
             SlotWithdrawn(
                 facility_id=first.facility_id,
@@ -221,6 +225,7 @@ async def test_withdrawn_capacity_re_allocates_and_needs_a_new_acceptance(loket:
                 reason="beam dump",
             )
         ],
+        loket.stack.facility_key,
     )
     invalidated = []
     for _ in range(100):  # the allocation service tells the application

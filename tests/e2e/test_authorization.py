@@ -69,6 +69,7 @@ MATRIX = [
     Route("GET", "/v1/applications", {"owner", "other_org", *PROGRAMME}),
     Route("GET", "/v1/applications/{app}", READERS),
     Route("GET", "/v1/applications/{app}/terms", READERS),
+    Route("GET", "/v1/applications/{app}/agreement", READERS),
     Route("GET", "/v1/undertakings/{org}/headroom", READERS),
     Route("POST", "/v1/applications", {"owner"}, _application),
     Route("POST", "/v1/applications/{app}/accept", {"owner"}, lambda w: {"terms_sha256": "0" * 64}),

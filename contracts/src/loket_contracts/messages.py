@@ -617,6 +617,25 @@ class TermsRendered(BaseModel):
     )
 
 
+DOCUMENT_QUERY = "eu.loket.charter.document.query.v1"
+DOCUMENT_REPLY = "eu.loket.charter.document.reply.v1"
+
+
+class DocumentQuery(BaseModel):
+    """An agreement as a file: asked by the gateway for the application's owner."""
+
+    application_id: Id
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    format: Literal["md", "html", "pdf"]
+
+
+class DocumentReply(BaseModel):
+    application_id: Id
+    found: bool
+    media_type: str | None = None
+    content_b64: str | None = None  # the file, base64 (a PDF agreement is tens of KB)
+
+
 BODIES: dict[str, type[BaseModel]] = {
     ELIGIBILITY_REQUESTED: EligibilityRequested,
     ELIGIBILITY_DECIDED: EligibilityDecided,
@@ -649,6 +668,8 @@ BODIES: dict[str, type[BaseModel]] = {
     UTILISATION_REPLY: UtilisationReply,
     TERMS_REQUESTED: TermsRequested,
     TERMS_RENDERED: TermsRendered,
+    DOCUMENT_QUERY: DocumentQuery,
+    DOCUMENT_REPLY: DocumentReply,
     DELIVERY_RECORDED: DeliveryRecorded,
     BOOKING_CLOSE_REQUESTED: BookingClose,
     BOOKING_CLOSED: BookingClosed,

@@ -16,6 +16,8 @@ VOUCHERS_QUERIES: Final = "loket.vouchers.queries.v1"  # read-only requests from
 VOUCHERS_REPLIES: Final = "loket.vouchers.replies.v1"  # their answers, by correlation id
 CHARTER_COMMANDS: Final = "loket.charter.commands.v1"
 CHARTER_EVENTS: Final = "loket.charter.events.v1"
+CHARTER_QUERIES: Final = "loket.charter.queries.v1"  # agreement files, for the gateway
+CHARTER_REPLIES: Final = "loket.charter.replies.v1"
 NOTIFICATIONS: Final = "loket.notifications.v1"  # for people: applicants, managers, facilities
 # Stage changes of every application, for read models (the gateway's listings).
 APPLICATION_EVENTS: Final = "loket.applications.events.v1"
@@ -40,6 +42,8 @@ ALL_TOPICS: Final = (
     VOUCHERS_REPLIES,
     ALLOCATION_QUERIES,
     ALLOCATION_REPLIES,
+    CHARTER_QUERIES,
+    CHARTER_REPLIES,
     NOTIFICATIONS,
     APPLICATION_EVENTS,
 )

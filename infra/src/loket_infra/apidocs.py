@@ -113,6 +113,12 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
             ),
             (topics.CHARTER_EVENTS, [m.TERMS_RENDERED], "Rendered terms"),
             (
+                topics.CHARTER_QUERIES,
+                [m.DOCUMENT_QUERY],
+                "Gateway → charter: an agreement as Markdown, HTML or PDF, for its owner",
+            ),
+            (topics.CHARTER_REPLIES, [m.DOCUMENT_REPLY], "Agreement files, base64"),
+            (
                 topics.NOTIFICATIONS,
                 [NOTIFICATION],
                 "For people: what an applicant, a facility or a programme manager must act "
@@ -187,12 +193,16 @@ def openapi() -> dict[str, Any]:
     from loket_contracts import seals
     from loket_gateway.app import create_app
     from loket_gateway.identity import TokenVerifier
-    from loket_messaging import payload_codec
+    from loket_messaging import facility_keys, payload_codec
     from loket_messaging.settings import Settings
 
     settings = Settings.from_env("gateway")
     # Throwaway keys and a provider that is never asked: only the document is wanted.
-    keys = {payload_codec.KEYS_ENV: payload_codec.new_key(), seals.KEYS_ENV: seals.new_key()}
+    keys = {
+        payload_codec.KEYS_ENV: payload_codec.new_key(),
+        seals.KEYS_ENV: seals.new_key(),
+        facility_keys.MASTER_ENV: facility_keys.new_master(),
+    }
     saved = {k: os.environ.get(k) for k in keys}
     os.environ.update(keys)
     try:

@@ -112,9 +112,19 @@ def cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
-def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> Process:
+def apache_kafka(
+    port: int,
+    controller_port: int,
+    data_dir: Path,
+    log: Path,
+    users: dict[str, str] | None = None,
+) -> Process:
     """A single-node KRaft broker whose log lives in `data_dir`: started again on the same
-    folder it keeps every topic, offset and record (the controller keeps its first port)."""
+    folder it keeps every topic, offset and record (the controller keeps its first port).
+
+    With `users` (name → password; "admin" among them) clients authenticate with SASL/SCRAM
+    and the StandardAuthorizer allows only what ACLs grant (no ACL, no access); the
+    controller listener takes only the broker itself (SASL/PLAIN, its own password)."""
     classpath = apache_kafka_classpath()
     logs_dir = data_dir / "kafka-logs"
     props = data_dir / "kraft.properties"
@@ -122,31 +132,56 @@ def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> 
         for line in props.read_text().splitlines():
             if line.startswith("controller.quorum.voters=1@127.0.0.1:"):
                 controller_port = int(line.rsplit(":", 1)[1])
-    props.write_text(
-        "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-                "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
-                f"log.dirs={logs_dir}",
-                "num.partitions=3",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                f"group.min.session.timeout.ms={SESSION_TIMEOUT_MS}",
-                "auto.create.topics.enable=false",
-            ]
-        )
-        + "\n"
-    )
+    client = "SASL_PLAINTEXT" if users else "PLAINTEXT"
+    lines = [
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+        f"listeners={client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners={client}://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        f"inter.broker.listener.name={client}",
+        f"log.dirs={logs_dir}",
+        "num.partitions=3",
+        "offsets.topic.replication.factor=1",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        f"group.min.session.timeout.ms={SESSION_TIMEOUT_MS}",
+        "auto.create.topics.enable=false",
+    ]
+    if users:
+        admin, controller = users["admin"], users.get("controller", users["admin"])
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        lines += [
+            "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,"
+            "CONTROLLER:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config="
+            f'{scram} required username="admin" password="{admin}";',
+            "sasl.mechanism.controller.protocol=PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config="
+            f'{plain} required username="controller" password="{controller}" '
+            f'user_controller="{controller}";',
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users=User:admin;User:controller",
+            "allow.everyone.if.no.acl.found=false",
+        ]
+    else:
+        lines.append("listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT")
+    props.touch(mode=0o600)  # it holds the broker's own passwords
+    props.write_text("\n".join(lines) + "\n")
     runtime = java()
     if not (logs_dir / "meta.properties").exists():
+        scram_users = [
+            arg
+            for name, password in (users or {}).items()
+            if name != "controller"
+            for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
+        ]
         subprocess.run(
             [
                 runtime,
@@ -154,10 +189,12 @@ def apache_kafka(port: int, controller_port: int, data_dir: Path, log: Path) -> 
                 classpath,
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id(),
+                # One argument: a cluster id may begin with "-", which the parser would take
+                # for an option.
+                f"--cluster-id={cluster_id()}",
                 "-c",
                 str(props),
+                *scram_users,
             ],
             check=True,
             stdout=subprocess.DEVNULL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import runpy
@@ -26,6 +27,7 @@ def _up(args: argparse.Namespace) -> int:
         temporal_port=int(os.environ.get("LOKET_TEMPORAL_PORT", 17233)),
         temporal_ui_port=int(os.environ.get("LOKET_TEMPORAL_UI_PORT", 18233)),
         gateway_port=int(os.environ.get("LOKET_GATEWAY_PORT", 18080)),
+        keycloak_port=int(os.environ.get("LOKET_KEYCLOAK_PORT", 18081)),
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -33,7 +35,14 @@ def _up(args: argparse.Namespace) -> int:
     with EmbeddedStack(config) as stack:
         print(
             f"Loket is up. Gateway {stack.gateway_url}/docs · Temporal UI {stack.temporal_ui} "
-            f"· Kafka {stack.kafka_bootstrap} · logs {stack.log_dir}. Ctrl-C stops it.",
+            f"· Kafka {stack.kafka_bootstrap} · OIDC {stack.identity.issuer} · logs "
+            f"{stack.log_dir}. Ctrl-C stops it.\n"
+            "Every route but the catalogue and the transparency register needs a token:\n"
+            "  TOKEN=$(loket token --as applicant)            # Ada of AT-qubitron\n"
+            "  TOKEN=$(loket token --as applicant --org DE-x) # a person of another org\n"
+            "  TOKEN=$(loket token --as manager|auditor)\n"
+            "  TOKEN=$(loket token --as facility --facility fac-fr-grenoble)\n"
+            f'  curl -H "Authorization: Bearer $TOKEN" {stack.gateway_url}/v1/applications',
             flush=True,
         )
         # A supervisor, not a domino: a child that exits is started again with backoff
@@ -51,6 +60,28 @@ def _service(args: argparse.Namespace) -> int:
     module = RUNNABLE[args.name]
     sys.argv = [module]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    """Print an access token of the running `loket up` for a demo actor."""
+    from loket_infra import keycloak as kc
+    from loket_infra.identities import DEMO_FACILITY, IdentityProvider
+
+    data = Path(args.data_dir)
+    try:
+        port = json.loads((data / "identity.json").read_text())["port"]
+        credentials = kc.Credentials.load(data / "keycloak.json")
+    except FileNotFoundError:
+        print(f"no running `loket up` in {data}: start it first", file=sys.stderr)
+        return 2
+    idp = IdentityProvider(port, credentials)
+    if args.role == "applicant":
+        print(idp.applicant(args.org))
+    elif args.role == "facility":
+        print(idp.facility(args.facility or DEMO_FACILITY))
+    else:
+        print(idp.role(args.role))
     return 0
 
 
@@ -81,6 +112,17 @@ def main(argv: list[str] | None = None) -> None:
         "service databases are kept, so in-flight applications go on after a restart",
     )
     up.set_defaults(func=_up)
+    token = sub.add_parser("token", help="print an access token of the running `loket up`")
+    token.add_argument(
+        "--as",
+        dest="role",
+        required=True,
+        choices=["applicant", "facility", "manager", "auditor"],
+    )
+    token.add_argument("--org", default="AT-qubitron", help="the applicant's organisation")
+    token.add_argument("--facility", help="the facility id (default: the demo facility)")
+    token.add_argument("--data-dir", default=UP_DATA_DIR)
+    token.set_defaults(func=_token)
     svc = sub.add_parser("service", help="run one service in the foreground")
     svc.add_argument("name", choices=sorted(RUNNABLE))
     svc.set_defaults(func=_service)

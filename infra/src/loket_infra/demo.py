@@ -74,7 +74,7 @@ async def _poll_until(
         await asyncio.sleep(POLL_S)
 
 
-async def follow(http: httpx.AsyncClient, case: Case, bootstrap: str) -> Outcome:
+async def follow(http: httpx.AsyncClient, case: Case, stack: EmbeddedStack) -> Outcome:
     key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"loket-demo/{case.label}"))
     resp = _ok(
         await http.post(
@@ -101,7 +101,7 @@ async def follow(http: httpx.AsyncClient, case: Case, bootstrap: str) -> Outcome
         first = _ok(await http.get(f"/v1/applications/{app_id}/terms")).json()["sha256"]
         line = status["allocation"][0]
         await publish_capacity(
-            bootstrap,
+            stack.facility_access,
             [
                 SlotWithdrawn(
                     facility_id=line["facility_id"],
@@ -110,6 +110,7 @@ async def follow(http: httpx.AsyncClient, case: Case, bootstrap: str) -> Outcome
                     reason="unplanned maintenance",
                 )
             ],
+            stack.facility_key,
         )
         while status["stage"] != "awaiting_acceptance" or status["terms_sha256"] == first:
             await asyncio.sleep(POLL_S)
@@ -129,7 +130,7 @@ async def follow(http: httpx.AsyncClient, case: Case, bootstrap: str) -> Outcome
         _ok(await http.post(f"/v1/applications/{app_id}/{action}", json=decision))
     status = await _poll_until(http, app_id, TERMINAL | {"voucher_issued"}, deadline)
     if status["stage"] == "voucher_issued":
-        status = await use_voucher(http, case, status, bootstrap, deadline)
+        status = await use_voucher(http, case, status, stack, deadline)
     return Outcome(case, app_id, status, documents)
 
 
@@ -140,7 +141,7 @@ async def use_voucher(
     http: httpx.AsyncClient,
     case: Case,
     status: dict[str, Any],
-    bootstrap: str,
+    stack: EmbeddedStack,
     deadline: float,
 ) -> dict[str, Any]:
     """What facilities and the applicant do with a voucher, as the case says."""
@@ -170,7 +171,7 @@ async def use_voucher(
                 )
             )
         else:
-            await publish_capacity(bootstrap, [delivery])
+            await publish_capacity(stack.facility_access, [delivery], stack.facility_key)
     if case.after == "cancel":
         while (status.get("delivery") or {}).get("units_delivered", 0) < 1:
             await asyncio.sleep(POLL_S)
@@ -200,7 +201,7 @@ async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
     events = facility_events()
     via_http = [e for e in events if e.facility_id in VIA_HTTP]
     via_kafka = [e for e in events if e not in via_http]
-    await publish_capacity(stack.kafka_bootstrap, via_kafka)
+    await publish_capacity(stack.facility_access, via_kafka, stack.facility_key)
     # Each request is made by whoever may make it: the start-up's people for their
     # applications, facilities for themselves, the programme manager for reviews and reports.
     acting = ActingAs(stack.identity)
@@ -215,16 +216,14 @@ async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
                     headers={"content-type": "application/json"},
                 )
             )
-        await wait_caught_up(stack.kafka_bootstrap, "loket-allocation", FACILITY_CAPACITY)
+        await wait_caught_up(stack.kafka_admin, "loket-allocation", FACILITY_CAPACITY)
         facilities = {e.facility_id for e in events}
         countries = {e.country for e in events if hasattr(e, "country")}
         console.print(
             f"{len(facilities)} facilities in {len(countries)} countries published "
             f"{len(events)} capacity events; submitting {len(CASES)} applications…"
         )
-        outcomes = list(
-            await asyncio.gather(*(follow(http, case, stack.kafka_bootstrap) for case in CASES))
-        )
+        outcomes = list(await asyncio.gather(*(follow(http, case, stack) for case in CASES)))
         # What a programme manager sees: the call's budget and the state-aid registers.
         budget = _ok(await http.get("/v1/calls/LOKET-2026-01/budget")).json()
         transparency = _ok(await http.get("/v1/registers/gber_transparency")).json()
@@ -384,11 +383,7 @@ def run_demo(data_dir: Path, stay: bool = False) -> int:
     table, mismatches = _table(outcomes)
     console.print(table)
     issued = [o for o in outcomes if o.status.get("voucher_id")]
-    bundles = [
-        o
-        for o in issued
-        if len({a["country"] for a in o.status["allocation"]}) > 1
-    ]
+    bundles = [o for o in issued if len({a["country"] for a in o.status["allocation"]}) > 1]
     if bundles:
         o = bundles[0]
         acceptance = o.status["acceptance"]

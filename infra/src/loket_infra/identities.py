@@ -112,7 +112,8 @@ class IdentityProvider:
 
     def onboard_facility(self, facility_id: str) -> str:
         """A confidential client `facility-<id>` whose tokens carry `facility_id`: the facility
-        can then act as itself, and only as itself. Returns its secret."""
+        can then act as itself, and only as itself. Returns its secret (a new one, if the
+        facility was onboarded before)."""
         client_id, secret = f"facility-{facility_id}", secrets.token_urlsafe(24)
         with self._admin() as admin:
             made = admin.post(
@@ -128,13 +129,18 @@ class IdentityProvider:
                     "defaultClientScopes": ["loket"],
                 },
             )
-            made.raise_for_status()
-            internal = made.headers["Location"].rsplit("/", 1)[1]
-            user = admin.get(f"/clients/{internal}/service-account-user").raise_for_status()
-            account: dict[str, Any] = user.json()
-            account["attributes"] = {"facility_id": [facility_id]}
-            admin.put(f"/users/{account['id']}", json=account).raise_for_status()
-            self._grant(admin, account["id"], "facility")
+            if made.status_code == 409:  # onboarded before: a new secret for it
+                [known] = admin.get("/clients", params={"clientId": client_id}).json()
+                fresh = admin.post(f"/clients/{known['id']}/client-secret").raise_for_status()
+                secret = str(fresh.json()["value"])
+            else:
+                made.raise_for_status()
+                internal = made.headers["Location"].rsplit("/", 1)[1]
+                user = admin.get(f"/clients/{internal}/service-account-user").raise_for_status()
+                account: dict[str, Any] = user.json()
+                account["attributes"] = {"facility_id": [facility_id]}
+                admin.put(f"/users/{account['id']}", json=account).raise_for_status()
+                self._grant(admin, account["id"], "facility")
         self._secrets[client_id] = secret
         return secret
 
@@ -155,8 +161,15 @@ class IdentityProvider:
                     "credentials": [{"type": "password", "value": password, "temporary": False}],
                 },
             )
-            made.raise_for_status()
-            self._grant(admin, made.headers["Location"].rsplit("/", 1)[1], role)
+            if made.status_code == 409:  # known already: a new password for this session
+                [known] = admin.get("/users", params={"username": username, "exact": "true"}).json()
+                admin.put(
+                    f"/users/{known['id']}/reset-password",
+                    json={"type": "password", "value": password, "temporary": False},
+                ).raise_for_status()
+            else:
+                made.raise_for_status()
+                self._grant(admin, made.headers["Location"].rsplit("/", 1)[1], role)
         self._passwords[username] = password
 
     @staticmethod

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from loket_contracts.capacity import CAPACITY_BODIES
 from loket_contracts.envelope import make_event
 from loket_contracts.topics import FACILITY_CAPACITY
+from loket_messaging.facility_keys import signed_headers
+from loket_messaging.kafka import KafkaAccess, access
 from pydantic import BaseModel
 
 TYPE_BY_BODY: dict[type[BaseModel], str] = {m: t for t, m in CAPACITY_BODIES.items()}
 
 
-async def publish_capacity(bootstrap: str, events: list[BaseModel]) -> None:
-    """Publish facility events the way an external producer does: binary CloudEvents."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+async def publish_capacity(
+    target: KafkaAccess | str,
+    events: list[BaseModel],
+    keys: Callable[[str], bytes] | None = None,
+) -> None:
+    """Publish facility events the way an external producer does: binary CloudEvents, signed
+    with each facility's key (`keys(facility_id)`; unsigned without, which consumers refuse)."""
+    producer = AIOKafkaProducer(**access(target).client_kwargs(), acks="all", linger_ms=0)
     await producer.start()
     try:
         for body in events:
@@ -31,15 +39,15 @@ async def publish_capacity(bootstrap: str, events: list[BaseModel]) -> None:
                 FACILITY_CAPACITY,
                 value=event.data,
                 key=facility_id.encode(),
-                headers=event.kafka_headers(),
+                headers=signed_headers(keys(facility_id), event) if keys else event.kafka_headers(),
             )
     finally:
         await producer.stop()
 
 
-async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+async def partitions(target: KafkaAccess | str, topic: str) -> list[TopicPartition]:
     # The producer's partitions_for fetches metadata for just this topic (public API).
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(**access(target).client_kwargs())
     await producer.start()
     try:
         return [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
@@ -47,9 +55,9 @@ async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
         await producer.stop()
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    parts = await partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def end_offsets(target: KafkaAccess | str, topic: str) -> dict[TopicPartition, int]:
+    parts = await partitions(target, topic)
+    consumer = AIOKafkaConsumer(**access(target).client_kwargs(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(parts)
@@ -58,21 +66,25 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
-async def wait_caught_up(bootstrap: str, group: str, topic: str, deadline_s: float = 60) -> None:
+async def wait_caught_up(
+    target: KafkaAccess | str, group: str, topic: str, deadline_s: float = 60
+) -> None:
     """Wait until `group` has committed every record now in `topic` (consumer lag zero)."""
-    targets = await end_offsets(bootstrap, topic)
+    targets = await end_offsets(target, topic)
     # A consumer that never subscribes only reads the group's committed offsets: it does not
     # join the group (the admin client's OffsetFetch version is not understood by tansu).
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    probe = AIOKafkaConsumer(
+        **access(target).client_kwargs(), group_id=group, enable_auto_commit=False
+    )
     await probe.start()
     try:
         end = time.monotonic() + deadline_s
         while True:
             lagging = {}
-            for tp, target in targets.items():
+            for tp, last in targets.items():
                 done = await probe.committed(tp)
-                if target > 0 and (done is None or done < target):
-                    lagging[tp] = (done, target)
+                if last > 0 and (done is None or done < last):
+                    lagging[tp] = (done, last)
             if not lagging:
                 return
             if time.monotonic() > end:

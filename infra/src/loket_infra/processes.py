@@ -26,12 +26,19 @@ class StartupError(RuntimeError):
 READY_DEADLINE_S = float(os.environ.get("LOKET_READY_DEADLINE_S", 600))
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
     """A free port below Linux's ephemeral range (32768+): a port the kernel hands out for
-    outgoing connections could be taken by a client before our server binds it."""
+    outgoing connections could be taken by a client before our server binds it. Never the
+    same port twice in one process: one handed out may not be bound yet."""
     rng = random.SystemRandom()
     for _ in range(200):
         port = rng.randrange(20000, 32000)
+        if port in _handed_out:
+            continue
+        _handed_out.add(port)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))

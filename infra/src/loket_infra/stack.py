@@ -7,6 +7,7 @@ readiness deadlines and stops every process on exit, error or Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -25,9 +26,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from loket_contracts import seals
 from loket_contracts.application import SEARCH_ATTRIBUTES
 from loket_contracts.topics import all_topics_with_dlq
-from loket_messaging import payload_codec
+from loket_messaging import facility_keys, payload_codec
+from loket_messaging.kafka import KafkaAccess, KafkaLogin, access
 
-from loket_infra import brokers
+from loket_infra import brokers, kafka_acls
 from loket_infra import keycloak as kc
 from loket_infra.identities import IdentityProvider
 from loket_infra.processes import (
@@ -91,6 +93,9 @@ class StackConfig:
     # The OIDC provider: None starts a Keycloak of the stack's own; tests share one.
     identity: IdentityProvider | None = None
     keycloak_port: int = 0
+    # Writes per principal at the gateway (default there: 120 a minute, bursts of 60).
+    writes_per_minute: int | None = None
+    write_burst: int | None = None
     start_timeout_s: float = READY_DEADLINE_S
 
     def resolve_ports(self) -> None:
@@ -138,6 +143,31 @@ class EmbeddedStack:
         return f"http://127.0.0.1:{self.config.gateway_port}"
 
     namespace = "loket"
+
+    @property
+    def sasl(self) -> bool:
+        """Apache Kafka runs with SASL/SCRAM and ACLs; tansu (memory only, a dev lane) cannot."""
+        return self.config.kafka == "apache"
+
+    def kafka_login(self, principal: str) -> KafkaLogin | None:
+        return KafkaLogin(principal, self._secrets[f"kafka:{principal}"]) if self.sasl else None
+
+    @property
+    def kafka_admin(self) -> KafkaAccess:
+        """The operator's access (super user): topics, lag, reading any topic."""
+        return KafkaAccess(self.kafka_bootstrap, self.kafka_login("admin"))
+
+    @property
+    def facility_access(self) -> KafkaAccess:
+        """What an external facility producer connects with."""
+        return KafkaAccess(self.kafka_bootstrap, self.kafka_login(kafka_acls.FACILITIES))
+
+    def facility_key(self, facility_id: str) -> bytes:
+        """The signing key onboarding hands to facility `facility_id`."""
+        master = self._secrets[facility_keys.MASTER_ENV]
+        return facility_keys.facility_key(
+            base64.urlsafe_b64decode(master + "=" * (-len(master) % 4)), facility_id
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -210,7 +240,12 @@ class EmbeddedStack:
         port = self.config.kafka_port
         logf = self.log_dir / "kafka.log"
         if self.config.kafka == "apache":
-            proc = brokers.apache_kafka(port, free_port(), self.data_dir, logf)
+            users = {
+                k.removeprefix("kafka:"): v
+                for k, v in self._secrets.items()
+                if k.startswith("kafka:")
+            }
+            proc = brokers.apache_kafka(port, free_port(), self.data_dir, logf, users)
         elif self.config.kafka == "tansu":
             proc = brokers.tansu(port, logf)
         else:
@@ -221,7 +256,9 @@ class EmbeddedStack:
         wait_until(
             "Kafka broker", lambda: port_open(port), self.config.start_timeout_s, proc.alive, logf
         )
-        asyncio.run(create_topics(self.kafka_bootstrap))
+        asyncio.run(create_topics(self.kafka_admin))
+        if self.sasl:
+            asyncio.run(kafka_acls.apply(self.kafka_admin))
 
     def _start_temporal(self) -> None:
         binary = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which(
@@ -296,6 +333,11 @@ class EmbeddedStack:
             found = {
                 payload_codec.KEYS_ENV: payload_codec.new_key(),
                 seals.KEYS_ENV: seals.new_key(),
+                facility_keys.MASTER_ENV: facility_keys.new_master(),
+                **{
+                    f"kafka:{name}": password
+                    for name, password in kafka_acls.KafkaUsers.generate().passwords.items()
+                },
             }
             path.touch(mode=0o600)
             path.write_text(json.dumps(found))
@@ -307,7 +349,12 @@ class EmbeddedStack:
                 self.identity.credentials.save(creds)
         return found
 
+    def identity_file(self) -> Path:
+        """Where `loket token` finds the provider of a running stack."""
+        return self.data_dir / "identity.json"
+
     def _start_identity(self) -> None:
+        self.identity_file().write_text(json.dumps({"port": self.identity.port}))
         self._launch(
             "keycloak",
             kc.keycloak(
@@ -337,11 +384,22 @@ class EmbeddedStack:
         ):
             if seconds is not None:
                 env[variable] = str(seconds)
+        login = self.kafka_login(name)
+        if login is not None:
+            env["LOKET_KAFKA_USER"], env["LOKET_KAFKA_PASSWORD"] = login.username, login.password
+        if name in ("gateway", "allocation", "charter"):
+            env[facility_keys.MASTER_ENV] = self._secrets[facility_keys.MASTER_ENV]
         if name in ("gateway", "workflows", "bridge"):
             env[payload_codec.KEYS_ENV] = self._secrets[payload_codec.KEYS_ENV]
         if name in ("gateway", "workflows"):
             env[seals.KEYS_ENV] = self._secrets[seals.KEYS_ENV]
         if name == "gateway":
+            for variable, limit in (
+                ("LOKET_WRITES_PER_MINUTE", self.config.writes_per_minute),
+                ("LOKET_WRITE_BURST", self.config.write_burst),
+            ):
+                if limit is not None:
+                    env[variable] = str(limit)
             env["LOKET_OIDC_ISSUER"] = self.identity.issuer
             env["LOKET_OIDC_AUDIENCE"] = kc.AUDIENCE
         return env
@@ -446,13 +504,13 @@ class EmbeddedStack:
 
 
 async def create_topics(
-    bootstrap: str, names: list[str] | None = None, deadline_s: float = 120
+    target: KafkaAccess | str, names: list[str] | None = None, deadline_s: float = 120
 ) -> None:
     """Create the topics (default: every Loket topic and its DLQ); existing ones are fine."""
     wanted = names if names is not None else all_topics_with_dlq()
     end = time.monotonic() + deadline_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(**access(target).client_kwargs(), request_timeout_ms=5000)
         try:
             await admin.start()
             existing = set(await admin.list_topics())

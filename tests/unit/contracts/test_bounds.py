@@ -36,6 +36,7 @@ COMMANDS = [
     m.REGISTER_QUERY,
     m.CATALOGUE_QUERY,
     m.UTILISATION_QUERY,
+    m.DOCUMENT_QUERY,
 ]
 INPUTS: dict[str, type[BaseModel]] = {
     **cap.CAPACITY_BODIES,

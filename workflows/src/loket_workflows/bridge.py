@@ -21,7 +21,7 @@ from loket_contracts.application import SIGNAL_SERVICE_EVENT, ServiceEvent
 from loket_contracts.envelope import EnvelopeError, from_kafka, strict_headers
 from loket_contracts.topics import SERVICE_EVENT_TOPICS
 from loket_messaging.failures import GaveUp, Rejected, RetryPolicy, attempt
-from loket_messaging.kafka import consumer_options, make_producer
+from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.runtime import ProducerSender, dead_letter, raw_body, tolerant_parser
 from loket_messaging.settings import Settings
 from temporalio.client import Client
@@ -48,8 +48,12 @@ TEMPORAL_TRANSIENT = frozenset(
 class Bridge:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        login = KafkaLogin.from_env()
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap, client_id=GROUP, log_level=logging.DEBUG
+            settings.kafka_bootstrap,
+            client_id=GROUP,
+            log_level=logging.DEBUG,
+            security=login.faststream() if login else None,
         )
         self.app = FastStream(self.broker)
         self.client: Client | None = None
@@ -86,6 +90,11 @@ class Bridge:
         record: ConsumerRecord[Any, Any] = msg.raw_message
         try:
             event = from_kafka(strict_headers(record.headers), body)
+            # Only what a service said on its own topic becomes a signal (the broker's ACLs
+            # let only that service write there; this holds on an open broker too).
+            expected = f"loket/{record.topic.split('.')[1]}"
+            if event.source != expected:
+                raise EnvelopeError(f"ce_source {event.source!r} on {record.topic}: not {expected}")
             if not event.correlation_id:
                 raise EnvelopeError("missing ce_correlationid: cannot route to an application")
             signal = ServiceEvent(event_id=event.id, type=event.type, data=event.data.decode())

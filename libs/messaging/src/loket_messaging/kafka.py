@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from faststream.security import SASLScram512
 
 # The 500 ms default lets an idle partition fetch wait up to half a second per hop.
 FETCH_MAX_WAIT_MS = 20
@@ -13,6 +15,56 @@ FETCH_MAX_WAIT_MS = 20
 # (tansu holds a group join for half the session timeout) through LOKET_KAFKA_SESSION_TIMEOUT_MS.
 DEFAULT_SESSION_TIMEOUT_MS = 6000
 MAX_POLL_INTERVAL_MS = 15 * 60 * 1000
+
+
+MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class KafkaLogin:
+    """A Kafka principal's SASL/SCRAM credentials (Apache Kafka with ACLs; the memory-only
+    tansu lane runs without)."""
+
+    username: str
+    password: str
+
+    @classmethod
+    def from_env(cls) -> KafkaLogin | None:
+        user = os.environ.get("LOKET_KAFKA_USER")
+        return cls(user, os.environ.get("LOKET_KAFKA_PASSWORD", "")) if user else None
+
+    def client_kwargs(self) -> dict[str, Any]:
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": MECHANISM,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+        }
+
+    def faststream(self) -> SASLScram512:
+        return SASLScram512(username=self.username, password=self.password, use_ssl=False)
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    """Where the broker is and who we are to it."""
+
+    bootstrap: str
+    login: KafkaLogin | None = None
+
+    @classmethod
+    def from_env(cls, bootstrap: str) -> KafkaAccess:
+        return cls(bootstrap, KafkaLogin.from_env())
+
+    def client_kwargs(self) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": self.bootstrap,
+            **(self.login.client_kwargs() if self.login else {}),
+        }
+
+
+def access(target: KafkaAccess | str) -> KafkaAccess:
+    return target if isinstance(target, KafkaAccess) else KafkaAccess(target)
 
 
 def consumer_options() -> dict[str, Any]:
@@ -33,7 +85,7 @@ def consumer_options() -> dict[str, Any]:
 def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     # linger 0: publish now, we never batch on purpose. acks=all: an event is durable once sent.
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **KafkaAccess.from_env(bootstrap).client_kwargs(),
         client_id=client_id,
         acks="all",
         linger_ms=0,

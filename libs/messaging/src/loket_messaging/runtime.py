@@ -29,7 +29,7 @@ from sqlmodel import Session, col
 
 from loket_messaging.db import create_schema, make_engine, unit_of_work
 from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt, describe
-from loket_messaging.kafka import consumer_options, make_producer
+from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.migrations import upgrade
 from loket_messaging.outbox import InboxEntry, OutboxEntry, Outgoing, stage, utcnow
 from loket_messaging.settings import Settings
@@ -101,12 +101,17 @@ class ServiceRuntime:
         self.name = settings.service
         self.group_id = f"loket-{settings.service}"
         # Per-message "Received/Processed" lines at DEBUG: the DLQ and errors still log loudly.
+        login = KafkaLogin.from_env()
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap, client_id=self.group_id, log_level=logging.DEBUG
+            settings.kafka_bootstrap,
+            client_id=self.group_id,
+            log_level=logging.DEBUG,
+            security=login.faststream() if login else None,
         )
         self.app = FastStream(self.broker)
         self.engine: Engine = make_engine(settings.database_url)
         self._handlers: dict[str, dict[str, Handler]] = {}
+        self._checks: dict[str, Callable[[dict[str, str], CloudEvent], None]] = {}
         self._periodic: list[tuple[float, Periodic]] = []
         self._producer: AIOKafkaProducer | None = None
         self._sender: Sender | None = None
@@ -124,6 +129,11 @@ class ServiceRuntime:
 
     def handle(self, topic: str, event_type: str, handler: Handler) -> None:
         self._handlers.setdefault(topic, {})[event_type] = handler
+
+    def verify(self, topic: str, check: Callable[[dict[str, str], CloudEvent], None]) -> None:
+        """Check every record of `topic` before its handler (e.g. facility signatures); a
+        check that raises EnvelopeError sends the record to the dead-letter topic."""
+        self._checks[topic] = check
 
     def ignore(self, topic: str, event_type: str) -> None:
         """A type on a shared topic that this service has no business with: skip it quietly."""
@@ -213,10 +223,14 @@ class ServiceRuntime:
     async def _consume(self, body: bytes, msg: KafkaMessage) -> None:
         record: ConsumerRecord[Any, Any] = msg.raw_message
         try:
-            event = from_kafka(strict_headers(record.headers), body)
+            headers = strict_headers(record.headers)
+            event = from_kafka(headers, body)
             handler = self._handlers.get(record.topic, {}).get(event.type)
             if handler is None:
                 raise EnvelopeError(f"unknown event type {event.type!r} on {record.topic}")
+            check = self._checks.get(record.topic)
+            if check is not None:
+                check(headers, event)
         except EnvelopeError as exc:
             await self._dead_letter(record, str(exc))
             return

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from loket_contracts.topics import FACILITY_CAPACITY
 from loket_messaging import ServiceRuntime, Settings
+from loket_messaging.facility_keys import FacilitySignatures, master_from_env
 
 from loket_charter.adapters import tables  # noqa: F401  (registers the tables)
 from loket_charter.domain.terms import LANGUAGES, MODES, TEMPLATE_VERSIONS, template_diff
@@ -28,6 +30,8 @@ def main() -> None:
         return
     runtime = ServiceRuntime(Settings.from_env("charter"), migrations="loket_charter")
     register(runtime)
+    # Only facility events signed with the key of the facility they name are applied.
+    runtime.verify(FACILITY_CAPACITY, FacilitySignatures(master_from_env()))
     runtime.run()
 
 

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from loket_contracts import seals
-from loket_contracts.topics import ALLOCATION_REPLIES, VOUCHERS_REPLIES
+from loket_contracts.topics import ALLOCATION_REPLIES, CHARTER_REPLIES, VOUCHERS_REPLIES
 from loket_messaging.kafka import make_producer
 from loket_messaging.migrations import upgrade
 from loket_messaging.payload_codec import data_converter
@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
         state.producer = make_producer(state.settings.kafka_bootstrap, "loket-gateway")
         await state.producer.start()
         state.requests = KafkaRequests(
-            state.settings.kafka_bootstrap, state.producer, [VOUCHERS_REPLIES, ALLOCATION_REPLIES]
+            state.settings.kafka_bootstrap,
+            state.producer,
+            [VOUCHERS_REPLIES, ALLOCATION_REPLIES, CHARTER_REPLIES],
         )
         await state.requests.start()
         try:

@@ -34,7 +34,12 @@ APPLICANT, FACILITY, MANAGER, AUDITOR, SERVICE = (
 )
 PROGRAMME = (MANAGER, AUDITOR)
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+READS_BY_POST = ("/codec/",)  # Temporal's codec protocol posts what it only wants to read
 _bearer = HTTPBearer(auto_error=False, description="an access token of the OIDC provider")
+
+
+def _is_write(method: str, path: str) -> bool:
+    return method in WRITES and not path.startswith(READS_BY_POST)
 
 
 def _unauthorized(error: str | None, detail: str) -> Problem:
@@ -60,7 +65,7 @@ async def principal(
     except InvalidToken as exc:
         raise _unauthorized("invalid_token", str(exc)[:200]) from exc
     request.state.principal = found
-    if request.method in WRITES:
+    if _is_write(request.method, request.url.path):
         wait = state.write_rate.take(found.subject)
         if wait > 0:
             raise Problem(
@@ -124,7 +129,7 @@ class AuditTrail:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WRITES:
+        if scope["type"] != "http" or not _is_write(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
 

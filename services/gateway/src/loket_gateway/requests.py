@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from loket_contracts.envelope import EnvelopeError, from_kafka, header_map, make_event
+from loket_messaging.kafka import KafkaAccess
 from pydantic import BaseModel, ValidationError
 
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
@@ -46,7 +47,9 @@ class KafkaRequests:
             for p in sorted(await self.producer.partitions_for(topic))
         ]
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
+            **KafkaAccess.from_env(self.bootstrap).client_kwargs(),
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
         )
         await self._consumer.start()
         self._consumer.assign(parts)

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from loket_contracts.application import DEFAULT_RESEND_AFTER_S, DEFAULT_STUCK_NOTICE_S
 from loket_contracts.scheme import load_scheme
 from loket_messaging.db import make_engine
+from loket_messaging.facility_keys import master_from_env
 from loket_messaging.payload_codec import EncryptionCodec, keys_from_env
 from loket_messaging.settings import Settings
 from temporalio.client import Client
@@ -48,6 +49,7 @@ class State:
         if not self.payload_keys:
             raise RuntimeError("LOKET_PAYLOAD_KEYS is not set: Temporal payloads must be encrypted")
         self.codec = EncryptionCodec(self.payload_keys)
+        self.facility_master = master_from_env()
         # Durations come from the scheme configuration; the environment may shorten them
         # (the demo shows an expiry in seconds, not days).
         scheme = load_scheme()

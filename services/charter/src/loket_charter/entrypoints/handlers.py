@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from loket_charter.domain.terms import SiteAddendum, render, to_html, to_pdf
 
 SOURCE = "loket/charter"
 emit = Emitter(topics.CHARTER_EVENTS, SOURCE)
+reply = Emitter(topics.CHARTER_REPLIES, SOURCE)
+MEDIA_TYPES = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
 
 
 class CharterHandlers:
@@ -94,6 +97,26 @@ class CharterHandlers:
             )
         return []  # immutable: a repeated record changes nothing
 
+    def on_document_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+        """An agreement as a file, rendered from the stored text: the same bytes every time."""
+        q = event.decode(m.DocumentQuery)
+        row = session.get(TermsDocumentRow, q.sha256)
+        if row is None or row.application_id != q.application_id:
+            body = m.DocumentReply(application_id=q.application_id, found=False)
+        else:
+            content = {
+                "md": lambda: row.text.encode(),
+                "html": lambda: to_html(row.text).encode(),
+                "pdf": lambda: to_pdf(row.text),
+            }[q.format]()
+            body = m.DocumentReply(
+                application_id=q.application_id,
+                found=True,
+                media_type=MEDIA_TYPES.get(q.format, "application/pdf"),
+                content_b64=base64.b64encode(content).decode(),
+            )
+        return [reply(m.DOCUMENT_REPLY, body, event.id)]
+
     def _write(self, application_id: str, sha256: str, text: str) -> dict[str, str]:
         """Markdown, HTML and PDF next to each other, named by the hash: rewriting is harmless."""
         folder = self.documents_dir / application_id
@@ -118,6 +141,7 @@ def register(runtime: ServiceRuntime) -> CharterHandlers:
     runtime.handle(topics.CHARTER_COMMANDS, m.TERMS_REQUESTED, handlers.on_terms_requested)
     runtime.handle(topics.CHARTER_COMMANDS, m.ACCEPTANCE_RECORDED, handlers.on_acceptance_recorded)
     runtime.handle(topics.FACILITY_CAPACITY, cap.TERMS, handlers.on_facility_terms)
+    runtime.handle(topics.CHARTER_QUERIES, m.DOCUMENT_QUERY, handlers.on_document_query)
     for other in (cap.PROFILE, cap.SLOT_PUBLISHED, cap.SLOT_WITHDRAWN, cap.DELIVERY):
         runtime.ignore(topics.FACILITY_CAPACITY, other)  # the allocation service's business
     return handlers

@@ -4,11 +4,12 @@ only that organisation's applications; managers and auditors read every applicat
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from loket_contracts import messages as m
@@ -31,6 +32,7 @@ from loket_contracts.application import (
 from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, Eur
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.messages import Applicant, Language, Needs
+from loket_contracts.topics import CHARTER_QUERIES
 from loket_messaging.db import unit_of_work
 from pydantic import BaseModel, Field, field_validator
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -222,8 +224,54 @@ async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who
             f"application {application_id} is in stage {current.stage}",
             stage=current.stage,
         )
-    # Where the charter service keeps its files is its own business, not the reader's.
-    return found.model_copy(update={"documents": {}})
+    # Where the charter service keeps its files is its own business: readers get links here.
+    base = f"/v1/applications/{application_id}/agreement"
+    links = {fmt: f"{base}?format={fmt}" for fmt in ("pdf", "html", "md")}
+    return found.model_copy(update={"documents": links})
+
+
+@router.get(
+    "/v1/applications/{application_id}/agreement",
+    responses={
+        200: {"content": {"application/pdf": {}, "text/html": {}, "text/markdown": {}}},
+        **problems.responses(404, 409),
+    },
+    response_class=Response,
+)
+async def agreement(
+    application_id: AppId,
+    state: StateDep,
+    temporal: ClientDep,
+    who: Reader,
+    format: Literal["pdf", "html", "md"] = "pdf",
+) -> Response:
+    """The agreement offered (or accepted) as a file: PDF, HTML or Markdown, the exact text
+    whose SHA-256 the applicant accepts."""
+    await ensure_owner(state, who, application_id)
+    handle = temporal.get_workflow_handle(application_id)
+    current: ApplicationStatus = await temporal_ops.query(handle, QUERY_STATUS, ApplicationStatus)
+    sha = current.acceptance.terms_sha256 if current.acceptance else current.terms_sha256
+    if sha is None:
+        raise Problem(
+            409,
+            "terms-not-ready",
+            "Terms are not ready",
+            f"application {application_id} is in stage {current.stage}",
+        )
+    q = m.DocumentQuery(application_id=application_id, sha256=sha, format=format)
+    found = await service_queries.ask(
+        state, m.DOCUMENT_QUERY, q, m.DOCUMENT_REPLY, m.DocumentReply, CHARTER_QUERIES
+    )
+    if not found.found or found.content_b64 is None:
+        raise Problem(404, "agreement-not-found", "No such agreement", f"no agreement {sha[:16]}…")
+    return Response(
+        base64.b64decode(found.content_b64),
+        media_type=found.media_type,
+        headers={
+            "Content-Disposition": f'inline; filename="agreement-{sha[:16]}.{format}"',
+            "X-Content-SHA256-Of-Text": sha,
+        },
+    )
 
 
 async def _decide(
