@@ -3,7 +3,7 @@
 The distribution is `org.keycloak:keycloak-quarkus-dist` from Maven Central (fetched with `mvn`,
 which keeps the zip in its local repository), unpacked and built once into `.tools/keycloak/`
 (Keycloak's build step takes about a minute; later starts take seconds). Each instance runs in
-dev mode on an in-memory database on 127.0.0.1 and imports `infra/keycloak/loket-realm.json`;
+production mode (as built, `start --optimized`) on an in-memory database on 127.0.0.1 and imports `infra/keycloak/loket-realm.json`;
 the realm's secrets and demo passwords are not in the file but placeholders filled from the
 environment, fresh for every stack.
 """
@@ -65,7 +65,7 @@ def java_home() -> str:
 
 def ensure_distribution() -> Path:
     """Fetch (mvn), unpack and build Keycloak once; later calls return at once."""
-    built = DIST / "lib" / "quarkus" / ".loket-built"
+    built = TOOLS / f".built-{VERSION}"  # outside the distribution, which Keycloak rewrites
     if built.exists():
         return DIST
     mvn = shutil.which("mvn")
@@ -121,11 +121,14 @@ def keycloak(port: int, log: Path, credentials: Credentials) -> Process:
         "KC_BOOTSTRAP_ADMIN_PASSWORD": credentials.admin_password,
         **credentials.env(),
     }
+    # `start --optimized` runs the distribution as built (start-dev would re-augment it at
+    # every start: slower, and two instances starting at once would rewrite the same files).
     argv = [
         str(dist / "bin" / "kc.sh"),
-        "start-dev",
-        "--db=dev-mem",
+        "start",
+        "--optimized",
         "--import-realm",
+        "--http-enabled=true",
         "--http-host=127.0.0.1",
         f"--http-port={port}",
         "--hostname-strict=false",

@@ -18,7 +18,7 @@ from loket_messaging.db import unit_of_work
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loket_gateway import audit
-from loket_gateway.identity import InvalidToken, Principal
+from loket_gateway.identity import InvalidToken, Principal, ProviderUnavailable
 from loket_gateway.listings import owner_of
 from loket_gateway.problems import Problem
 from loket_gateway.state import State, get_state
@@ -59,11 +59,18 @@ async def principal(
 ) -> Principal:
     if credentials is None:
         raise _unauthorized(None, "send an access token as `Authorization: Bearer <token>`")
+    token = credentials.credentials
     try:
-        # Off the event loop: the key set is fetched when the provider rotated its keys.
-        found = await asyncio.to_thread(state.verifier.verify, credentials.credentials)
+        if state.verifier.ready(token):  # a known key: ~0.1 ms of CPU, no thread hop
+            found = state.verifier.verify(token)
+        else:  # the key set is fetched (first use, rotation): off the event loop
+            found = await asyncio.to_thread(state.verifier.verify, token)
     except InvalidToken as exc:
         raise _unauthorized("invalid_token", str(exc)[:200]) from exc
+    except ProviderUnavailable as exc:
+        raise Problem(
+            503, "identity-provider-unavailable", "Tokens cannot be checked now", "retry later"
+        ) from exc
     request.state.principal = found
     if _is_write(request.method, request.url.path):
         wait = state.write_rate.take(found.subject)

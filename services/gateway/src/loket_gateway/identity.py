@@ -4,17 +4,26 @@ EU Login or another Keycloak by configuration)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from jwt import PyJWKClient
 
 ALGORITHMS = ["RS256", "ES256", "PS256"]  # asymmetric only: never HS*, never "none"
+KEYS_FRESH_S = 300  # keys older than this are fetched again before use (rotation, revocation)
+REFETCH_AFTER_S = 10  # unknown key ids do not make us ask the provider more often than this
 REQUIRED = ["exp", "iat", "iss", "aud", "sub"]
 
 
 class InvalidToken(Exception):
     """The token is not one this gateway accepts; the message says why (for the 401)."""
+
+
+class ProviderUnavailable(Exception):
+    """The provider's key set could not be fetched: not the caller's fault (503)."""
 
 
 @dataclass(frozen=True)
@@ -35,16 +44,48 @@ class TokenVerifier:
         # Keys are cached and fetched again when a token names a key id not seen yet
         # (the provider rotated its keys).
         self._keys = PyJWKClient(
-            jwks_url or f"{issuer}/protocol/openid-connect/certs", cache_keys=True, lifespan=300
+            jwks_url or f"{issuer}/protocol/openid-connect/certs", cache_jwk_set=False
         )
+        self._known: dict[str | None, Any] = {}
+        self._fetched_at = float("-inf")  # never: the first token fetches the keys
+        self._lock = threading.Lock()
+
+    def _key(self, kid: str | None) -> Any:
+        with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if age < KEYS_FRESH_S and kid in self._known:
+                return self._known[kid]
+            if age < REFETCH_AFTER_S:  # made-up key ids must not flood the provider
+                raise jwt.InvalidKeyError(f"unknown signing key {kid!r}")
+        try:
+            keys = {k.key_id: k.key for k in self._keys.get_signing_keys()}  # the network
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ProviderUnavailable(str(exc)) from exc
+        with self._lock:
+            self._known, self._fetched_at = keys, time.monotonic()
+        if kid not in keys:
+            raise jwt.InvalidKeyError(f"the provider has no signing key {kid!r}")
+        return keys[kid]
+
+    def ready(self, token: str) -> bool:
+        """True if verifying `token` needs no network: its key is known and fresh (then
+        `verify` is pure CPU, ~0.1 ms, and may run on the event loop)."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            return True  # refused without any key
+        with self._lock:
+            age = time.monotonic() - self._fetched_at
+            return (kid in self._known and age < KEYS_FRESH_S) or age < REFETCH_AFTER_S
 
     def verify(self, token: str) -> Principal:
-        """Blocking (the key set may be fetched): call it from a worker thread."""
+        """Blocking when the key set must be fetched (`ready` says when it need not)."""
         try:
-            key = self._keys.get_signing_key_from_jwt(token)
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._key(kid)
             claims = jwt.decode(
                 token,
-                key.key,
+                key,
                 algorithms=ALGORITHMS,
                 audience=self.audience,
                 issuer=self.issuer,
