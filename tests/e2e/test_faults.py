@@ -120,7 +120,9 @@ def temporal_restart(stack: EmbeddedStack) -> None:
         Loket.applicant("DE", name=name), (Facility("f", "none.such", "s", "FR"), 1)
     )
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    with httpx.Client(base_url=stack.gateway_url, timeout=120) as http:
+    with httpx.Client(
+        base_url=stack.gateway_url, timeout=120, auth=ActingAs(stack.identity)
+    ) as http:
         with stack.maintenance("temporal") as proc:
             proc.stop()
             try:

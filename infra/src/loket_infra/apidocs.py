@@ -33,8 +33,13 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
         topics.FACILITY_CAPACITY,
         dict(cap.CAPACITY_BODIES),
         "Public: facilities publish profiles, slots, withdrawals and deliveries with any Kafka "
-        "client. Key = facility id; ce_source = facility/<facility_id>; `sequence` strictly "
-        "increasing per facility makes duplicates and out-of-order delivery harmless.",
+        "client, as the principal `facilities` (SASL/SCRAM-SHA-512; write-only on this topic). "
+        "Key = facility id; ce_source = facility/<facility_id>; every event carries "
+        "`loket_signature: v1=<base64url HMAC-SHA256>` made with the facility's own key over "
+        "ce_id, ce_type, ce_source, ce_subject and the SHA-256 of the body (joined by newlines); "
+        "an unsigned event, or one signed with another facility's key, goes to the DLQ and is "
+        "never applied. `sequence` strictly increasing per facility makes duplicates and "
+        "out-of-order delivery harmless.",
     ),
     *[
         (topic, {t: BODIES[t] for t in types}, desc)
@@ -145,6 +150,10 @@ CE_HEADERS: dict[str, Any] = {
         "ce_time": {"type": "string", "format": "date-time"},
         "ce_subject": {"type": "string"},
         "ce_correlationid": {"type": "string", "description": "the application id"},
+        "loket_signature": {
+            "type": "string",
+            "description": "facility events only: v1=<HMAC-SHA256 with the facility's key>",
+        },
         "content-type": {"const": "application/json"},
     },
 }
@@ -181,11 +190,33 @@ def asyncapi() -> dict[str, Any]:
         "info": {
             "title": "Loket Kafka contracts",
             "version": "1.0.0",
-            "description": "CloudEvents 1.0, Kafka protocol binding, binary mode.",
+            "description": "CloudEvents 1.0, Kafka protocol binding, binary mode. On Apache "
+            "Kafka every client authenticates (SASL/SCRAM-SHA-512) as its own principal and "
+            "ACLs let each write only the topics it owns: a service its events, replies and the "
+            "DLQs of what it consumes; the workflow worker the commands, notifications and "
+            "stage events; the gateway the queries and the capacity topic; facilities only the "
+            "capacity topic. The bridge turns into signals only events whose ce_source is the "
+            "service owning the topic.",
+        },
+        "servers": {
+            "loket": {
+                "host": "127.0.0.1:19092",
+                "protocol": "kafka",
+                "security": [{"$ref": "#/components/securitySchemes/scram"}],
+            }
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {
+            "messages": messages,
+            "securitySchemes": {
+                "scram": {
+                    "type": "scramSha512",
+                    "description": "one principal per Loket process; `facilities` for facility "
+                    "producers",
+                }
+            },
+        },
     }
 
 

@@ -2,10 +2,10 @@
 
 The distribution is `org.keycloak:keycloak-quarkus-dist` from Maven Central (fetched with `mvn`,
 which keeps the zip in its local repository), unpacked and built once into `.tools/keycloak/`
-(Keycloak's build step takes about a minute; later starts take seconds). Each instance runs in
-production mode (as built, `start --optimized`) on an in-memory database on 127.0.0.1 and imports `infra/keycloak/loket-realm.json`;
-the realm's secrets and demo passwords are not in the file but placeholders filled from the
-environment, fresh for every stack.
+(Keycloak's build step takes about a minute; later starts take seconds). Each instance runs
+as built (`start --optimized`) on an in-memory database on 127.0.0.1 and imports
+`infra/keycloak/loket-realm.json`; the realm's secrets and demo passwords are not in the file
+but placeholders filled from the environment, fresh for every stack.
 """
 
 from __future__ import annotations

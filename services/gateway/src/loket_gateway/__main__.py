@@ -11,7 +11,9 @@ from loket_gateway.app import create_app
 
 def main() -> None:
     port = int(os.environ.get("LOKET_GATEWAY_PORT", "18080"))
-    uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="info")
+    # No access log: client addresses are personal data; the audit trail records every write
+    # by principal, and acceptances keep their request's metadata as evidence.
+    uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="info", access_log=False)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def _is_write(method: str, path: str) -> bool:
 def _unauthorized(error: str | None, detail: str) -> Problem:
     challenge = 'Bearer realm="loket"'
     if error:
-        quoted = detail.replace('"', "'")
+        quoted = detail.encode("ascii", "replace").decode().replace('"', "'")
         challenge += f', error="{error}", error_description="{quoted}"'
     return Problem(
         401, "unauthorized", "Authentication needed", detail, {"WWW-Authenticate": challenge}
@@ -128,6 +128,12 @@ async def ensure_owner(state: State, found: Principal, application_id: str) -> N
     )
 
 
+def _clean(value: Any, limit: int) -> Any:
+    if value is None:
+        return None
+    return str(value).replace("\x00", "\\x00")[:limit]
+
+
 class AuditTrail:
     """ASGI middleware: a write by an authenticated principal is recorded, with the status it
     got, before the answer leaves (a failed record turns the answer into a 500)."""
@@ -155,18 +161,22 @@ class AuditTrail:
         params: dict[str, Any] = scope.get("path_params", {})
         state: State = scope["app"].state.loket
         row = audit.AuditRow(
-            subject=found.subject,
-            name=found.name[:200],
-            roles=",".join(sorted(found.roles))[:200],
-            org=found.org,
-            action=getattr(route, "name", "unknown")[:80],
+            subject=_clean(found.subject, 200),
+            name=_clean(found.name, 200),
+            roles=_clean(",".join(sorted(found.roles)), 200),
+            org=found.org and _clean(found.org, 120),
+            action=_clean(getattr(route, "name", "unknown"), 80),
             method=scope["method"],
-            path=scope.get("path", "")[:600],
-            application_id=params.get("application_id")
-            or scope.get("state", {}).get("application_id"),
-            facility_id=params.get("facility_id"),
+            # What the client sent, refused or not: bounded and without NUL (PostgreSQL
+            # text takes none), so recording an attack never fails.
+            path=_clean(scope.get("path", ""), 600),
+            application_id=_clean(
+                params.get("application_id") or scope.get("state", {}).get("application_id"),
+                200,
+            ),
+            facility_id=_clean(params.get("facility_id"), 200),
             status=status,
-            request_id=scope.get("state", {}).get("request_id") or uuid.uuid4().hex,
+            request_id=uuid.uuid4().hex,
         )
 
         def write() -> None:
