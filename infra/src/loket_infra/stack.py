@@ -7,7 +7,6 @@ readiness deadlines and stops every process on exit, error or Ctrl-C.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -23,10 +22,8 @@ from types import TracebackType
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from loket_contracts import seals
 from loket_contracts.application import SEARCH_ATTRIBUTES
 from loket_contracts.topics import all_topics_with_dlq
-from loket_messaging import facility_keys, payload_codec
 from loket_messaging.kafka import KafkaAccess, KafkaLogin, access
 
 from loket_infra import brokers, kafka_acls
@@ -40,6 +37,7 @@ from loket_infra.processes import (
     port_open,
     wait_until,
 )
+from loket_infra.stack_secrets import StackSecrets
 
 log = logging.getLogger("loket.infra")
 
@@ -122,7 +120,7 @@ class EmbeddedStack:
         self.identity: IdentityProvider = self.config.identity or IdentityProvider(
             self.config.keycloak_port, kc.Credentials()
         )
-        self._secrets: dict[str, str] = {}
+        self.secrets = StackSecrets({})
 
     # ---- addresses ---------------------------------------------------------------------
 
@@ -150,7 +148,7 @@ class EmbeddedStack:
         return self.config.kafka == "apache"
 
     def kafka_login(self, principal: str) -> KafkaLogin | None:
-        return KafkaLogin(principal, self._secrets[f"kafka:{principal}"]) if self.sasl else None
+        return self.secrets.kafka_login(principal) if self.sasl else None
 
     @property
     def kafka_admin(self) -> KafkaAccess:
@@ -164,10 +162,7 @@ class EmbeddedStack:
 
     def facility_key(self, facility_id: str) -> bytes:
         """The signing key onboarding hands to facility `facility_id`."""
-        master = self._secrets[facility_keys.MASTER_ENV]
-        return facility_keys.facility_key(
-            base64.urlsafe_b64decode(master + "=" * (-len(master) % 4)), facility_id
-        )
+        return self.secrets.facility_key(facility_id)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -193,7 +188,8 @@ class EmbeddedStack:
             shutil.rmtree(self.data_dir)
         (self.data_dir / "run").mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._secrets = self._load_secrets()
+        self.secrets = StackSecrets.load_or_create(self.data_dir)
+        self._keep_credentials()
         if self.config.identity is None:  # first: it starts slowest, the rest start meanwhile
             self._start_identity()
         self._start_broker()
@@ -240,11 +236,7 @@ class EmbeddedStack:
         port = self.config.kafka_port
         logf = self.log_dir / "kafka.log"
         if self.config.kafka == "apache":
-            users = {
-                k.removeprefix("kafka:"): v
-                for k, v in self._secrets.items()
-                if k.startswith("kafka:")
-            }
+            users = self.secrets.kafka_users()
             proc = brokers.apache_kafka(port, free_port(), self.data_dir, logf, users)
         elif self.config.kafka == "tansu":
             proc = brokers.tansu(port, logf)
@@ -323,31 +315,15 @@ class EmbeddedStack:
             "Temporal dev server", namespace_ready, self.config.start_timeout_s, proc.alive, logf
         )
 
-    def _load_secrets(self) -> dict[str, str]:
-        """Payload and decision keys, and the provider's credentials: made once per data
-        folder (mode 0600), so a restarted stack reads its own histories again."""
-        path = self.data_dir / "secrets.json"
-        if path.exists():
-            found: dict[str, str] = json.loads(path.read_text())
-        else:
-            found = {
-                payload_codec.KEYS_ENV: payload_codec.new_key(),
-                seals.KEYS_ENV: seals.new_key(),
-                facility_keys.MASTER_ENV: facility_keys.new_master(),
-                **{
-                    f"kafka:{name}": password
-                    for name, password in kafka_acls.KafkaUsers.generate().passwords.items()
-                },
-            }
-            path.touch(mode=0o600)
-            path.write_text(json.dumps(found))
+    def _keep_credentials(self) -> None:
+        """The provider's credentials, kept with the data (mode 0600) for `loket token` and
+        a restart."""
         if self.config.identity is None:
             creds = self.data_dir / "keycloak.json"
             if creds.exists():
                 self.identity.credentials = kc.Credentials.load(creds)
             else:
                 self.identity.credentials.save(creds)
-        return found
 
     def identity_file(self) -> Path:
         """Where `loket token` finds the provider of a running stack."""
@@ -387,12 +363,7 @@ class EmbeddedStack:
         login = self.kafka_login(name)
         if login is not None:
             env["LOKET_KAFKA_USER"], env["LOKET_KAFKA_PASSWORD"] = login.username, login.password
-        if name in ("gateway", "allocation", "charter"):
-            env[facility_keys.MASTER_ENV] = self._secrets[facility_keys.MASTER_ENV]
-        if name in ("gateway", "workflows", "bridge"):
-            env[payload_codec.KEYS_ENV] = self._secrets[payload_codec.KEYS_ENV]
-        if name in ("gateway", "workflows"):
-            env[seals.KEYS_ENV] = self._secrets[seals.KEYS_ENV]
+        env.update(self.secrets.env(name))
         if name == "gateway":
             for variable, limit in (
                 ("LOKET_WRITES_PER_MINUTE", self.config.writes_per_minute),

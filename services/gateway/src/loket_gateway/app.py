@@ -23,7 +23,14 @@ from loket_gateway.auth import AuditTrail
 from loket_gateway.identity import TokenVerifier
 from loket_gateway.limits import BodyLimit
 from loket_gateway.requests import KafkaRequests
-from loket_gateway.routes import applications, facilities, programme, public
+from loket_gateway.routes import (
+    applications,
+    decisions,
+    facilities,
+    programme,
+    public,
+    undertakings,
+)
 from loket_gateway.state import State
 
 
@@ -82,7 +89,7 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
             allow_headers=["Authorization", "Content-Type", "X-Namespace"],
             allow_credentials=True,
         )
-    for router in (public.router, applications.router, facilities.router, programme.router):
-        app.include_router(router)
+    for module in (public, applications, decisions, undertakings, facilities, programme):
+        app.include_router(module.router)
     app.state.loket = state
     return app

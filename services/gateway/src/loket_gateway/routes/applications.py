@@ -7,7 +7,7 @@ import asyncio
 import base64
 import hashlib
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -16,18 +16,11 @@ from loket_contracts import messages as m
 from loket_contracts.application import (
     QUERY_STATUS,
     QUERY_TERMS,
-    UPDATE_ACCEPT_TERMS,
-    UPDATE_CANCEL,
-    UPDATE_DECLINE_TERMS,
-    UPDATE_SUBMIT_REPORT,
-    AccessReport,
     ApplicationInput,
     ApplicationStatus,
-    Cancellation,
     Owner,
     Stage,
     Terms,
-    TermsDecision,
 )
 from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, Eur
 from loket_contracts.capacity import PriorityArea
@@ -38,14 +31,13 @@ from pydantic import BaseModel, Field, field_validator
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from loket_gateway import problems, service_queries, temporal_ops
-from loket_gateway.auth import APPLICANT, MANAGER, PROGRAMME, actor, caller, ensure_owner
+from loket_gateway.auth import APPLICANT, PROGRAMME, caller, ensure_owner
 from loket_gateway.identity import Principal
 from loket_gateway.listings import ApplicationListing, list_applications
 from loket_gateway.problems import Problem
 from loket_gateway.state import ClientDep, StateDep
 
 DEFAULT_CALL = "LOKET-2026-01"
-MAX_HEADROOM_POINTS = 400  # keeps the reply far below the broker's message size
 AppId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
 Reader = Annotated[Principal, Depends(caller(APPLICANT, *PROGRAMME))]
 Owner_ = Annotated[Principal, Depends(caller(APPLICANT))]
@@ -272,133 +264,3 @@ async def agreement(
             "X-Content-SHA256-Of-Text": sha,
         },
     )
-
-
-async def _decide(
-    state: StateDep,
-    temporal: ClientDep,
-    who: Principal,
-    application_id: str,
-    update: str,
-    decision: BaseModel,
-) -> ApplicationStatus:
-    await ensure_owner(state, who, application_id)
-    handle = temporal.get_workflow_handle(application_id)
-    return await temporal_ops.update(handle, update, decision, actor(who))
-
-
-@router.post(
-    "/v1/applications/{application_id}/accept",
-    responses=problems.responses(404, 409),
-    response_model=ApplicationStatus,
-)
-async def accept(
-    application_id: AppId,
-    decision: TermsDecision,
-    request: Request,
-    state: StateDep,
-    temporal: ClientDep,
-    who: Owner_,
-) -> ApplicationStatus:
-    """Accept the agreement whose SHA-256 you read; the acceptance is recorded with who (as
-    authenticated), when, which version and language, and this request's metadata."""
-    witnessed = temporal_ops.witnessed(decision, request)
-    return await _decide(state, temporal, who, application_id, UPDATE_ACCEPT_TERMS, witnessed)
-
-
-@router.post(
-    "/v1/applications/{application_id}/decline",
-    responses=problems.responses(404, 409),
-    response_model=ApplicationStatus,
-)
-async def decline(
-    application_id: AppId,
-    decision: TermsDecision,
-    request: Request,
-    state: StateDep,
-    temporal: ClientDep,
-    who: Owner_,
-) -> ApplicationStatus:
-    witnessed = temporal_ops.witnessed(decision, request)
-    return await _decide(state, temporal, who, application_id, UPDATE_DECLINE_TERMS, witnessed)
-
-
-@router.post(
-    "/v1/applications/{application_id}/cancel",
-    responses=problems.responses(404, 409),
-    response_model=ApplicationStatus,
-)
-async def cancel(
-    application_id: AppId,
-    cancellation: Cancellation,
-    state: StateDep,
-    temporal: ClientDep,
-    who: Annotated[Principal, Depends(caller(APPLICANT, MANAGER))],
-) -> ApplicationStatus:
-    """The applicant withdraws, or a programme manager cancels, at any stage until the voucher
-    is closed. What the stage holds is given back: slot holds, aid headroom and budget; after
-    issuance the unused units and voucher value."""
-    return await _decide(state, temporal, who, application_id, UPDATE_CANCEL, cancellation)
-
-
-@router.post(
-    "/v1/applications/{application_id}/report",
-    responses=problems.responses(404, 409),
-    response_model=ApplicationStatus,
-)
-async def report(
-    application_id: AppId,
-    access_report: AccessReport,
-    state: StateDep,
-    temporal: ClientDep,
-    who: Owner_,
-) -> ApplicationStatus:
-    """The applicant's access report, due after the last delivery; it closes the file."""
-    body = access_report.model_copy(update={"submitted_at": None})
-    return await _decide(state, temporal, who, application_id, UPDATE_SUBMIT_REPORT, body)
-
-
-@router.get(
-    "/v1/undertakings/{undertaking_id}/headroom",
-    response_model=m.HeadroomReply,
-    responses=problems.responses(404),
-)
-async def headroom(
-    undertaking_id: Annotated[str, Path(min_length=1, max_length=ID_MAX)],
-    state: StateDep,
-    who: Reader,
-    from_date: Annotated[date | None, Query(alias="from")] = None,
-    to_date: Annotated[date | None, Query(alias="to")] = None,
-    step_days: Annotated[int, Query(ge=1, le=366)] = 30,
-    linked: Annotated[list[str] | None, Query(max_length=100)] = None,
-) -> m.HeadroomReply:
-    """De minimis and GBER Art. 28 headroom of a single undertaking, date by date: for the
-    undertaking's own people, managers and auditors."""
-    if not who.roles & set(PROGRAMME) and who.org != undertaking_id:
-        raise Problem(
-            404, "undertaking-not-found", "No such undertaking", f"no undertaking {undertaking_id}"
-        )
-    if linked and not who.roles & set(PROGRAMME):
-        # Combined with others' undertakings, the answer would reveal their aid.
-        raise Problem(
-            403, "forbidden", "Not allowed", "only managers and auditors combine undertakings"
-        )
-    start = from_date or datetime.now(UTC).date()
-    end = to_date or start + timedelta(days=365)
-    if end < start:
-        raise Problem(422, "bad-range", "`to` is before `from`", f"{start} > {end}")
-    if (end - start).days // step_days > MAX_HEADROOM_POINTS:
-        raise Problem(
-            422,
-            "range-too-long",
-            "Too many dates asked for",
-            f"at most {MAX_HEADROOM_POINTS} dates: widen step_days or shorten the range",
-        )
-    q = m.HeadroomQuery(
-        undertaking_id=undertaking_id,
-        linked_undertakings=linked or [],
-        from_date=start,
-        to_date=end,
-        step_days=step_days,
-    )
-    return await service_queries.ask(state, m.HEADROOM_QUERY, q, m.HEADROOM_REPLY, m.HeadroomReply)
