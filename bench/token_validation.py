@@ -29,8 +29,7 @@ from loket_gateway.auth import MANAGER, caller
 from loket_gateway.identity import Principal, TokenVerifier
 from loket_gateway.limits import WriteRate
 from loket_infra import keycloak as kc
-from loket_infra.identities import IdentityProvider
-from loket_infra.processes import READY_DEADLINE_S, free_port, wait_until
+from loket_infra.identities import running_provider
 
 N = int(os.environ.get("BENCH_N", "2000"))
 WARMUP = 200
@@ -76,16 +75,11 @@ def _summary(samples: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
-    port, credentials = free_port(), kc.Credentials()
-    log = Path(tempfile.mkdtemp(prefix="loket-bench-")) / "keycloak.log"
-    proc = kc.keycloak(port, log, credentials)
     t0 = time.monotonic()
-    proc.start()
-    try:
-        wait_until("Keycloak", lambda: kc.realm_ready(port), READY_DEADLINE_S, proc.alive, log)
+    with running_provider(Path(tempfile.mkdtemp(prefix="loket-bench-"))) as provider:
         keycloak_ready_s = time.monotonic() - t0
-        token = IdentityProvider(port, credentials).role("manager")
-        verifier = TokenVerifier(kc.issuer(port), kc.AUDIENCE)
+        token = provider.role("manager")
+        verifier = TokenVerifier(provider.issuer, kc.AUDIENCE)
         for _ in range(WARMUP):
             verifier.verify(token)
         verify = []
@@ -97,8 +91,6 @@ def main() -> None:
         bearer = {"Authorization": f"Bearer {token}"}
         open_samples = asyncio.run(_http(app, "/open", {}))
         guarded_samples = asyncio.run(_http(app, "/guarded", bearer))
-    finally:
-        proc.stop()
     result = {
         "benchmark": "token_validation",
         "n": N,

@@ -23,10 +23,8 @@ from loket_contracts.application import TERMINAL_STAGES
 from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
 from loket_contracts.envelope import from_kafka, header_map
 from loket_contracts.topics import FACILITY_CAPACITY
-from loket_infra import keycloak as kc
-from loket_infra.identities import ActingAs, IdentityProvider
+from loket_infra.identities import ActingAs, IdentityProvider, running_provider
 from loket_infra.kafka_tools import partitions, publish_capacity, wait_caught_up
-from loket_infra.processes import READY_DEADLINE_S, free_port, wait_until
 from loket_infra.stack import SERVICES, EmbeddedStack, StackConfig
 from loket_messaging import facility_keys
 
@@ -64,14 +62,8 @@ def _drop_databases(urls: dict[str, str]) -> None:
 @pytest.fixture(scope="session")
 def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
     """One real Keycloak for every platform the e2e tests start (it is stateless for them)."""
-    port, credentials = free_port(), kc.Credentials()
-    proc = kc.keycloak(port, tmp_path_factory.mktemp("keycloak") / "keycloak.log", credentials)
-    proc.start()
-    try:
-        wait_until("Keycloak", lambda: kc.realm_ready(port), READY_DEADLINE_S, proc.alive, proc.log)
-        yield IdentityProvider(port, credentials)
-    finally:
-        proc.stop()
+    with running_provider(tmp_path_factory.mktemp("keycloak")) as provider:
+        yield provider
 
 
 @contextlib.contextmanager

@@ -140,7 +140,8 @@ def _token(stack: EmbeddedStack, world: World, actor: str) -> str | None:
     return {
         "anonymous": lambda: None,
         "invalid": lambda: "not-a-jwt",
-        "foreign": lambda: _master_realm_token(stack),
+        # a genuine token of the same Keycloak, but another realm (issuer) and audience
+        "foreign": idp.admin_token,
         "owner": lambda: idp.applicant(world.org),
         "other_org": lambda: idp.applicant(f"DE-other-{world.org[-6:]}"),
         "facility": lambda: idp.facility(world.facility),
@@ -148,22 +149,6 @@ def _token(stack: EmbeddedStack, world: World, actor: str) -> str | None:
         "manager": lambda: idp.role("manager"),
         "auditor": lambda: idp.role("auditor"),
     }[actor]()
-
-
-def _master_realm_token(stack: EmbeddedStack) -> str:
-    """A genuine token of the same Keycloak, but another realm (issuer) and audience."""
-    resp = httpx.post(
-        f"http://127.0.0.1:{stack.identity.port}/realms/master/protocol/openid-connect/token",
-        data={
-            "grant_type": "password",
-            "client_id": "admin-cli",
-            "username": "admin",
-            "password": stack.identity.credentials.admin_password,
-        },
-        timeout=60,
-    )
-    resp.raise_for_status()
-    return str(resp.json()["access_token"])
 
 
 def _denied(resp: httpx.Response) -> bool:

@@ -6,17 +6,20 @@ verifies tokens against the provider's published keys)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from loket_infra import keycloak as kc
+from loket_infra.processes import READY_DEADLINE_S, free_port, wait_until
 
 ROLES = ("applicant", "facility", "manager", "auditor", "service")
 # People of the realm file (infra/keycloak/loket-realm.json), by role.
@@ -177,7 +180,8 @@ class IdentityProvider:
         found = admin.get(f"/roles/{role}").raise_for_status()
         admin.post(f"/users/{user_id}/role-mappings/realm", json=[found.json()]).raise_for_status()
 
-    def _admin(self) -> httpx.Client:
+    def admin_token(self) -> str:
+        """The master realm administrator's token (another issuer and audience than Loket's)."""
         resp = httpx.post(
             f"{self.base}/realms/master/protocol/openid-connect/token",
             data={
@@ -189,11 +193,27 @@ class IdentityProvider:
             timeout=60,
         )
         resp.raise_for_status()
+        return str(resp.json()["access_token"])
+
+    def _admin(self) -> httpx.Client:
         return httpx.Client(
             base_url=f"{self.base}/admin/realms/{kc.REALM}",
-            headers={"Authorization": f"Bearer {resp.json()['access_token']}"},
+            headers={"Authorization": f"Bearer {self.admin_token()}"},
             timeout=60,
         )
+
+
+@contextlib.contextmanager
+def running_provider(log_dir: Path) -> Iterator[IdentityProvider]:
+    """A Keycloak of its own on a free loopback port, stopped on exit (tests, benchmarks)."""
+    port, credentials = free_port(), kc.Credentials()
+    proc = kc.keycloak(port, log_dir / "keycloak.log", credentials)
+    proc.start()
+    try:
+        wait_until("Keycloak", lambda: kc.realm_ready(port), READY_DEADLINE_S, proc.alive, proc.log)
+        yield IdentityProvider(port, credentials)
+    finally:
+        proc.stop()
 
 
 PUBLIC = ("/v1/catalogue", "/v1/registers/gber_transparency", "/healthz")

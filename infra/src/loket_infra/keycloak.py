@@ -146,31 +146,3 @@ def realm_ready(port: int) -> bool:
     except httpx.HTTPError:
         return False
     return found.status_code == 200
-
-
-def password_token(port: int, username: str, password: str) -> str:
-    """A person's access token (password grant on the CLI client, for tests and the demo)."""
-    resp = httpx.post(
-        f"{issuer(port)}/protocol/openid-connect/token",
-        data={
-            "grant_type": "password",
-            "client_id": CLI_CLIENT,
-            "username": username,
-            "password": password,
-            "scope": "openid",
-        },
-        timeout=30,
-    )
-    resp.raise_for_status()
-    return str(resp.json()["access_token"])
-
-
-def client_token(port: int, client_id: str, secret: str) -> str:
-    """A facility's or service's access token (client credentials grant)."""
-    resp = httpx.post(
-        f"{issuer(port)}/protocol/openid-connect/token",
-        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
-        timeout=30,
-    )
-    resp.raise_for_status()
-    return str(resp.json()["access_token"])

@@ -9,7 +9,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 
 import httpx
 import jwt
@@ -17,46 +17,22 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from loket_gateway.identity import InvalidToken, TokenVerifier
 from loket_infra import keycloak as kc
-from loket_infra.processes import READY_DEADLINE_S, free_port, wait_until
-
-
-@dataclass
-class Provider:
-    port: int
-    credentials: kc.Credentials
-
-    @property
-    def issuer(self) -> str:
-        return kc.issuer(self.port)
-
-    def person(self, username: str) -> str:
-        return kc.password_token(self.port, username, self.credentials.demo_password)
-
-    def facility(self) -> str:
-        return kc.client_token(
-            self.port, "facility-fac-fr-grenoble", self.credentials.facility_secret
-        )
+from loket_infra.identities import DEMO_FACILITY, IdentityProvider, running_provider
 
 
 @pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    port, credentials = free_port(), kc.Credentials()
-    proc = kc.keycloak(port, tmp_path_factory.mktemp("keycloak") / "keycloak.log", credentials)
-    proc.start()
-    try:
-        wait_until("Keycloak", lambda: kc.realm_ready(port), READY_DEADLINE_S, proc.alive, proc.log)
-        yield Provider(port, credentials)
-    finally:
-        proc.stop()
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
+    with running_provider(tmp_path_factory.mktemp("keycloak")) as started:
+        yield started
 
 
 @pytest.fixture
-def verifier(provider: Provider) -> TokenVerifier:
+def verifier(provider: IdentityProvider) -> TokenVerifier:
     return TokenVerifier(provider.issuer, kc.AUDIENCE)
 
 
 def test_an_applicant_is_a_person_of_an_organisation(
-    provider: Provider, verifier: TokenVerifier
+    provider: IdentityProvider, verifier: TokenVerifier
 ) -> None:
     principal = verifier.verify(provider.person("ada@qubitron.example"))
     assert principal.roles == {"applicant"} and principal.org == "AT-qubitron"
@@ -65,7 +41,7 @@ def test_an_applicant_is_a_person_of_an_organisation(
 
 
 def test_managers_and_auditors_have_their_roles(
-    provider: Provider, verifier: TokenVerifier
+    provider: IdentityProvider, verifier: TokenVerifier
 ) -> None:
     assert verifier.verify(provider.person("mina@manager.example")).roles == {"manager"}
     auditor = verifier.verify(provider.person("otto@audit.example"))
@@ -73,15 +49,17 @@ def test_managers_and_auditors_have_their_roles(
 
 
 def test_a_facility_client_acts_as_its_facility(
-    provider: Provider, verifier: TokenVerifier
+    provider: IdentityProvider, verifier: TokenVerifier
 ) -> None:
-    principal = verifier.verify(provider.facility())
+    principal = verifier.verify(provider.facility(DEMO_FACILITY))
     assert principal.roles == {"facility"} and principal.facility_id == "fac-fr-grenoble"
 
 
-def test_a_wrong_password_gets_no_token(provider: Provider) -> None:
+def test_a_wrong_password_gets_no_token(provider: IdentityProvider) -> None:
     with pytest.raises(httpx.HTTPStatusError, match="401"):
-        kc.password_token(provider.port, "ada@qubitron.example", "not-the-password")
+        IdentityProvider(
+            provider.port, replace(provider.credentials, demo_password="wrong")
+        ).person("ada@qubitron.example")
 
 
 def _tampered(token: str, **claims: object) -> str:
@@ -92,7 +70,7 @@ def _tampered(token: str, **claims: object) -> str:
     return f"{header}.{forged}.{signature}"
 
 
-def test_forged_tokens_are_refused(provider: Provider, verifier: TokenVerifier) -> None:
+def test_forged_tokens_are_refused(provider: IdentityProvider, verifier: TokenVerifier) -> None:
     genuine = provider.person("ada@qubitron.example")
     kid = jwt.get_unverified_header(genuine)["kid"]
     own_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -116,7 +94,7 @@ def test_forged_tokens_are_refused(provider: Provider, verifier: TokenVerifier) 
             pytest.fail(f"accepted a token with {what}")
 
 
-def test_another_audience_or_issuer_is_refused(provider: Provider) -> None:
+def test_another_audience_or_issuer_is_refused(provider: IdentityProvider) -> None:
     token = provider.person("ada@qubitron.example")
     with pytest.raises(InvalidToken, match=r"(?i)audience"):
         TokenVerifier(provider.issuer, "some-other-api").verify(token)
