@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -90,6 +91,53 @@ MATRIX = [
         "/v1/applications/{app}/review",
         {"manager"},
         lambda w: {"approve": True, "reason": "ok"},
+    ),
+    Route(
+        "PUT",
+        "/v1/facilities/{facility}/profile",
+        {"facility"},
+        lambda w: {
+            "facility_id": w.facility,
+            "sequence": 7,
+            "name": "Renamed",
+            "site": "Site",
+            "country": "FR",
+            "kind": "RI",
+            "offerings": [
+                {
+                    "offering_id": "o1",
+                    "service_type": "renamed.svc",
+                    "unit": "shift",
+                    "market_price_eur": 1000,
+                    "access_modes": ["physical"],
+                }
+            ],
+        },
+    ),
+    Route(
+        "POST",
+        "/v1/facilities/{facility}/slots",
+        {"facility"},
+        lambda w: {
+            "facility_id": w.facility,
+            "sequence": 8,
+            "slot_id": f"{w.facility}-extra",
+            "offering_id": "o1",
+            "start": T0.isoformat(),
+            "end": (T0 + timedelta(days=1)).isoformat(),
+            "capacity_units": 1,
+        },
+    ),
+    Route(
+        "POST",
+        "/v1/facilities/{facility}/slots/{facility}-gone/withdrawal",
+        {"facility"},
+        lambda w: {
+            "facility_id": w.facility,
+            "sequence": 11,
+            "slot_id": f"{w.facility}-gone",
+            "reason": "maintenance",
+        },
     ),
     Route(
         "PUT",
