@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
 from loket_contracts.topics import FACILITY_CAPACITY
+from loket_infra.identities import ActingAs
 from loket_infra.kafka_tools import publish_capacity, wait_caught_up
 from loket_infra.stack import EmbeddedStack, StackConfig
 from temporalio import activity, workflow
@@ -236,7 +237,9 @@ async def loaded(http: httpx.AsyncClient) -> dict[str, Any]:
 async def run(stack: EmbeddedStack) -> dict[str, Any]:
     await publish_facilities(stack)
     raw = await raw_temporal(stack.temporal_address, stack.namespace)
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as http:
+    # Each request as whoever may make it (the applicant's people, the programme manager).
+    acting = ActingAs(stack.identity)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, auth=acting) as http:
         alone = await unloaded(http)
         busy = await loaded(http)
     throughput_ratio = busy["applications_per_s"] / raw["workflows_per_s"]
