@@ -24,14 +24,15 @@ setup: $(VENV)/.synced
 kafka: setup
 	bash infra/scripts/ensure-kafka.sh
 
-demo: setup
+# The demo starts Keycloak too (fetched with Maven, which `make kafka` installs).
+demo: keycloak
 	$(VENV)/bin/loket demo
 
 # Keycloak, the OIDC provider: fetched with Maven and built once into .tools/keycloak.
 keycloak: kafka
 	$(PY) -c "from loket_infra.keycloak import ensure_distribution as e; print('keycloak:', e())"
 
-up: kafka
+up: keycloak
 	$(VENV)/bin/loket up
 
 test: kafka keycloak
@@ -39,7 +40,7 @@ test: kafka keycloak
 	bash infra/scripts/run-tests.sh
 
 # The same suite on tansu (memory-only broker), the demo's lane.
-test-tansu: setup
+test-tansu: keycloak
 	bash infra/scripts/ensure-postgres.sh
 	LOKET_KAFKA=tansu bash infra/scripts/run-tests.sh
 
