@@ -97,10 +97,17 @@ async def raw_temporal(address: str, namespace: str) -> dict[str, float]:
     }
 
 
+RUN = uuid.uuid4().hex[:8]
+
+
+def undertaking(i: int) -> str:
+    return f"BENCH-{RUN}-{i}"
+
+
 def application(i: int) -> dict[str, Any]:
     return {
         "applicant": {
-            "undertaking_id": f"BENCH-{uuid.uuid4().hex[:10]}",
+            "undertaking_id": undertaking(i),
             "name": f"Bench Start-up {i}",
             "country": "AT",
             "workplace_country": "AT",
@@ -237,8 +244,12 @@ async def loaded(http: httpx.AsyncClient) -> dict[str, Any]:
 async def run(stack: EmbeddedStack) -> dict[str, Any]:
     await publish_facilities(stack)
     raw = await raw_temporal(stack.temporal_address, stack.namespace)
-    # Each request as whoever may make it (the applicant's people, the programme manager).
+    # Each request as whoever may make it (the applicant's people, the programme manager);
+    # every start-up's person is onboarded (and holds a token) before the clock starts.
     acting = ActingAs(stack.identity)
+    orgs = [undertaking(i) for i in (*range(SEQUENTIAL), *range(1000, 1000 + N))]
+    await asyncio.to_thread(lambda: [stack.identity.applicant(org) for org in orgs])
+    await asyncio.to_thread(stack.identity.role, "manager")
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, auth=acting) as http:
         alone = await unloaded(http)
         busy = await loaded(http)
