@@ -9,13 +9,13 @@ refused. The key rotates: the first key signs, every configured key verifies.
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import jwt
 from pydantic import BaseModel, Field
+
+from loket_contracts import keys
 
 AUDIENCE = "loket-workflow"
 ISSUER = "loket-gateway"
@@ -53,13 +53,20 @@ def configure(keys: Sequence[bytes]) -> None:
 
 
 def keys_from_env() -> list[bytes]:
-    """LOKET_DECISION_KEYS: comma-separated URL-safe base64 keys, the signing key first."""
-    raw = os.environ.get(KEYS_ENV, "")
-    return [base64.urlsafe_b64decode(k + "=" * (-len(k) % 4)) for k in raw.split(",") if k]
+    """LOKET_DECISION_KEYS: the signing key first, then keys that still verify."""
+    return keys.from_env(KEYS_ENV)
+
+
+def configure_from_env() -> None:
+    """The keys of this process from LOKET_DECISION_KEYS; refuses to run without one."""
+    found = keys_from_env()
+    if not found:
+        raise RuntimeError(f"{KEYS_ENV} is not set: human decisions could not be checked")
+    configure(found)
 
 
 def new_key() -> str:
-    return base64.urlsafe_b64encode(os.urandom(MIN_KEY_BYTES)).rstrip(b"=").decode()
+    return keys.new_key(MIN_KEY_BYTES)
 
 
 def seal(actor: Actor, application_id: str, update: str, now: datetime) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import runpy
@@ -65,17 +64,14 @@ def _service(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     """Print an access token of the running `loket up` for a demo actor."""
-    from loket_infra import keycloak as kc
     from loket_infra.identities import DEMO_FACILITY, IdentityProvider
 
     data = Path(args.data_dir)
     try:
-        port = json.loads((data / "identity.json").read_text())["port"]
-        credentials = kc.Credentials.load(data / "keycloak.json")
+        idp = IdentityProvider.load(data)
     except FileNotFoundError:
         print(f"no running `loket up` in {data}: start it first", file=sys.stderr)
         return 2
-    idp = IdentityProvider(port, credentials)
     if args.role == "applicant":
         print(idp.applicant(args.org))
     elif args.role == "facility":

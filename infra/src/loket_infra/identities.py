@@ -7,6 +7,7 @@ verifies tokens against the provider's published keys)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import secrets
 import threading
@@ -29,6 +30,7 @@ DEMO_PEOPLE = {
     "auditor": "otto@audit.example",
 }
 DEMO_FACILITY = "fac-fr-grenoble"
+STATE_FILE = "identity.json"  # in a stack's data folder
 _REFRESH_BEFORE_S = 30.0
 
 
@@ -48,6 +50,18 @@ class IdentityProvider:
     _secrets: dict[str, str] = field(default_factory=dict, repr=False)
     _passwords: dict[str, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def save(self, data_dir: Path) -> None:
+        """Kept with a stack's data (mode 0600): `loket token` and a restarted stack find the
+        provider and its credentials there."""
+        path = data_dir / STATE_FILE
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(json.dumps({"port": self.port, **dataclasses.asdict(self.credentials)}))
+
+    @classmethod
+    def load(cls, data_dir: Path) -> IdentityProvider:
+        saved = json.loads((data_dir / STATE_FILE).read_text())
+        return cls(saved.pop("port"), kc.Credentials(**saved))
 
     @property
     def issuer(self) -> str:

@@ -7,7 +7,7 @@ nothing else. No ACL, no access (`allow.everyone.if.no.acl.found=false`)."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest
@@ -75,16 +75,9 @@ GRANTS: dict[str, Grant] = {
 }
 
 
-@dataclass
-class KafkaUsers:
-    """Passwords of every principal (admin: the operator; controller: the broker itself)."""
-
-    passwords: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def generate(cls) -> KafkaUsers:
-        names = ["admin", "controller", *GRANTS]
-        return cls({n: secrets.token_urlsafe(18) for n in names})
+def new_passwords() -> dict[str, str]:
+    """A password for every principal (admin: the operator; controller: the broker itself)."""
+    return {name: secrets.token_urlsafe(18) for name in ["admin", "controller", *GRANTS]}
 
 
 def _acls(principal: str, grant: Grant) -> list[tuple[int, str, int, str, int]]:

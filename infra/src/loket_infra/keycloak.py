@@ -10,13 +10,12 @@ but placeholders filled from the environment, fresh for every stack.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
 import subprocess
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -41,15 +40,6 @@ class Credentials:
     demo_password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
     # The master realm's administrator: onboards facilities and organisations (admin REST API).
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
-
-    def save(self, path: Path) -> None:
-        """Kept (mode 0600) so that `loket token` and a restarted stack find them again."""
-        path.touch(mode=0o600, exist_ok=True)
-        path.write_text(json.dumps(asdict(self)))
-
-    @classmethod
-    def load(cls, path: Path) -> Credentials:
-        return cls(**json.loads(path.read_text()))
 
     def env(self) -> dict[str, str]:
         return {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -28,7 +27,7 @@ from loket_messaging.kafka import KafkaAccess, KafkaLogin, access
 
 from loket_infra import brokers, kafka_acls
 from loket_infra import keycloak as kc
-from loket_infra.identities import IdentityProvider
+from loket_infra.identities import STATE_FILE, IdentityProvider
 from loket_infra.processes import (
     READY_DEADLINE_S,
     Process,
@@ -189,7 +188,6 @@ class EmbeddedStack:
         (self.data_dir / "run").mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.secrets = StackSecrets.load_or_create(self.data_dir)
-        self._keep_credentials()
         if self.config.identity is None:  # first: it starts slowest, the rest start meanwhile
             self._start_identity()
         self._start_broker()
@@ -315,22 +313,11 @@ class EmbeddedStack:
             "Temporal dev server", namespace_ready, self.config.start_timeout_s, proc.alive, logf
         )
 
-    def _keep_credentials(self) -> None:
-        """The provider's credentials, kept with the data (mode 0600) for `loket token` and
-        a restart."""
-        if self.config.identity is None:
-            creds = self.data_dir / "keycloak.json"
-            if creds.exists():
-                self.identity.credentials = kc.Credentials.load(creds)
-            else:
-                self.identity.credentials.save(creds)
-
-    def identity_file(self) -> Path:
-        """Where `loket token` finds the provider of a running stack."""
-        return self.data_dir / "identity.json"
-
     def _start_identity(self) -> None:
-        self.identity_file().write_text(json.dumps({"port": self.identity.port}))
+        """Our own Keycloak, with the credentials of an earlier run on this data folder."""
+        if (self.data_dir / STATE_FILE).exists():
+            self.identity.credentials = IdentityProvider.load(self.data_dir).credentials
+        self.identity.save(self.data_dir)
         self._launch(
             "keycloak",
             kc.keycloak(

@@ -5,12 +5,11 @@ which of them (each only what it needs)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from loket_contracts import seals
+from loket_contracts import keys, seals
 from loket_messaging import facility_keys, payload_codec
 from loket_messaging.kafka import KafkaLogin
 
@@ -39,10 +38,7 @@ class StackSecrets:
             payload_codec.KEYS_ENV: payload_codec.new_key(),
             seals.KEYS_ENV: seals.new_key(),
             facility_keys.MASTER_ENV: facility_keys.new_master(),
-            **{
-                f"kafka:{name}": password
-                for name, password in kafka_acls.KafkaUsers.generate().passwords.items()
-            },
+            **{f"kafka:{name}": password for name, password in kafka_acls.new_passwords().items()},
         }
         path.touch(mode=0o600)
         path.write_text(json.dumps(values))
@@ -58,9 +54,8 @@ class StackSecrets:
 
     def facility_key(self, facility_id: str) -> bytes:
         """The signing key onboarding hands to facility `facility_id`."""
-        master = self.values[facility_keys.MASTER_ENV]
-        raw = base64.urlsafe_b64decode(master + "=" * (-len(master) % 4))
-        return facility_keys.facility_key(raw, facility_id)
+        master = keys.decode(self.values[facility_keys.MASTER_ENV])
+        return facility_keys.facility_key(master, facility_id)
 
     def env(self, process: str) -> dict[str, str]:
         return {name: self.values[name] for name in NEEDS.get(process, ())}

@@ -11,11 +11,10 @@ The signature covers the event's id, type, source, subject and the SHA-256 of it
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import os
 
+from loket_contracts import keys
 from loket_contracts.envelope import CloudEvent, EnvelopeError
 
 HEADER = "loket_signature"
@@ -25,14 +24,14 @@ _VERSION = "v1"
 
 
 def master_from_env() -> bytes:
-    raw = os.environ.get(MASTER_ENV, "")
-    if not raw:
+    found = keys.from_env(MASTER_ENV)
+    if not found:
         raise RuntimeError(f"{MASTER_ENV} is not set: facility events could not be checked")
-    return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    return found[0]
 
 
 def new_master() -> str:
-    return base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+    return keys.new_key()
 
 
 def facility_key(master: bytes, facility_id: str) -> bytes:
@@ -44,7 +43,7 @@ def signature(key: bytes, event: CloudEvent) -> str:
     digest = hashlib.sha256(event.data).hexdigest()
     signed = "\n".join([event.id, event.type, event.source, event.subject or "", digest])
     mac = hmac.new(key, signed.encode(), "sha256").digest()
-    return f"{_VERSION}={base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    return f"{_VERSION}={keys.encode(mac)}"
 
 
 def signed_headers(key: bytes, event: CloudEvent) -> list[tuple[str, bytes]]:

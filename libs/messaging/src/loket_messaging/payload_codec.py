@@ -10,7 +10,6 @@ before encryption) passes through unchanged.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import os
@@ -18,6 +17,7 @@ from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from loket_contracts import keys as keys_text
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
@@ -36,13 +36,12 @@ def key_id(key: bytes) -> str:
 
 
 def new_key() -> str:
-    return base64.urlsafe_b64encode(AESGCM.generate_key(bit_length=256)).rstrip(b"=").decode()
+    return keys_text.encode(AESGCM.generate_key(bit_length=256))
 
 
 def keys_from_env() -> list[bytes]:
-    """LOKET_PAYLOAD_KEYS: comma-separated URL-safe base64 AES-256 keys, the current one first."""
-    raw = os.environ.get(KEYS_ENV, "")
-    keys = [base64.urlsafe_b64decode(k + "=" * (-len(k) % 4)) for k in raw.split(",") if k]
+    """LOKET_PAYLOAD_KEYS: AES-256 keys, the current one first."""
+    keys = keys_text.from_env(KEYS_ENV)
     for key in keys:
         if len(key) != 32:
             raise ValueError(f"{KEYS_ENV}: every key must be 32 bytes (AES-256)")

@@ -14,7 +14,6 @@ from loket_contracts import seals
 from loket_contracts.topics import ALLOCATION_REPLIES, CHARTER_REPLIES, VOUCHERS_REPLIES
 from loket_messaging.kafka import make_producer
 from loket_messaging.migrations import upgrade
-from loket_messaging.payload_codec import data_converter
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 
@@ -36,9 +35,7 @@ from loket_gateway.state import State
 
 def create_app(settings: Settings | None = None, verifier: TokenVerifier | None = None) -> FastAPI:
     state = State(settings or Settings.from_env("gateway"), verifier)
-    seals.configure(seals.keys_from_env())
-    if not seals.keys_from_env():
-        raise RuntimeError(f"{seals.KEYS_ENV} is not set: decisions could not be sealed")
+    seals.configure_from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,7 +43,7 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
         state.client = await Client.connect(
             state.settings.temporal_address,
             namespace=state.settings.temporal_namespace,
-            data_converter=data_converter(state.payload_keys),
+            data_converter=state.converter,
         )
         await temporal_ops.register_search_attributes(
             state.client, state.settings.temporal_namespace

@@ -5,7 +5,6 @@ limited per principal (429) and land in the audit trail with the status they got
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import uuid
 from collections.abc import Callable, Coroutine
@@ -22,8 +21,6 @@ from loket_gateway.identity import InvalidToken, Principal, ProviderUnavailable
 from loket_gateway.listings import owner_of
 from loket_gateway.problems import Problem
 from loket_gateway.state import State, get_state
-
-log = logging.getLogger("loket.gateway.auth")
 
 APPLICANT, FACILITY, MANAGER, AUDITOR, SERVICE = (
     "applicant",

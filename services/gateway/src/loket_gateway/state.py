@@ -11,7 +11,7 @@ from loket_contracts.application import DEFAULT_RESEND_AFTER_S, DEFAULT_STUCK_NO
 from loket_contracts.scheme import load_scheme
 from loket_messaging.db import make_engine
 from loket_messaging.facility_keys import master_from_env
-from loket_messaging.payload_codec import EncryptionCodec, keys_from_env
+from loket_messaging.payload_codec import data_converter
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 
@@ -45,10 +45,9 @@ class State:
         self.requests: KafkaRequests | None = None
         self.verifier = verifier or verifier_from_env()
         self.write_rate = WriteRate.from_env()
-        self.payload_keys = keys_from_env()
-        if not self.payload_keys:
-            raise RuntimeError("LOKET_PAYLOAD_KEYS is not set: Temporal payloads must be encrypted")
-        self.codec = EncryptionCodec(self.payload_keys)
+        # Refuses to run without a payload key; the codec endpoint decodes with the same keys.
+        self.converter = data_converter()
+        self.codec = self.converter.payload_codec
         self.facility_master = master_from_env()
         # Durations come from the scheme configuration; the environment may shorten them
         # (the demo shows an expiry in seconds, not days).

@@ -69,7 +69,9 @@ async def start(client: Client, inp: ApplicationInput) -> None:
     )
 
 
-def remember(state: State, key: str, org: str, request_hash: str, inp: ApplicationInput) -> Any:
+def remember(
+    state: State, key: str, org: str, request_hash: str, inp: ApplicationInput
+) -> ApplicationInput:
     """Bind an Idempotency-Key to one request; a retry gets the first application back. Keys
     are per organisation: one organisation's key never finds another's application."""
     scoped = hashlib.sha256(f"{org}\0{key}".encode()).hexdigest()

@@ -21,9 +21,7 @@ log = logging.getLogger("loket.worker")
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     # Human decisions are checked against these keys in the update validators.
-    seals.configure(seals.keys_from_env())
-    if not seals.keys_from_env():
-        log.warning("%s is not set: every human decision will be refused", seals.KEYS_ENV)
+    seals.configure_from_env()
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     producer = make_producer(settings.kafka_bootstrap, "loket-workflows")
     await producer.start()

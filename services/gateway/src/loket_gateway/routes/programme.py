@@ -135,6 +135,7 @@ async def codec_decode(
         parsed = json_format.ParseDict(payloads, Payloads(), ignore_unknown_fields=True)
     except json_format.ParseError as exc:
         raise Problem(422, "not-payloads", "Not Temporal payloads", str(exc)[:500]) from exc
+    assert state.codec is not None  # the converter always has the encryption codec
     try:
         decoded = await state.codec.decode(list(parsed.payloads))
     except (MissingKey, ValueError) as exc:
