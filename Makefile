@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-tansu setup kafka keycloak up lint typecheck bench clean
+.PHONY: demo test test-tansu setup kafka keycloak up lint typecheck bench clean images compose-demo
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -43,6 +43,15 @@ test: kafka keycloak
 test-tansu: keycloak
 	bash infra/scripts/ensure-postgres.sh
 	LOKET_KAFKA=tansu bash infra/scripts/run-tests.sh
+
+# Container images (no registry: Debian's packages, PyPI and Maven Central), and the demo
+# scenario against docker-compose.yml on them. Both start an engine of their own if none runs.
+images: keycloak
+	bash infra/scripts/ensure-docker.sh
+	$(PY) -m loket_infra.images
+
+compose-demo: images
+	$(PY) -m loket_infra.compose demo
 
 lint: setup
 	$(VENV)/bin/ruff check .

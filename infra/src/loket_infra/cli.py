@@ -87,6 +87,22 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.data_dir), stay=args.stay)
 
 
+def _kafka_setup(args: argparse.Namespace) -> int:
+    """Topics and ACLs on a broker someone else runs (compose), as its operator."""
+    import asyncio
+
+    from loket_messaging.kafka import KafkaAccess
+
+    from loket_infra import kafka_acls
+    from loket_infra.stack import create_topics
+
+    admin = KafkaAccess.from_env(os.environ.get("LOKET_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    asyncio.run(create_topics(admin))
+    count = asyncio.run(kafka_acls.apply(admin)) if admin.login else 0
+    print(f"kafka-setup: topics ready at {admin.bootstrap}; {count} ACL(s) applied", flush=True)
+    return 0
+
+
 def _docs(args: argparse.Namespace) -> int:
     from loket_infra.apidocs import write
 
@@ -131,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         help="keep the platform up after the scenario, with the Temporal UI on :18233",
     )
     demo.set_defaults(func=_demo)
+    setup = sub.add_parser("kafka-setup", help="create topics and ACLs (LOKET_KAFKA_*)")
+    setup.set_defaults(func=_kafka_setup)
     docs = sub.add_parser("docs", help="write the AsyncAPI and OpenAPI documents")
     docs.add_argument("--out", default="docs")
     docs.set_defaults(func=_docs)

@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from loket_contracts.application import TERMINAL_STAGES
 from loket_contracts.capacity import Delivery, SlotWithdrawn
 from loket_contracts.topics import FACILITY_CAPACITY
+from loket_messaging.kafka import KafkaAccess
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
-from loket_infra.identities import ActingAs
+from loket_infra.identities import ActingAs, IdentityProvider
 from loket_infra.kafka_tools import publish_capacity, wait_caught_up
 from loket_infra.scenario import CASES, Case, facility_events, request_body
 from loket_infra.stack import EmbeddedStack, StackConfig
@@ -43,6 +44,24 @@ VIA_HTTP = {"nl-eindhoven-battery"}  # publishes through the gateway; the others
 
 class DemoError(RuntimeError):
     pass
+
+
+class Platform(Protocol):
+    """What the scenario needs of a running Loket: the embedded stack or compose."""
+
+    @property
+    def gateway_url(self) -> str: ...
+    @property
+    def temporal_address(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def identity(self) -> IdentityProvider: ...
+    @property
+    def kafka_admin(self) -> KafkaAccess: ...
+    @property
+    def facility_access(self) -> KafkaAccess: ...
+    def facility_key(self, facility_id: str) -> bytes: ...
 
 
 def _ok(resp: httpx.Response) -> httpx.Response:
@@ -74,7 +93,7 @@ async def _poll_until(
         await asyncio.sleep(POLL_S)
 
 
-async def follow(http: httpx.AsyncClient, case: Case, stack: EmbeddedStack) -> Outcome:
+async def follow(http: httpx.AsyncClient, case: Case, stack: Platform) -> Outcome:
     key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"loket-demo/{case.label}"))
     resp = _ok(
         await http.post(
@@ -141,7 +160,7 @@ async def use_voucher(
     http: httpx.AsyncClient,
     case: Case,
     status: dict[str, Any],
-    stack: EmbeddedStack,
+    stack: Platform,
     deadline: float,
 ) -> dict[str, Any]:
     """What facilities and the applicant do with a voucher, as the case says."""
@@ -197,7 +216,7 @@ async def use_voucher(
     return await _poll_until(http, app_id, TERMINAL, deadline)
 
 
-async def drive(stack: EmbeddedStack, console: Console) -> list[Outcome]:
+async def drive(stack: Platform, console: Console) -> list[Outcome]:
     events = facility_events()
     via_http = [e for e in events if e.facility_id in VIA_HTTP]
     via_kafka = [e for e in events if e not in via_http]
@@ -320,9 +339,7 @@ def _budget_table(budget: dict[str, Any]) -> Table:
     return table
 
 
-async def visible_in_temporal(
-    stack: EmbeddedStack, outcomes: list[Outcome], console: Console
-) -> None:
+async def visible_in_temporal(stack: Platform, outcomes: list[Outcome], console: Console) -> None:
     """What a manager filters in the Temporal UI, asked through the same visibility API: the
     demo's applications by stage and applicant country (search attributes set by the workflow;
     visibility is eventually consistent, hence the wait)."""
@@ -369,8 +386,7 @@ def run_demo(data_dir: Path, stay: bool = False) -> int:
             f"{stack.kafka_bootstrap}, Temporal {stack.temporal_address}, gateway "
             f"{stack.gateway_url}); logs in {stack.log_dir}"
         )
-        outcomes = asyncio.run(drive(stack, console))
-        asyncio.run(visible_in_temporal(stack, outcomes, console))
+        outcomes = run_scenario(stack, console)
         if stay:
             ui = f"{stack.temporal_ui}/namespaces/{stack.namespace}/workflows"
             console.print(
@@ -380,6 +396,17 @@ def run_demo(data_dir: Path, stay: bool = False) -> int:
                 "/v1/applications?stage=closed. Ctrl-C stops it."
             )
             _wait_for_interrupt()
+    return report(outcomes, console, t0)
+
+
+def run_scenario(platform: Platform, console: Console) -> list[Outcome]:
+    outcomes = asyncio.run(drive(platform, console))
+    asyncio.run(visible_in_temporal(platform, outcomes, console))
+    return outcomes
+
+
+def report(outcomes: list[Outcome], console: Console, t0: float) -> int:
+    """The outcome table and the figures; 0 if every outcome is the scenario's."""
     table, mismatches = _table(outcomes)
     console.print(table)
     issued = [o for o in outcomes if o.status.get("voucher_id")]

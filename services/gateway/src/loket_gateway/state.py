@@ -55,7 +55,7 @@ class State:
         lifecycle = scheme.lifecycle
 
         def seconds(variable: str, default: int) -> int:
-            return int(os.environ.get(variable, default))
+            return int(os.environ.get(variable) or default)  # empty: the scheme's
 
         self.review_escalation_s = seconds(
             "LOKET_REVIEW_ESCALATION_S", lifecycle.review_escalation_days.value * 86400

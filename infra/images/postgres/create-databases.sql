@@ -4,3 +4,4 @@ CREATE DATABASE loket_allocation;
 CREATE DATABASE loket_vouchers;
 CREATE DATABASE loket_charter;
 CREATE DATABASE loket_gateway;
+CREATE DATABASE keycloak;

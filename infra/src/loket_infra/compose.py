@@ -1,0 +1,208 @@
+"""`docker-compose.yml` run for real: its secrets, bringing it up and down, and the platform it
+runs as seen by a client (the demo drives it exactly as it drives the embedded stack).
+
+Secrets live in one env file, made once per folder (mode 0600, never committed); compose
+refuses to start without each of them. Ports are those of the compose file (the 2xxxx
+family: it runs beside `loket up`'s 1xxxx)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from loket_contracts import keys, seals
+from loket_messaging import facility_keys, payload_codec
+from loket_messaging.kafka import KafkaAccess, KafkaLogin
+
+from loket_infra import kafka_acls
+from loket_infra import keycloak as kc
+from loket_infra.docker_engine import engine
+from loket_infra.identities import IdentityProvider
+from loket_infra.processes import READY_DEADLINE_S, wait_until
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+PROJECT = "loket"
+KAFKA_PORT, TEMPORAL_PORT, GATEWAY_PORT, KEYCLOAK_PORT = 29092, 27233, 28080, 28081
+TEMPORAL_UI_PORT = 28233
+
+
+def password_variable(principal: str) -> str:
+    return f"LOKET_KAFKA_PASSWORD_{principal.upper()}"
+
+
+def new_secrets() -> dict[str, str]:
+    kafka = kafka_acls.new_passwords()
+    clients = {name: pw for name, pw in kafka.items() if name != "controller"}
+    return {
+        payload_codec.KEYS_ENV: payload_codec.new_key(),
+        seals.KEYS_ENV: seals.new_key(),
+        facility_keys.MASTER_ENV: facility_keys.new_master(),
+        "LOKET_POSTGRES_PASSWORD": keys.new_key(),
+        "LOKET_KC_ADMIN_PASSWORD": keys.new_key(),
+        "LOKET_KC_FACILITY_SECRET": keys.new_key(),
+        "LOKET_KC_DEMO_PASSWORD": keys.new_key(),
+        "KAFKA_CONTROLLER_PASSWORD": kafka["controller"],
+        "KAFKA_SCRAM_USERS": ",".join(f"{name}={pw}" for name, pw in clients.items()),
+        **{password_variable(name): pw for name, pw in clients.items()},
+    }
+
+
+def env_file(folder: Path, durations: dict[str, int] | None = None) -> Path:
+    """The folder's env file: its secrets (made on first use, then kept: a restarted platform
+    must read its own encrypted histories) and the lifecycle durations asked for."""
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = folder / "secrets.json"
+    if not kept.exists():
+        kept.touch(mode=0o600)
+        kept.write_text(json.dumps(new_secrets()))
+    values = json.loads(kept.read_text()) | {k: str(v) for k, v in (durations or {}).items()}
+    path = folder / "compose.env"
+    path.touch(mode=0o600)
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+def compose(env: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    argv = ["docker-compose", "-p", PROJECT, "-f", str(COMPOSE_FILE), "--env-file", str(env)]
+    return subprocess.run(
+        [*argv, *args], check=check, text=True, env=os.environ | {"DOCKER_BUILDKIT": "0"}
+    )
+
+
+@dataclass
+class ComposePlatform:
+    """The compose platform from a client's side: the same attributes the demo uses on an
+    EmbeddedStack."""
+
+    values: dict[str, str]
+    namespace: str = "loket"
+    gateway_url: str = f"http://127.0.0.1:{GATEWAY_PORT}"
+    temporal_address: str = f"127.0.0.1:{TEMPORAL_PORT}"
+    temporal_ui: str = f"http://127.0.0.1:{TEMPORAL_UI_PORT}"
+    kafka_bootstrap: str = f"127.0.0.1:{KAFKA_PORT}"
+
+    @classmethod
+    def from_env_file(cls, path: Path) -> ComposePlatform:
+        values = dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
+        return cls(values)
+
+    @property
+    def identity(self) -> IdentityProvider:
+        credentials = kc.Credentials(
+            facility_secret=self.values["LOKET_KC_FACILITY_SECRET"],
+            demo_password=self.values["LOKET_KC_DEMO_PASSWORD"],
+            admin_password=self.values["LOKET_KC_ADMIN_PASSWORD"],
+        )
+        return IdentityProvider(KEYCLOAK_PORT, credentials)
+
+    def _login(self, principal: str) -> KafkaLogin:
+        return KafkaLogin(principal, self.values[password_variable(principal)])
+
+    @property
+    def kafka_admin(self) -> KafkaAccess:
+        return KafkaAccess(self.kafka_bootstrap, self._login("admin"))
+
+    @property
+    def facility_access(self) -> KafkaAccess:
+        return KafkaAccess(self.kafka_bootstrap, self._login(kafka_acls.FACILITIES))
+
+    def facility_key(self, facility_id: str) -> bytes:
+        master = keys.decode(self.values[facility_keys.MASTER_ENV])
+        return facility_keys.facility_key(master, facility_id)
+
+    def ready(self) -> bool:
+        try:
+            health = httpx.get(self.gateway_url + "/healthz", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return health.status_code == 200 and kc.realm_ready(KEYCLOAK_PORT)
+
+
+def up(folder: Path, durations: dict[str, int] | None = None) -> ComposePlatform:
+    """Start the compose platform (images must exist: `make images`) and wait until the
+    gateway answers and the realm is served."""
+    env = env_file(folder, durations)
+    compose(env, "up", "-d", "--no-build")
+    platform = ComposePlatform.from_env_file(env)
+    # Compose restarts whatever exits while its dependencies come up: only the deadline ends
+    # the wait.
+    wait_until("compose platform", platform.ready, READY_DEADLINE_S)
+    return platform
+
+
+def save_logs(folder: Path) -> Path:
+    """Every container's log, for the operator reading a failure."""
+    path = folder / "compose.log"
+    with path.open("w") as out:
+        argv = ["docker-compose", "-p", PROJECT, "-f", str(COMPOSE_FILE)]
+        argv += ["--env-file", str(folder / "compose.env"), "logs", "--no-color"]
+        subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
+    return path
+
+
+def down(folder: Path, *, volumes: bool = True) -> None:
+    compose(env_file(folder), "down", *(["--volumes"] if volumes else []), check=False)
+
+
+def demo(folder: Path) -> int:
+    """The demo scenario against compose, on a fresh platform (volumes dropped after): the
+    same outcomes as `make demo` or a non-zero exit."""
+    from rich.console import Console
+
+    from loket_infra import demo as scenario
+
+    console = Console(width=200)
+    t0 = time.monotonic()
+    durations = {
+        "LOKET_ACCEPTANCE_WINDOW_S": scenario.DEMO_ACCEPTANCE_WINDOW_S,
+        "LOKET_VOUCHER_VALIDITY_S": scenario.DEMO_VOUCHER_VALIDITY_S,
+        "LOKET_ACCESS_REPORT_S": scenario.DEMO_ACCESS_REPORT_S,
+    }
+    with engine(folder / "engine"):
+        down(folder)  # a platform left over from an interrupted run
+        try:
+            platform = up(folder, durations)
+            console.print(
+                f"compose platform up in {time.monotonic() - t0:.1f}s (gateway "
+                f"{platform.gateway_url}, OIDC {platform.identity.issuer}, Kafka "
+                f"{platform.kafka_bootstrap} with SASL/SCRAM)"
+            )
+            outcomes = scenario.run_scenario(platform, console)
+        except BaseException:
+            console.print(f"failed; every container's log: {save_logs(folder)}")
+            raise
+        finally:
+            down(folder)
+    return scenario.report(outcomes, console, t0)
+
+
+def main() -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m loket_infra.compose")
+    parser.add_argument("action", choices=["up", "down", "env", "demo"])
+    parser.add_argument("--dir", default=str(ROOT / ".loket" / "compose"), type=Path)
+    args = parser.parse_args()
+    if args.action == "env":
+        print(env_file(args.dir))
+    elif args.action == "up":
+        platform = up(args.dir)
+        print(
+            f"Loket (compose) is up: gateway {platform.gateway_url}/docs · Temporal UI "
+            f"{platform.temporal_ui} · OIDC {platform.identity.issuer}"
+        )
+    elif args.action == "demo":
+        return demo(args.dir)
+    else:
+        down(args.dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
