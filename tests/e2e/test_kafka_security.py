@@ -9,7 +9,7 @@ import json
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from loket_contracts import capacity as cap
 from loket_contracts.envelope import make_event
@@ -19,6 +19,7 @@ from loket_contracts.topics import (
     VOUCHERS_COMMANDS,
     VOUCHERS_EVENTS,
 )
+from loket_infra.kafka_tools import produce_raw
 from loket_messaging import facility_keys
 from loket_messaging.kafka import KafkaAccess, KafkaLogin
 
@@ -31,22 +32,13 @@ def needs_sasl(loket: Loket) -> None:
         pytest.skip("tansu has no SASL or ACLs: `make test` runs Apache Kafka")
 
 
-async def _produce(access: KafkaAccess, topic: str) -> None:
-    producer = AIOKafkaProducer(**access.client_kwargs(), request_timeout_ms=5000)
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value=b"{}", key=b"x")
-    finally:
-        await producer.stop()
-
-
 async def test_an_anonymous_or_wrongly_authenticated_client_is_refused(loket: Loket) -> None:
     needs_sasl(loket)
     anonymous = KafkaAccess(loket.stack.kafka_bootstrap)
     wrong = KafkaAccess(loket.stack.kafka_bootstrap, KafkaLogin("gateway", "not-the-password"))
     for access in (anonymous, wrong):
         with pytest.raises(KafkaError):
-            await _produce(access, FACILITY_CAPACITY)
+            await produce_raw(access, FACILITY_CAPACITY)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +54,7 @@ async def test_a_principal_writes_only_its_own_topics(
 ) -> None:
     needs_sasl(loket)
     with pytest.raises(TopicAuthorizationFailedError):
-        await _produce(
+        await produce_raw(
             KafkaAccess(loket.stack.kafka_bootstrap, loket.stack.kafka_login(principal)), topic
         )
 

@@ -7,6 +7,7 @@ family: it runs beside `loket up`'s 1xxxx)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -150,6 +151,33 @@ def down(folder: Path, *, volumes: bool = True) -> None:
     compose(env_file(folder), "down", *(["--volumes"] if volumes else []), check=False)
 
 
+async def refuses_strangers(platform: ComposePlatform) -> list[str]:
+    """What an attacker meets first: raises if any of it gets through."""
+    from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+    from loket_contracts.topics import FACILITY_CAPACITY, VOUCHERS_COMMANDS
+
+    from loket_infra.kafka_tools import produce_raw
+
+    seen = []
+    async with httpx.AsyncClient(base_url=platform.gateway_url) as http:
+        resp = await http.get("/v1/applications")
+        if resp.status_code != 401 or "www-authenticate" not in resp.headers:
+            raise RuntimeError(f"an anonymous listing got {resp.status_code}")
+        seen.append("HTTP without a token: 401 with WWW-Authenticate")
+    strangers = [
+        ("anonymous", KafkaAccess(platform.kafka_bootstrap), FACILITY_CAPACITY, KafkaError),
+        ("facilities", platform.facility_access, VOUCHERS_COMMANDS, TopicAuthorizationFailedError),
+    ]
+    for who, target, topic, refusal in strangers:
+        try:
+            await produce_raw(target, topic)
+        except refusal:
+            seen.append(f"Kafka: {who} writing {topic} refused")
+            continue
+        raise RuntimeError(f"Kafka let {who} write {topic}")
+    return seen
+
+
 def demo(folder: Path) -> int:
     """The demo scenario against compose, on a fresh platform (volumes dropped after): the
     same outcomes as `make demo` or a non-zero exit."""
@@ -173,6 +201,8 @@ def demo(folder: Path) -> int:
                 f"{platform.gateway_url}, OIDC {platform.identity.issuer}, Kafka "
                 f"{platform.kafka_bootstrap} with SASL/SCRAM)"
             )
+            for line in asyncio.run(refuses_strangers(platform)):
+                console.print(line)
             outcomes = scenario.run_scenario(platform, console)
         except BaseException:
             console.print(f"failed; every container's log: {save_logs(folder)}")

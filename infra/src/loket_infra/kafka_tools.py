@@ -17,6 +17,16 @@ from pydantic import BaseModel
 TYPE_BY_BODY: dict[type[BaseModel], str] = {m: t for t, m in CAPACITY_BODIES.items()}
 
 
+async def produce_raw(target: KafkaAccess | str, topic: str, value: bytes = b"{}") -> None:
+    """One record as whoever `target` logs in as: raises KafkaError if the broker refuses."""
+    producer = AIOKafkaProducer(**access(target).client_kwargs(), request_timeout_ms=5000)
+    try:
+        await producer.start()
+        await producer.send_and_wait(topic, value=value, key=b"x")
+    finally:
+        await producer.stop()
+
+
 async def publish_capacity(
     target: KafkaAccess | str,
     events: list[BaseModel],
