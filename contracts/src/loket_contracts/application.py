@@ -21,6 +21,7 @@ from loket_contracts.messages import (
     Language,
     Needs,
     RuleOutcome,
+    SchemeVersion,
 )
 from loket_contracts.seals import Actor
 
@@ -120,6 +121,9 @@ class ApplicationInput(BaseModel):
     # Waiting this long for one answer tells a programme manager.
     stuck_notice_seconds: Seconds = DEFAULT_STUCK_NOTICE_S
     submitted_at: datetime
+    # The scheme version in force at submission: every decision of this application uses it.
+    # None: submitted before versions were pinned (pilot-2026).
+    scheme_version: SchemeVersion | None = None
 
 
 class ServiceEvent(BaseModel):

@@ -28,8 +28,11 @@ from loket_contracts.bounds import (
     Units,
 )
 from loket_contracts.capacity import AccessMode, PriorityArea, Unit
+from loket_contracts.scheme_sections import InvestorKind, Relationship
 
 # ---- shared shapes -------------------------------------------------------------------------
+
+SchemeVersion = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,39}$")]
 
 
 class LinkedEnterprise(BaseModel):
@@ -40,6 +43,28 @@ class LinkedEnterprise(BaseModel):
     staff_awu: Awu
     turnover_eur: Eur
     balance_sheet_eur: Eur
+    relationship: Relationship | None = Field(
+        default=None,
+        description="how it is linked: one of the four controls of Reg. (EU) 2023/2831 "
+        "Art. 2(2)(a)-(d) (then it is part of the single undertaking for de minimis), or "
+        "natural_persons_jointly (Rec. 2003/361 Annex Art. 3(3): it counts for the SME size "
+        "only). Not given: treated as a control, the cautious reading",
+    )
+
+
+class Investor(BaseModel):
+    """Who holds a share of the applicant (Rec. 2003/361 Annex Art. 3(2)): some investors leave
+    an enterprise autonomous at 25-50 % and do not count as public control."""
+
+    name: Name
+    kind: InvestorKind
+    share_pct: Percent
+    public_body: bool = False
+    invested_eur: Eur | None = Field(
+        default=None, description="business angels: their total investment in the applicant"
+    )
+    annual_budget_eur: Eur | None = Field(default=None, description="local authorities")
+    inhabitants: int | None = Field(default=None, ge=0, le=100_000_000)
 
 
 class PartnerEnterprise(BaseModel):
@@ -94,7 +119,11 @@ class Applicant(BaseModel):
     nace_code: str = Field(min_length=1, max_length=10, description="main activity, NACE Rev. 2")
     linked_enterprises: list[LinkedEnterprise] = Field(default_factory=list, max_length=50)
     partner_enterprises: list[PartnerEnterprise] = Field(default_factory=list, max_length=50)
-    public_bodies_share_pct: Percent = Decimal(0)
+    public_bodies_share_pct: Percent = Field(
+        default=Decimal(0),
+        description="capital or votes held by public bodies, investors listed below included",
+    )
+    investors: list[Investor] = Field(default_factory=list, max_length=50)
     previous_period: FinancialPeriod | None = Field(
         default=None, description="own figures for the period before the last closed one"
     )
@@ -176,6 +205,7 @@ class EligibilityRequested(BaseModel):
     applicant: Applicant
     priority_area: PriorityArea
     as_of: date
+    scheme_version: SchemeVersion | None = None  # None: pilot-2026, the first version
 
 
 class EligibilityDecided(BaseModel):
@@ -184,6 +214,10 @@ class EligibilityDecided(BaseModel):
     sme_category: Literal["micro", "small", "medium", "large"]
     scheme_version: str
     rules: list[RuleOutcome]
+    # From pilot-2026-r2: instruments the applicant may not get (GBER when in difficulty) and
+    # the single undertaking for de minimis (None: every linked enterprise, as before).
+    excluded_instruments: list[Literal["gber_art28"]] = Field(default_factory=list, max_length=1)
+    single_undertaking: list[Id] | None = Field(default=None, max_length=100)
 
     @property
     def failed_reasons(self) -> list[str]:
@@ -405,6 +439,9 @@ AID_RESERVED = "eu.loket.vouchers.aid.reserved.v1"
 SCREENING_REFUSED = "eu.loket.vouchers.screening.refused.v1"
 ISSUE_REQUESTED = "eu.loket.vouchers.issue.requested.v1"
 VOUCHER_ISSUED = "eu.loket.vouchers.issued.v1"
+# pilot-2026-r2: at issuance the de minimis headroom was gone; the aid was screened again
+# (body: AidReserved with the new instrument) and needs a new agreement before issuance.
+AID_RESCREENED = "eu.loket.vouchers.aid.rescreened.v1"
 RESERVATION_RELEASE_REQUESTED = "eu.loket.vouchers.release.requested.v1"
 RESERVATION_RELEASED = "eu.loket.vouchers.released.v1"
 
@@ -422,6 +459,8 @@ class ScreeningRequested(BaseModel):
     applicant_payment_eur: Eur
     as_of: date
     sme: bool = True  # from the eligibility decision: GBER Art. 28 is for SMEs only
+    excluded_instruments: list[Literal["gber_art28"]] = Field(default_factory=list, max_length=1)
+    scheme_version: SchemeVersion | None = None  # None: the service's own
     hold_ttl_seconds: Seconds | None = None  # default: the scheme's
 
 
@@ -652,6 +691,7 @@ BODIES: dict[str, type[BaseModel]] = {
     SCREENING_REQUESTED: ScreeningRequested,
     AID_RESERVED: AidReserved,
     SCREENING_REFUSED: ScreeningRefused,
+    AID_RESCREENED: AidReserved,
     ISSUE_REQUESTED: VoucherRef,
     VOUCHER_ISSUED: VoucherIssued,
     RESERVATION_RELEASE_REQUESTED: VoucherRef,

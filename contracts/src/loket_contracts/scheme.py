@@ -15,24 +15,17 @@ from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-T = TypeVar("T")
+from loket_contracts.scheme_sections import Exclusions, Groupings, InvestorExceptions
+from loket_contracts.sourced import Sourced
+
 DEFAULT_VERSION = "pilot-2026"
 
 
 class SchemeError(ValueError):
     """The scheme configuration is unusable; the message lists every problem."""
-
-
-class Sourced(BaseModel, Generic[T]):
-    """A configured value and the legal text it comes from."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    value: T
-    source: str = Field(min_length=8)
 
 
 class _Strict(BaseModel):
@@ -63,6 +56,8 @@ class Sme(_Strict):
     small: SizeClass
     medium: SizeClass
     ownership: Ownership
+    # pilot-2026-r2 on: investors that leave an enterprise autonomous (Annex Art. 3(2))
+    investor_exceptions: InvestorExceptions | None = None
 
     @model_validator(mode="after")
     def _increasing(self) -> Sme:
@@ -153,6 +148,8 @@ class StateAid(_Strict):
     # When a voucher ends with units unused: True records the aid actually used (and gives
     # the rest back to the budget), False keeps the aid granted at issuance on the ledger.
     aid_follows_use: Sourced[bool]
+    # pilot-2026-r2 on: the de minimis ceiling is checked again when the aid is granted
+    de_minimis_checked_at_grant: Sourced[bool] | None = None
 
     @model_validator(mode="after")
     def _sane(self) -> StateAid:
@@ -181,6 +178,10 @@ class Scheme(_Strict):
     lifecycle: Lifecycle
     state_aid: StateAid
     budgets: dict[str, dict[str, Sourced[Decimal]]]
+    # pilot-2026-r2 on (absent: the rules of pilot-2026, where difficulty refused all aid and
+    # every linked enterprise was part of the single undertaking)
+    exclusions: Exclusions | None = None
+    groupings: Groupings | None = None
 
     @model_validator(mode="after")
     def _holds_outlive_the_offer(self) -> Scheme:
@@ -226,6 +227,24 @@ def parse_scheme(text: str, origin: str = "<text>") -> Scheme:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise SchemeError(f"{origin}: invalid scheme configuration: {problems}") from exc
+
+
+def packaged_versions() -> list[Scheme]:
+    """Every scheme version shipped in this package, oldest first."""
+    folder = resources.files("loket_contracts").joinpath("schemes")
+    names = [p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")]
+    return sorted((load_scheme(n) for n in names), key=lambda s: s.valid_from)
+
+
+def scheme_in_force(today: date) -> Scheme:
+    """The version a new application is decided under: LOKET_SCHEME (or LOKET_SCHEME_FILE)
+    when set, else the packaged version most recently in force on `today`."""
+    if os.environ.get("LOKET_SCHEME") or os.environ.get("LOKET_SCHEME_FILE"):
+        return load_scheme()
+    valid = [s for s in packaged_versions() if s.valid_from <= today]
+    if not valid:
+        raise SchemeError(f"no scheme version is in force on {today}")
+    return valid[-1]
 
 
 @cache

@@ -87,6 +87,7 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
                 [
                     m.AID_RESERVED,
                     m.SCREENING_REFUSED,
+                    m.AID_RESCREENED,
                     m.VOUCHER_ISSUED,
                     m.RESERVATION_RELEASED,
                     m.VOUCHER_REDEEMED,

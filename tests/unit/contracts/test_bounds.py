@@ -51,8 +51,9 @@ INPUTS: dict[str, type[BaseModel]] = {
 def _is_decimal(schema: dict[str, Any]) -> bool:
     # pydantic writes a Decimal as a number or a numeric string; the number carries the bounds
     # and the string is validated to the same bounds.
+    # An optional Decimal adds a null.
     kinds = [s.get("type") for s in schema.get("anyOf", [])]
-    return sorted(k for k in kinds if k) == ["number", "string"]
+    return sorted(k for k in kinds if k and k != "null") == ["number", "string"]
 
 
 def unbounded(schema: dict[str, Any], defs: dict[str, Any], path: str) -> list[str]:

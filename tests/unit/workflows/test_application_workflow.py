@@ -142,7 +142,9 @@ def reply(cmd: SendCommand, eligible: bool | None = True) -> tuple[str, BaseMode
                 template_version="1",
                 text=TERMS_TEXT,
                 # a new offer (its event id ends in #n) renders a new text with a new hash
-                sha256=TERMS_SHA if "#" not in cmd.event_id else "b" * 64,
+                sha256=TERMS_SHA
+                if "#" not in cmd.event_id and "rescreen" not in cmd.event_id
+                else "b" * 64,
             )
         case m.CONFIRM_REQUESTED:
             return m.ALLOCATION_CONFIRMED, m.AllocationConfirmed(
@@ -184,9 +186,16 @@ class FakeServices:
     keeps a ledger of what the application holds at each service, as the services would."""
 
     def __init__(
-        self, client: Client, eligible: bool | None = True, pause_on: str | None = None
+        self,
+        client: Client,
+        eligible: bool | None = True,
+        pause_on: str | None = None,
+        at_grant: str | None = None,
     ) -> None:
         self.client, self.eligible = client, eligible
+        # The first issuance finds the de minimis headroom gone: "rescreened" into GBER
+        # Art. 28 at 50 %, or "refused" (no instrument left).
+        self.at_grant = at_grant
         self.sent: list[str] = []
         self.notices: list[str] = []
         self.held: set[str] = set()  # "hold" | "booking" | "reservation" | "voucher"
@@ -265,6 +274,30 @@ class FakeServices:
             await self.send_command(cmd)
 
     def answer(self, cmd: SendCommand) -> tuple[str, BaseModel] | None:
+        if cmd.type == m.ISSUE_REQUESTED and self.at_grant is not None:
+            at_grant, self.at_grant = self.at_grant, None
+            self.held.discard("voucher")  # nothing was issued: the reservation stays
+            self.held.add("reservation")
+            app = cmd.correlation_id
+            if at_grant == "refused":
+                return m.SCREENING_REFUSED, m.ScreeningRefused(
+                    application_id=app,
+                    code="de_minimis_headroom_exhausted",
+                    scheme_version="pilot-2026-r2",
+                    reason="no longer fits; GBER Art. 28 is not open to an undertaking in "
+                    "difficulty",
+                )
+            return m.AID_RESCREENED, m.AidReserved(
+                application_id=app,
+                instrument="gber_art28",
+                intensity=Decimal("0.5"),
+                aid_element_eur=Decimal(3000),
+                voucher_eur=Decimal(3000),
+                co_payment_eur=Decimal(3000),
+                de_minimis_headroom_after_eur=Decimal(0),
+                scheme_version="pilot-2026-r2",
+                reason="no longer fits; GBER Art. 28 applies at 50%",
+            )
         if cmd.type == m.REDEEM_REQUESTED:
             redemption = m.Redemption.model_validate_json(cmd.body_json)
             self.redeemed += redemption.market_value_eur
@@ -893,3 +926,56 @@ async def test_only_sealed_decisions_of_the_owner_or_a_manager_count(
         ("cancel", MANAGER.subject),
     ]
     assert status.reasons == ["cancelled by M. Manager: audit found misuse"]
+
+
+async def test_headroom_gone_at_the_grant_needs_a_new_agreement(env: WorkflowEnvironment) -> None:
+    """Reg. (EU) 2023/2831 Art. 3(4): checked again at issuance; a new instrument means new
+    terms and a new acceptance before the voucher, the booking kept meanwhile."""
+    services = FakeServices(env.client, at_grant="rescreened")
+
+    async def accept_twice(handle) -> None:
+        await wait_for_terms(handle)
+        await handle.execute_update(
+            ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256=TERMS_SHA)
+        )
+        for _ in range(300):  # the new terms, after the re-screening at issuance
+            if (await handle.query(ApplicationWorkflow.status)).terms_sha256 == "b" * 64:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("no new terms after the re-screening")
+        with pytest.raises(WorkflowUpdateFailedError):  # the first text no longer counts
+            await handle.execute_update(
+                ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256=TERMS_SHA)
+            )
+        await wait_for_stage(handle, Stage.AWAITING_ACCEPTANCE)
+        await handle.execute_update(
+            ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256="b" * 64)
+        )
+        await wait_for_stage(handle, Stage.VOUCHER_ISSUED)
+        await handle.execute_update(ApplicationWorkflow.cancel, Cancellation(reason="test ends"))
+
+    status = await run_with(env, services, application(), accept_twice)
+    assert services.commands.count(m.ISSUE_REQUESTED) == 2
+    assert services.commands.count(m.TERMS_REQUESTED) == 2
+    assert services.commands.count(m.CONFIRM_REQUESTED) == 1  # the booking was kept
+    assert "aid_rescreened" in services.notices
+    assert status.aid is not None and status.aid.instrument == "gber_art28"
+    assert status.aid.co_payment_eur == Decimal(3000)
+
+
+async def test_no_instrument_left_at_the_grant_refuses_and_gives_everything_back(
+    env: WorkflowEnvironment,
+) -> None:
+    services = FakeServices(env.client, at_grant="refused")
+
+    async def accept(handle) -> None:
+        await wait_for_terms(handle)
+        await handle.execute_update(
+            ApplicationWorkflow.accept_terms, TermsDecision(terms_sha256=TERMS_SHA)
+        )
+
+    status = await run_with(env, services, application(), accept)
+    assert status.stage == Stage.REFUSED
+    assert "not open to an undertaking in difficulty" in status.reasons[0]
+    assert services.held == set()  # the booking closed, the reservation released

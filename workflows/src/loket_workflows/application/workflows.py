@@ -73,6 +73,14 @@ class ServiceTimeout(Exception):
     pass
 
 
+def _single_undertaking(inp: ApplicationInput, decided: m.EligibilityDecided) -> list[str]:
+    """The other undertakings whose de minimis aid counts with the applicant's: as eligibility
+    grouped them (pilot-2026-r2), else every linked enterprise (pilot-2026)."""
+    if decided.single_undertaking is None:
+        return [e.undertaking_id for e in inp.applicant.linked_enterprises]
+    return [u for u in decided.single_undertaking if u != inp.applicant.undertaking_id]
+
+
 class Cancelled(Exception):
     pass
 
@@ -111,6 +119,7 @@ class ApplicationWorkflow:
         self._batching = False
         self._queued: list[SendCommand] = []
         self._asks_again = False  # ask-again-v1, decided at the start of a run
+        self._rescreens = 0  # grant-time-de-minimis-v1: new agreements after a re-screening
 
     # ---- signals, updates, queries ------------------------------------------------------
 
@@ -294,6 +303,7 @@ class ApplicationWorkflow:
                 applicant=inp.applicant,
                 priority_area=inp.priority_area,
                 as_of=today,
+                scheme_version=inp.scheme_version,
             ),
             m.EligibilityDecided,
             m.ELIGIBILITY_DECIDED,
@@ -375,15 +385,21 @@ class ApplicationWorkflow:
             self._tracks_delivery
         ):  # from here the booking, then the voucher, are what must be given back
             self._holding, self._booked = False, True
-        issued = await self._ask(
-            topics.VOUCHERS_COMMANDS,
-            m.ISSUE_REQUESTED,
-            "issue",
-            m.VoucherRef(application_id=app_id),
-            m.VoucherIssued,
-            m.VOUCHER_ISSUED,
-            cancellable=False,
-        )
+        if workflow.patched("grant-time-de-minimis-v1"):
+            got = await self._issue_checked(inp)
+            if isinstance(got, str):
+                return got
+            issued = got
+        else:
+            issued = await self._ask(
+                topics.VOUCHERS_COMMANDS,
+                m.ISSUE_REQUESTED,
+                "issue",
+                m.VoucherRef(application_id=app_id),
+                m.VoucherIssued,
+                m.VOUCHER_ISSUED,
+                cancellable=False,
+            )
         if self._tracks_delivery:
             self._reserved, self._voucher_active = False, True
         self._status.voucher_id = issued.voucher_id
@@ -391,6 +407,61 @@ class ApplicationWorkflow:
             f"voucher {issued.voucher_id} for EUR {issued.voucher_eur:,.2f} ({issued.instrument})"
         ]
         return "issued"
+
+    async def _issue_checked(self, inp: ApplicationInput) -> m.VoucherIssued | str:
+        """grant-time-de-minimis-v1: the vouchers service checks the de minimis ceiling again
+        at the grant (scheme pilot-2026-r2). If aid granted meanwhile used the headroom, the
+        aid is screened again: a new instrument means new terms and a new acceptance (the
+        booking stays), no instrument left means a refusal with the reason."""
+        app_id = inp.application_id
+        while True:
+            again = f"-rescreen{self._rescreens}" if self._rescreens else ""
+            sent = await self._send(
+                topics.VOUCHERS_COMMANDS,
+                m.ISSUE_REQUESTED,
+                "issue" + again,
+                m.VoucherRef(application_id=app_id),
+            )
+            got = await self._receive(
+                m.VOUCHER_ISSUED,
+                m.AID_RESCREENED,
+                m.SCREENING_REFUSED,
+                cancellable=False,
+                resend=[sent],
+            )
+            if got.type == m.VOUCHER_ISSUED:
+                return m.VoucherIssued.model_validate_json(got.data)
+            if got.type == m.SCREENING_REFUSED:
+                refused = m.ScreeningRefused.model_validate_json(got.data)
+                await self._compensate()
+                await self._finish(Stage.REFUSED, [refused.reason])
+                return "finished"
+            aid = m.AidReserved.model_validate_json(got.data)
+            self._rescreens += 1
+            if self._rescreens > MAX_REALLOCATIONS:
+                await self._compensate()
+                await self._finish(Stage.FAILED, [f"aid screened again too often: {aid.reason}"])
+                return "finished"
+            self._set_aid(aid)
+            self._status.reasons = [f"screened again at the grant: {aid.reason}"]
+            self._terms, self._status.terms_sha256, self._status.acceptance = None, None, None
+            self._decision = None  # the old text's acceptance does not carry over
+            await self._notify(
+                "applicant",
+                "aid_rescreened",
+                f"Before your voucher could be issued: {aid.reason}. New terms follow.",
+            )
+            agreed = await self._agree(inp, self._status.allocation, aid)
+            if agreed != "accepted":
+                return agreed
+            await self._enter(Stage.ISSUING)
+            if self._status.acceptance is not None:
+                await self._send(
+                    topics.CHARTER_COMMANDS,
+                    m.ACCEPTANCE_RECORDED,
+                    "acceptance" + f"-rescreen{self._rescreens}",
+                    self._status.acceptance,
+                )
 
     async def _deliver(self, inp: ApplicationInput) -> str:
         """8. Facilities deliver and the voucher pays, until it is used up, expires, loses its
@@ -655,7 +726,7 @@ class ApplicationWorkflow:
             m.ScreeningRequested(
                 application_id=app_id,
                 undertaking_id=inp.applicant.undertaking_id,
-                linked_undertakings=[e.undertaking_id for e in inp.applicant.linked_enterprises],
+                linked_undertakings=_single_undertaking(inp, decided),
                 declared_prior_aid=inp.applicant.declared_prior_aid,
                 call_id=inp.call_id,
                 priority_area=inp.priority_area,
@@ -664,6 +735,8 @@ class ApplicationWorkflow:
                 as_of=today,
                 sme=decided.sme_category != "large",
                 hold_ttl_seconds=inp.hold_ttl_seconds,
+                excluded_instruments=decided.excluded_instruments,
+                scheme_version=inp.scheme_version,
             ),
         )
         screened = await self._receive(m.AID_RESERVED, m.SCREENING_REFUSED, resend=[screening])
@@ -679,6 +752,10 @@ class ApplicationWorkflow:
             return "finished"
         self._reserved = True
         aid = m.AidReserved.model_validate_json(screened.data)
+        self._set_aid(aid)
+        return await self._agree(inp, placed.lines, aid)
+
+    def _set_aid(self, aid: m.AidReserved) -> None:
         self._status.aid = AidSummary(
             instrument=aid.instrument,
             intensity=aid.intensity,
@@ -688,17 +765,24 @@ class ApplicationWorkflow:
             reason=aid.reason,
         )
 
+    async def _agree(
+        self, inp: ApplicationInput, lines: list[m.AllocatedLine], aid: m.AidReserved
+    ) -> str:
+        """5.-6. Terms for this bundle and aid, and the applicant's answer: "accepted",
+        "finished" or "reallocate"."""
+        app_id = inp.application_id
+        again = f"-rescreen{self._rescreens}" if self._rescreens else ""  # new event ids
         # 5. terms
         await self._enter(Stage.TERMS)
         rendered = await self._ask(
             topics.CHARTER_COMMANDS,
             m.TERMS_REQUESTED,
-            "terms",
+            "terms" + again,
             m.TermsRequested(
                 application_id=app_id,
                 applicant_name=inp.applicant.name,
                 applicant_country=inp.applicant.country,
-                lines=placed.lines,
+                lines=lines,
                 instrument=aid.instrument,
                 aid_element_eur=aid.aid_element_eur,
                 voucher_eur=aid.voucher_eur,

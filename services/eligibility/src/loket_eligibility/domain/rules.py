@@ -6,13 +6,16 @@ scheme configuration and one sentence a founder understands.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from loket_contracts.messages import Applicant, RuleOutcome
 from loket_contracts.scheme import Scheme, Sourced
+
+from loket_eligibility.domain.exclusions import NO_AID, apply_exclusions
+from loket_eligibility.domain.groupings import read_investors, single_undertaking
 
 SIZE_CLASSES = ("micro", "small", "medium")
 
@@ -22,6 +25,8 @@ class Decision:
     outcome: str  # eligible | ineligible | manual_review
     sme_category: str
     rules: list[RuleOutcome]
+    excluded_instruments: list[str] = field(default_factory=list)
+    single_undertaking: list[str] | None = None  # None: every linked enterprise (pilot-2026)
 
 
 @dataclass(frozen=True)
@@ -137,9 +142,12 @@ def check_sme(applicant: Applicant, scheme: Scheme) -> tuple[str, RuleOutcome]:
     return category, _outcome("sme.size", rule, scheme, True, f"{category} enterprise: {described}")
 
 
-def check_public_control(applicant: Applicant, scheme: Scheme) -> RuleOutcome:
+def check_public_control(
+    applicant: Applicant, scheme: Scheme, excepted_pct: Decimal = Decimal(0)
+) -> RuleOutcome:
+    """Annex Art. 3(4); `excepted_pct`: held by public investors of Art. 3(2), not counted."""
     limit = scheme.sme.ownership.public_body_max_share_pct_exclusive
-    share = applicant.public_bodies_share_pct
+    share = max(Decimal(0), applicant.public_bodies_share_pct - excepted_pct)
     if share >= limit.value:
         return _outcome(
             "sme.public_control",
@@ -154,7 +162,12 @@ def check_public_control(applicant: Applicant, scheme: Scheme) -> RuleOutcome:
         limit,
         scheme,
         True,
-        f"public bodies hold {share}%, below {limit.value}%",
+        f"public bodies hold {share}%, below {limit.value}%"
+        + (
+            f" (not counting {excepted_pct}% held by investors of Annex Art. 3(2))"
+            if excepted_pct
+            else ""
+        ),
     )
 
 
@@ -333,7 +346,7 @@ def check_difficulty(
                 scheme,
                 False,
                 "more than half of the subscribed capital has disappeared through "
-                "accumulated losses: an undertaking in difficulty gets no aid",
+                "accumulated losses" + NO_AID,
             )
         )
     else:
@@ -386,7 +399,7 @@ def check_difficulty(
                     GBER_2_18,
                     scheme,
                     False,
-                    f"{failing}: an undertaking in difficulty gets no aid",
+                    failing + NO_AID,
                 )
             )
         else:
@@ -419,11 +432,17 @@ def check_recovery_order(applicant: Applicant, scheme: Scheme) -> RuleOutcome:
 
 def decide(applicant: Applicant, priority_area: str, as_of: date, scheme: Scheme) -> Decision:
     category, sme = check_sme(applicant, scheme)
-    public = check_public_control(applicant, scheme)
+    investors = read_investors(applicant, scheme)
+    public = check_public_control(applicant, scheme, investors.public_share_excepted_pct)
     if not public.passed:
         category = "large"
+    difficulty, excluded = apply_exclusions(
+        check_difficulty(applicant, category, as_of, scheme), scheme
+    )
+    members, grouping = single_undertaking(applicant, scheme)
     rules = [
         sme,
+        *([investors.outcome] if investors.outcome else []),
         public,
         check_country("country.established", applicant.country, "established in", scheme),
         check_country(
@@ -432,8 +451,9 @@ def decide(applicant: Applicant, priority_area: str, as_of: date, scheme: Scheme
         check_priority_area(priority_area, scheme),
         check_startup_or_scaleup(applicant, category, as_of, scheme),
         check_sector(applicant, scheme),
-        *check_difficulty(applicant, category, as_of, scheme),
+        *difficulty,
         check_recovery_order(applicant, scheme),
+        *([grouping] if grouping else []),
     ]
     if not all(r.passed for r in rules):
         outcome = "ineligible"
@@ -441,4 +461,4 @@ def decide(applicant: Applicant, priority_area: str, as_of: date, scheme: Scheme
         outcome = "manual_review"
     else:
         outcome = "eligible"
-    return Decision(outcome=outcome, sme_category=category, rules=rules)
+    return Decision(outcome, category, rules, excluded, members)

@@ -21,7 +21,8 @@ emit = Emitter(topics.ELIGIBILITY_EVENTS, SOURCE)
 
 def on_eligibility_requested(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     cmd = event.decode(m.EligibilityRequested)
-    scheme = load_scheme()
+    # The version the application was submitted under (none given: the first one).
+    scheme = load_scheme(cmd.scheme_version)
     decision = decide(cmd.applicant, cmd.priority_area, cmd.as_of, scheme)
     session.add(
         EligibilityDecisionRow(
@@ -39,6 +40,8 @@ def on_eligibility_requested(session: Session, event: CloudEvent) -> Sequence[Ou
         sme_category=decision.sme_category,
         scheme_version=scheme.version,
         rules=decision.rules,
+        excluded_instruments=decision.excluded_instruments,
+        single_undertaking=decision.single_undertaking,
     )
     return [emit(m.ELIGIBILITY_DECIDED, body, cmd.application_id)]
 

@@ -25,6 +25,7 @@ from loket_contracts.application import (
 from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, Eur
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.messages import Applicant, Language, Needs
+from loket_contracts.scheme import scheme_in_force
 from loket_contracts.topics import CHARTER_QUERIES
 from loket_messaging.db import unit_of_work
 from pydantic import BaseModel, Field, field_validator
@@ -122,6 +123,7 @@ async def submit(
         resend_after_seconds=state.resend_after_s,
         stuck_notice_seconds=state.stuck_notice_s,
         submitted_at=datetime.now(UTC),
+        scheme_version=scheme_in_force(datetime.now(UTC).date()).version,
     )
     if idempotency_key is not None:
         inp = await asyncio.to_thread(

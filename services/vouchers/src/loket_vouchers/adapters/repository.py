@@ -52,14 +52,21 @@ def lock_single_undertaking(session: Session, undertaking_ids: list[str]) -> Non
 
 
 def ledger(
-    session: Session, undertaking_ids: list[str], declared: list[DeclaredAid]
+    session: Session,
+    undertaking_ids: list[str],
+    declared: list[DeclaredAid],
+    *,
+    statuses: tuple[str, ...] = ("reserved", "granted"),
+    besides: str | None = None,
 ) -> list[LedgerEntry]:
-    """The single undertaking's aid: what this scheme reserved or granted, plus declared aid."""
+    """The single undertaking's aid: what this scheme reserved or granted (`statuses`), plus
+    declared aid; `besides`: leave that application's own row out."""
     rows = session.scalars(
         select(AidRow).where(
             col(AidRow.undertaking_id).in_(undertaking_ids),
             col(AidRow.instrument).in_(("de_minimis", "gber_art28")),
-            col(AidRow.status).in_(("reserved", "granted")),
+            col(AidRow.status).in_(statuses),
+            col(AidRow.application_id) != (besides or ""),
         )
     ).all()
     entries = [LedgerEntry(r.grant_date, r.aid_element_eur, r.instrument) for r in rows]

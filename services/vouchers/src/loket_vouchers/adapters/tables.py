@@ -51,6 +51,11 @@ class AidRow(SQLModel, table=True):
     legal_source: str
     reason: str
     voucher_id: str | None = Field(default=None, max_length=60)
+    # What the screening knew, for the check at the grant (pilot-2026-r2 on): the single
+    # undertaking's ids, SME or not, instruments excluded (JSON lists; None before 0003).
+    single_undertaking_json: str | None = None
+    sme: bool | None = None
+    excluded_json: str | None = None
     # Use of the voucher (SPEC lifecycle step 8): market value of the access it covers, what
     # deliveries used of it, and how it ended. `aid_element_eur` is corrected at closure.
     market_value_eur: Decimal = Field(default=Decimal(0), sa_column=money())

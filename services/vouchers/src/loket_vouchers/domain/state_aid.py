@@ -6,6 +6,10 @@ Order of preference for a voucher's aid element (SPEC, domain rules):
 3. GBER Art. 28 for SMEs: 100 % while the undertaking's Art. 28 aid stays within the cap over
    three years, otherwise 50 % intensity with the rest as co-payment;
 4. otherwise manual review. Never a silent grant.
+
+From pilot-2026-r2 an undertaking in difficulty has no GBER instrument (GBER Art. 1(4)(c)):
+if de minimis does not fit, the application is refused with that reason. And the de minimis
+ceiling is checked again at the grant (`fits_at_grant`), against the aid granted by then.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Screening:
-    instrument: str  # no_aid | de_minimis | gber_art28 | manual_review
+    instrument: str  # no_aid | de_minimis | gber_art28 | manual_review | refused
     intensity: Decimal
     aid_element_eur: Decimal  # the aid granted (= the voucher)
     co_payment_eur: Decimal  # what the applicant pays the facilities
@@ -77,6 +81,7 @@ def screen(
     grant_date: date,
     is_sme: bool,
     scheme: Scheme,
+    excluded: frozenset[str] = frozenset(),
 ) -> Screening:
     sa = scheme.state_aid
     aid = aid_element(market_value_eur, applicant_payment_eur)
@@ -114,6 +119,18 @@ def screen(
         f"{_eur(dm_headroom)} left by {_eur(dm_used)} in the three years to {grant_date}, "
         "and de minimis is all or nothing"
     )
+    if "gber_art28" in excluded and scheme.exclusions is not None:
+        return Screening(
+            "refused",
+            Decimal(0),
+            Decimal(0),
+            payment,
+            dm_headroom,
+            a28_headroom,
+            scheme.exclusions.difficulty_removes.source,
+            f"{dm_note}; GBER Art. 28 is not open to an undertaking in difficulty "
+            "(GBER Art. 1(4)(c)): no aid can be granted",
+        )
     if not is_sme:
         return Screening(
             "manual_review",
@@ -166,3 +183,32 @@ def screen(
         f"{_eur(aid)} at 100 %, so GBER Art. 28 applies at {intensity:.0%}: voucher "
         f"{_eur(voucher)}, co-payment by the applicant {_eur(co_payment)}",
     )
+
+
+@dataclass(frozen=True)
+class GrantCheck:
+    fits: bool
+    headroom_eur: Decimal
+    used_eur: Decimal
+    reason: str
+
+
+def fits_at_grant(
+    aid_eur: Decimal, granted: list[LedgerEntry], grant_date: date, scheme: Scheme
+) -> GrantCheck:
+    """De minimis is granted when the legal right is conferred (Reg. (EU) 2023/2831 Art. 3(4)):
+    the rolling three years end on the grant date and hold what was granted by then."""
+    sa = scheme.state_aid
+    used = used_in_window(granted, "de_minimis", grant_date, sa.de_minimis_window_years.value)
+    headroom = max(Decimal(0), sa.de_minimis_ceiling_eur.value - used)
+    if aid_eur <= headroom:
+        reason = (
+            f"checked again at the grant on {grant_date}: {_eur(aid_eur)} fits the de minimis "
+            f"headroom of {_eur(headroom)}"
+        )
+        return GrantCheck(True, headroom, used, reason)
+    reason = (
+        f"at the grant on {grant_date} the single undertaking had received {_eur(used)} of de "
+        f"minimis aid in three years, leaving {_eur(headroom)}: {_eur(aid_eur)} no longer fits"
+    )
+    return GrantCheck(False, headroom, used, reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -25,6 +26,7 @@ from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow
 from loket_vouchers.domain.redemption import RedemptionRefused, close_voucher, redemption_amount
 from loket_vouchers.domain.state_aid import screen as screen_aid
 from loket_vouchers.domain.state_aid import used_in_window
+from loket_vouchers.grant_check import recheck
 
 SOURCE = "loket/vouchers"
 EXPIRY_SWEEP_S = 5.0
@@ -53,20 +55,27 @@ class VoucherHandlers:
     def __init__(self, scheme: Scheme) -> None:
         self.scheme = scheme
 
-    def _refused(self, cmd: m.ScreeningRequested, code: str, reason: str) -> list[Outgoing]:
+    def scheme_of(self, version: str | None) -> Scheme:
+        """The version an application was submitted under (none given: the bound one)."""
+        return self.scheme if version in (None, self.scheme.version) else load_scheme(version)
+
+    def _refused(
+        self, application_id: str, code: str, reason: str, version: str | None = None
+    ) -> list[Outgoing]:
         body = m.ScreeningRefused(
-            application_id=cmd.application_id,
+            application_id=application_id,
             code=code,
-            scheme_version=self.scheme.version,
+            scheme_version=version or self.scheme.version,
             reason=reason,
         )
-        return [emit(m.SCREENING_REFUSED, body, cmd.application_id)]
+        return [emit(m.SCREENING_REFUSED, body, application_id)]
 
     def on_screening_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         cmd = event.decode(m.ScreeningRequested)
         existing = session.get(AidRow, cmd.application_id)
         if existing is not None and existing.status in ("reserved", "granted"):
             return [emit(m.AID_RESERVED, _reserved_body(existing), cmd.application_id)]
+        scheme = self.scheme_of(cmd.scheme_version)
         group = [cmd.undertaking_id, *cmd.linked_undertakings]
         repo.lock_single_undertaking(session, group)
         # What any member of the single undertaking declared before counts too.
@@ -78,20 +87,31 @@ class VoucherHandlers:
             entries,
             cmd.as_of,
             cmd.sme,
-            self.scheme,
+            scheme,
+            frozenset(cmd.excluded_instruments),
         )
-        if result.instrument == "manual_review":
-            return self._refused(cmd, "manual_review", result.reason)
+        app_id, version = cmd.application_id, scheme.version
+        if result.instrument in ("manual_review", "refused"):
+            code = (
+                "manual_review"
+                if result.instrument == "manual_review"
+                else "de_minimis_headroom_exhausted"
+            )
+            return self._refused(app_id, code, result.reason, version)
         if session.get(CallBudgetRow, (cmd.call_id, cmd.priority_area)) is None:
             return self._refused(
-                cmd, "unknown_call", f"call {cmd.call_id} has no budget for {cmd.priority_area}"
+                app_id,
+                "unknown_call",
+                f"call {cmd.call_id} has no budget for {cmd.priority_area}",
+                version,
             )
         if not repo.reserve_budget(session, cmd.call_id, cmd.priority_area, result.aid_element_eur):
             return self._refused(
-                cmd,
+                app_id,
                 "budget_exhausted",
                 f"the {cmd.priority_area} budget of call {cmd.call_id} cannot "
                 f"cover €{result.aid_element_eur:,.2f}",
+                version,
             )
         if existing is not None:  # a released reservation screened again (re-allocation)
             session.delete(existing)
@@ -110,10 +130,13 @@ class VoucherHandlers:
             status="reserved",
             hold_expires_at=utcnow() + timedelta(seconds=ttl),
             grant_date=cmd.as_of,
-            scheme_version=self.scheme.version,
+            scheme_version=scheme.version,
             legal_source=result.legal_source,
             reason=result.reason,
             market_value_eur=cmd.market_value_eur,
+            single_undertaking_json=json.dumps(sorted(set(group))),
+            sme=cmd.sme,
+            excluded_json=json.dumps(cmd.excluded_instruments),
         )
         session.add(row)
         for declared in cmd.declared_prior_aid:
@@ -137,6 +160,13 @@ class VoucherHandlers:
                 f"no reservation to issue a voucher from for {cmd.application_id} "
                 f"(reservation {status})"
             )
+        if row.status == "reserved" and self._checked_at_grant(row):
+            checked = recheck(session, row, self.scheme_of(row.scheme_version))
+            if checked.outcome == "switched":  # a new agreement first, then issuance
+                return [emit(m.AID_RESCREENED, _reserved_body(row), row.application_id)]
+            if checked.outcome == "refused":  # the workflow gives back booking and budget
+                code = "de_minimis_headroom_exhausted"
+                return self._refused(row.application_id, code, checked.reason, row.scheme_version)
         if row.status == "reserved":
             # De minimis aid is granted when the legal right is conferred: at issuance.
             repo.move_budget(
@@ -157,6 +187,10 @@ class VoucherHandlers:
             granted_on=row.grant_date,
         )
         return [emit(m.VOUCHER_ISSUED, body, row.application_id)]
+
+    def _checked_at_grant(self, row: AidRow) -> bool:
+        rule = self.scheme_of(row.scheme_version).state_aid.de_minimis_checked_at_grant
+        return row.instrument == "de_minimis" and rule is not None and rule.value
 
     def on_redeem_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         cmd = event.decode(m.Redemption)
