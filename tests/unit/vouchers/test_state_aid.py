@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from loket_contracts.scheme import load_scheme
-from loket_vouchers.domain.state_aid import LedgerEntry, aid_element, screen
+from loket_vouchers.domain.state_aid import LedgerEntry, aid_element, fits_at_grant, screen
 
 SCHEME = load_scheme("pilot-2026")
 TODAY = date(2026, 11, 28)
@@ -86,3 +86,41 @@ def test_not_an_sme_and_no_de_minimis_room_goes_to_manual_review() -> None:
     assert result.instrument == "manual_review"
     assert result.aid_element_eur == 0
     assert "SMEs only" in result.reason
+
+
+# ---- pilot-2026-r2 -------------------------------------------------------------------------
+
+R2 = load_scheme("pilot-2026-r2")
+
+
+@pytest.mark.parametrize(("prior", "instrument"), [(290_000, "de_minimis"), (290_001, "refused")])
+def test_in_difficulty_de_minimis_or_nothing_gber_1_4_c(prior: int, instrument: str) -> None:
+    result = screen(
+        Decimal(10_000), Decimal(0), [dm(prior)], TODAY, True, R2, frozenset({"gber_art28"})
+    )
+    assert result.instrument == instrument
+    if instrument == "refused":
+        assert "Art. 1(4)(c)" in result.legal_source and "no aid can be granted" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("granted", "aid", "fits"),
+    [
+        (290_000, 10_000, True),  # exactly the ceiling on the grant date
+        (290_000, Decimal("10000.01"), False),
+        (0, 300_000, True),
+    ],
+)
+def test_checked_again_at_the_grant_reg_2023_2831_art_3_4(
+    granted: int, aid: int | Decimal, fits: bool
+) -> None:
+    check = fits_at_grant(Decimal(aid), [dm(granted)], TODAY, R2)
+    assert check.fits is fits
+    assert check.headroom_eur == Decimal(300_000 - granted)
+
+
+def test_at_the_grant_the_three_years_end_on_the_grant_date() -> None:
+    # Aid granted three years and a day before the grant has left the window by then.
+    old = dm(299_000, date(2023, 11, 28))
+    assert fits_at_grant(Decimal(50_000), [old], TODAY, R2).fits
+    assert not fits_at_grant(Decimal(50_000), [old], TODAY - timedelta(days=1), R2).fits

@@ -17,20 +17,15 @@ from decimal import Decimal
 from loket_contracts.messages import Applicant, Investor, RuleOutcome
 from loket_contracts.scheme import Scheme
 
+from loket_eligibility.domain.outcomes import outcome
+
 CONTROL = "majority_voting_rights"  # an undeclared relationship: the cautious reading
 
 
 def _outcome(
     rule_id: str, source: str, scheme: Scheme, reason: str, review: bool = False
 ) -> RuleOutcome:
-    return RuleOutcome(
-        rule_id=rule_id,
-        passed=True,
-        legal_source=source,
-        reason=reason,
-        needs_review=review,
-        scheme_version=scheme.version,
-    )
+    return outcome(rule_id, source, scheme, True, reason, review)  # informs, never refuses
 
 
 def single_undertaking(

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from loket_contracts.messages import Applicant, RuleOutcome
-from loket_contracts.scheme import Scheme, Sourced
+from loket_contracts.scheme import Scheme
 
 from loket_eligibility.domain.exclusions import NO_AID, apply_exclusions
 from loket_eligibility.domain.groupings import read_investors, single_undertaking
+from loket_eligibility.domain.outcomes import outcome as _outcome
 
 SIZE_CLASSES = ("micro", "small", "medium")
 
@@ -45,25 +45,6 @@ class Figures:
 
 def _eur(amount: Decimal) -> str:
     return f"€{amount:,.0f}"
-
-
-def _outcome(
-    rule_id: str,
-    rule: Sourced[Any] | str,
-    scheme: Scheme,
-    passed: bool,
-    reason: str,
-    needs_review: bool = False,
-) -> RuleOutcome:
-    source = rule.source if isinstance(rule, Sourced) else rule
-    return RuleOutcome(
-        rule_id=rule_id,
-        passed=passed,
-        legal_source=source,
-        reason=reason,
-        needs_review=needs_review,
-        scheme_version=scheme.version,
-    )
 
 
 # ---- SME status: Rec. 2003/361/EC ----------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.envelope import CloudEvent
-from loket_contracts.scheme import load_scheme
+from loket_contracts.scheme import load_scheme, packaged_versions
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from sqlmodel import Session
 
@@ -47,5 +47,8 @@ def on_eligibility_requested(session: Session, event: CloudEvent) -> Sequence[Ou
 
 
 def register(runtime: ServiceRuntime) -> None:
-    load_scheme()  # a bad scheme configuration stops the service here, loudly
+    # A bad scheme configuration, of any version an application may carry, stops the
+    # service here, loudly.
+    load_scheme()
+    packaged_versions()
     runtime.handle(topics.ELIGIBILITY_COMMANDS, m.ELIGIBILITY_REQUESTED, on_eligibility_requested)

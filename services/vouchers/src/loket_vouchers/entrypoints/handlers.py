@@ -13,7 +13,7 @@ from decimal import Decimal
 from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.envelope import CloudEvent
-from loket_contracts.scheme import Scheme, load_scheme
+from loket_contracts.scheme import Scheme, load_scheme, packaged_versions
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
 from loket_messaging.db import unit_of_work
@@ -401,6 +401,7 @@ def voucher_id_for(application_id: str) -> str:
 
 def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> VoucherHandlers:
     handlers = VoucherHandlers(scheme or load_scheme())  # a bad scheme stops the service here
+    packaged_versions()  # and so does a bad version that an application may carry
     for type_, handler in (
         (m.SCREENING_REQUESTED, handlers.on_screening_requested),
         (m.ISSUE_REQUESTED, handlers.on_issue_requested),
