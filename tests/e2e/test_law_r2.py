@@ -14,7 +14,7 @@ from .test_state_aid import accept_and_issue, declared
 async def test_aid_granted_meanwhile_moves_the_second_voucher_to_art28_with_new_terms(
     loket: Loket,
 ) -> None:
-    """Reg. (EU) 2023/2831 Art. 3(4): two applications of one undertaking are screened into
+    """Reg. (EU) 2023/2831 Art. 3(3): two applications of one undertaking are screened into
     de minimis (€150,000 before, €60,000 each); a third declares €50,000 granted since. The
     first issued still fits (€260,000); the second no longer does and gets GBER Art. 28 with
     a new agreement to accept. The de minimis ledger never passes €300,000."""

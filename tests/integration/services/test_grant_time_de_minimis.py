@@ -1,4 +1,4 @@
-"""De minimis checked again at the grant (pilot-2026-r2; Reg. (EU) 2023/2831 Art. 3(4): granted
+"""De minimis checked again at the grant (pilot-2026-r2; Reg. (EU) 2023/2831 Art. 3(3): granted
 when the legal right is conferred, here at issuance), on SQLite and PostgreSQL.
 
 Two applications of one undertaking are screened into de minimis (€100,000 each, €200,000 of

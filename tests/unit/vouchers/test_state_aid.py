@@ -111,7 +111,7 @@ def test_in_difficulty_de_minimis_or_nothing_gber_1_4_c(prior: int, instrument: 
         (0, 300_000, True),
     ],
 )
-def test_checked_again_at_the_grant_reg_2023_2831_art_3_4(
+def test_checked_again_at_the_grant_reg_2023_2831_art_3_3(
     granted: int, aid: int | Decimal, fits: bool
 ) -> None:
     check = fits_at_grant(Decimal(aid), [dm(granted)], TODAY, R2)

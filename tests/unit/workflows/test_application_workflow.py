@@ -929,7 +929,7 @@ async def test_only_sealed_decisions_of_the_owner_or_a_manager_count(
 
 
 async def test_headroom_gone_at_the_grant_needs_a_new_agreement(env: WorkflowEnvironment) -> None:
-    """Reg. (EU) 2023/2831 Art. 3(4): checked again at issuance; a new instrument means new
+    """Reg. (EU) 2023/2831 Art. 3(3): checked again at issuance; a new instrument means new
     terms and a new acceptance before the voucher, the booking kept meanwhile."""
     services = FakeServices(env.client, at_grant="rescreened")
 

@@ -1,7 +1,7 @@
 """The de minimis ceiling checked again at the grant (pilot-2026-r2 on).
 
 De minimis aid is granted when the legal right to it is conferred (Reg. (EU) 2023/2831
-Art. 3(4)): here at issuance, after acceptance, possibly weeks after the screening. Aid
+Art. 3(3)): here at issuance, after acceptance, possibly weeks after the screening. Aid
 granted to the single undertaking meanwhile (another application issued first, aid declared
 since) may have used the headroom. Then the aid is screened again with everything known now:
 GBER Art. 28 (at 100 %, or 50 % with a co-payment) needs a new agreement; no instrument left

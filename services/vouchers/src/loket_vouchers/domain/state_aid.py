@@ -196,7 +196,7 @@ class GrantCheck:
 def fits_at_grant(
     aid_eur: Decimal, granted: list[LedgerEntry], grant_date: date, scheme: Scheme
 ) -> GrantCheck:
-    """De minimis is granted when the legal right is conferred (Reg. (EU) 2023/2831 Art. 3(4)):
+    """De minimis is granted when the legal right is conferred (Reg. (EU) 2023/2831 Art. 3(3)):
     the rolling three years end on the grant date and hold what was granted by then."""
     sa = scheme.state_aid
     used = used_in_window(granted, "de_minimis", grant_date, sa.de_minimis_window_years.value)
