@@ -32,6 +32,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
+metadata.max.idle.interval.ms=5000
 PROPS
 if [ "$CLIENT" = SASL_PLAINTEXT ]; then
   cat >> "$PROPS" <<PROPS

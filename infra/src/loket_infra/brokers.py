@@ -149,6 +149,9 @@ def apache_kafka(
         "group.initial.rebalance.delay.ms=0",
         f"group.min.session.timeout.ms={SESSION_TIMEOUT_MS}",
         "auto.create.topics.enable=false",
+        # The controller appends a no-op record to the metadata log when idle; every 500 ms
+        # (the default) keeps an idle broker busy for nothing.
+        "metadata.max.idle.interval.ms=5000",
     ]
     if users:
         admin, controller = users["admin"], users.get("controller", users["admin"])

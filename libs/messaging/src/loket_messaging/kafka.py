@@ -9,8 +9,11 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from faststream.security import SASLScram512
 
-# The 500 ms default lets an idle partition fetch wait up to half a second per hop.
-FETCH_MAX_WAIT_MS = 20
+# How long the broker may park a fetch that finds nothing. Apache Kafka answers a parked fetch
+# as soon as a record arrives, so a long wait costs no latency and lets an idle consumer rest
+# (at 20 ms each consumer asks 50 times a second). tansu does not wake parked fetches, only
+# re-polls within the wait: its lane (the demo) sets LOKET_KAFKA_FETCH_MAX_WAIT_MS=20.
+FETCH_MAX_WAIT_MS = 500
 # Apache Kafka's default group.min.session.timeout.ms. The embedded stack goes shorter
 # (tansu holds a group join for half the session timeout) through LOKET_KAFKA_SESSION_TIMEOUT_MS.
 DEFAULT_SESSION_TIMEOUT_MS = 6000

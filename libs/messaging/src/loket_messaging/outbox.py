@@ -8,7 +8,9 @@ from datetime import datetime
 
 from loket_contracts.envelope import CloudEvent, make_event
 from pydantic import BaseModel
-from sqlalchemy import Column, LargeBinary, Text
+from sqlalchemy import Column, LargeBinary, Table, Text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
 from loket_messaging.clock import utcnow
@@ -64,6 +66,23 @@ class Emitter:
             source=self.source, type_=type_, body=body, correlation_id=application_id
         )
         return Outgoing(self.topic, event)
+
+
+def claim(session: Session, event_id: str, event_type: str, topic: str) -> bool:
+    """Record the event in the inbox in one statement (INSERT … ON CONFLICT DO NOTHING):
+    True if it is new here. A second replica with the same event waits for the first one's
+    transaction and then finds it done, instead of doing the work twice and failing late."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # Core, not the ORM's bulk insert: RETURNING says whether the row is new.
+    table: Table = InboxEntry.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .values(event_id=event_id, event_type=event_type, topic=topic, processed_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.event_id)
+    )
+    return session.execute(statement).first() is not None
 
 
 def stage(session: Session, outgoing: Outgoing, caused_by: str | None = None) -> None:

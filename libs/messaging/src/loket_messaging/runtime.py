@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,10 +32,13 @@ from loket_messaging.db import create_schema, make_engine, unit_of_work
 from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt, describe
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.migrations import upgrade
-from loket_messaging.outbox import InboxEntry, OutboxEntry, Outgoing, stage, utcnow
+from loket_messaging.outbox import OutboxEntry, Outgoing, claim, stage, utcnow
 from loket_messaging.settings import Settings
 
 log = logging.getLogger("loket.messaging")
+# An idle relay wakes this often to publish rows another replica staged and then crashed
+# before publishing; a commit of its own wakes it at once.
+RELAY_SAFETY_NET_S = float(os.environ.get("LOKET_RELAY_SAFETY_NET_S", 10))
 
 Handler = Callable[[Session, CloudEvent], Sequence[Outgoing]]
 Periodic = Callable[[Session], Sequence[Outgoing]]
@@ -246,12 +250,13 @@ class ServiceRuntime:
             # the reason and take the next one; an operator can replay it from the DLQ.
             await self._dead_letter(record, f"{exc.verdict}: {exc.reason}")
             return
-        if processed:
+        if processed:  # something was staged: publish it now
             self._relay_wake.set()
 
     def _process(self, topic: str, event: CloudEvent, handler: Handler) -> bool:
+        """Apply the event once; True when it staged something for the relay."""
         with unit_of_work(self.engine) as session:
-            if session.get(InboxEntry, event.id) is not None:
+            if not claim(session, event.id, event.type, topic):
                 # Done before. A sender asking again has not seen our answer (the broker may
                 # have lost it): publish what this event caused once more, same event ids.
                 result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
@@ -266,10 +271,9 @@ class ServiceRuntime:
                 )
                 return bool(again)
             outgoing = handler(session, event)
-            session.add(InboxEntry(event_id=event.id, event_type=event.type, topic=topic))
             for out in outgoing:
                 stage(session, out, caused_by=event.id)
-        return True
+        return bool(outgoing)
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
         assert self._sender is not None
@@ -290,10 +294,10 @@ class ServiceRuntime:
             pause = 0.2
             if sent == 0:
                 self._relay_wake.clear()
-                # Woken right after a commit; the timeout catches rows from periodic jobs
-                # and from other replicas' crashed relays.
+                # Woken right after a commit that staged something; the safety-net pass
+                # catches rows a crashed replica's relay left behind.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._relay_wake.wait(), timeout=1.0)
+                    await asyncio.wait_for(self._relay_wake.wait(), timeout=RELAY_SAFETY_NET_S)
 
     async def _publish_pending(self, limit: int = 200) -> int:
         """Publish staged rows in order. A row the broker can never take (too large, bad

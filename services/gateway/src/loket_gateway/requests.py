@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from loket_contracts.envelope import EnvelopeError, from_kafka, header_map, make_event
-from loket_messaging.kafka import KafkaAccess
+from loket_messaging.kafka import KafkaAccess, consumer_options
 from pydantic import BaseModel, ValidationError
 
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
@@ -49,7 +49,7 @@ class KafkaRequests:
         self._consumer = AIOKafkaConsumer(
             **KafkaAccess.from_env(self.bootstrap).client_kwargs(),
             enable_auto_commit=False,
-            fetch_max_wait_ms=20,
+            fetch_max_wait_ms=consumer_options()["fetch_max_wait_ms"],
         )
         await self._consumer.start()
         self._consumer.assign(parts)
