@@ -60,10 +60,12 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy --no-incremental contracts/src libs/messaging/src services/*/src workflows/src infra/src tests bench
 
-bench: setup
+bench: keycloak
 	$(PY) -m bench.kafka_hop
 	$(PY) -m bench.allocation
 	$(PY) -m bench.e2e_throughput
+	$(PY) -m bench.idle
+	$(PY) -m bench.summary
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .loket

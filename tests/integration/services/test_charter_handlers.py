@@ -14,15 +14,20 @@ from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts.application import AcceptanceRecord
 from loket_contracts.envelope import CloudEvent, make_event
-from loket_messaging.db import unit_of_work
+from loket_messaging.db import take_after_commit, unit_of_work
 from loket_messaging.failures import Rejected
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
 
 def run(engine: Engine, handler, event: CloudEvent) -> list:
+    """As the runtime does: the handler in a transaction, its after-commit work after it."""
     with unit_of_work(engine) as session:
-        return list(handler(session, event))
+        out = list(handler(session, event))
+        later = take_after_commit(session)
+    for job in later:
+        job()
+    return out
 
 
 def command(type_: str, body: BaseModel) -> CloudEvent:
@@ -65,6 +70,22 @@ def test_an_addendum_update_changes_only_agreements_drafted_after_it(
     pdf = Path(after.documents["pdf"])
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert Path(after.documents["html"]).read_text().count("<h3>") >= 3  # two sites + annex
+
+
+def test_documents_are_rendered_after_the_commit_not_in_it(engine: Engine, tmp_path: Path) -> None:
+    """No transaction waits on the PDF: the text and its hash are committed, the renderings
+    follow (and a document query renders from the stored text meanwhile)."""
+    h = CharterHandlers(tmp_path)
+    req = sample_request().model_copy(update={"application_id": "app-later"})
+    with unit_of_work(engine) as session:
+        [out] = h.on_terms_requested(session, command(m.TERMS_REQUESTED, req))
+        rendered = out.event.decode(m.TermsRendered)
+        assert not Path(rendered.documents["pdf"]).exists()
+        later = take_after_commit(session)
+    assert len(later) == 1
+    later[0]()
+    assert Path(rendered.documents["pdf"]).read_bytes().startswith(b"%PDF-")
+    assert Path(rendered.documents["md"]).read_text() == rendered.text
 
 
 def test_acceptance_is_recorded_once_and_only_for_a_drafted_agreement(

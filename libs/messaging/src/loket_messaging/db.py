@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,21 @@ def make_engine(url: str) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
+
+
+AFTER_COMMIT = "loket.after_commit"
+
+
+def after_commit(session: Session, job: Callable[[], None]) -> None:
+    """Work that needs this transaction committed but must not hold it open (rendering a
+    document, say). The runtime runs it after the commit, off the consumer's path; it is
+    best effort: whatever it makes must be re-creatable from what was committed."""
+    session.info.setdefault(AFTER_COMMIT, []).append(job)
+
+
+def take_after_commit(session: Session) -> list[Callable[[], None]]:
+    jobs: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
+    return jobs
 
 
 @contextmanager

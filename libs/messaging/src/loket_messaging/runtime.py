@@ -28,7 +28,7 @@ from loket_contracts.topics import dlq
 from sqlalchemy import CursorResult, Engine, select, update
 from sqlmodel import Session, col
 
-from loket_messaging.db import create_schema, make_engine, unit_of_work
+from loket_messaging.db import create_schema, make_engine, take_after_commit, unit_of_work
 from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt, describe
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.migrations import upgrade
@@ -122,6 +122,7 @@ class ServiceRuntime:
         self._subscribed = False
         self._relay_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._later: set[asyncio.Task[None]] = set()  # after-commit work in flight
         self._assigned = _Assigned()
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self.retry = RetryPolicy.from_env()
@@ -199,6 +200,8 @@ class ServiceRuntime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._later:  # documents being made: a little time to finish (they can be remade)
+            await asyncio.wait(self._later, timeout=10)
         if self._sender is not None:
             await self._publish_pending()  # flush what was committed before we stop
         if self._producer is not None:
@@ -240,7 +243,7 @@ class ServiceRuntime:
             return
         what = f"{self.name}: {event.type} {event.id}"
         try:
-            processed = await attempt(
+            processed, later = await attempt(
                 lambda: asyncio.to_thread(self._process, record.topic, event, handler),
                 self.retry,
                 what,
@@ -252,9 +255,22 @@ class ServiceRuntime:
             return
         if processed:  # something was staged: publish it now
             self._relay_wake.set()
+        for job in later:  # committed already: the next record need not wait for this
+            task = asyncio.create_task(self._after_commit(job, what))
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
 
-    def _process(self, topic: str, event: CloudEvent, handler: Handler) -> bool:
-        """Apply the event once; True when it staged something for the relay."""
+    async def _after_commit(self, job: Callable[[], None], what: str) -> None:
+        try:
+            await asyncio.to_thread(job)
+        except Exception:
+            log.exception("after-commit work of %s failed (it can be made again)", what)
+
+    def _process(
+        self, topic: str, event: CloudEvent, handler: Handler
+    ) -> tuple[bool, list[Callable[[], None]]]:
+        """Apply the event once: whether it staged something for the relay, and the work
+        that waits for the commit."""
         with unit_of_work(self.engine) as session:
             if not claim(session, event.id, event.type, topic):
                 # Done before. A sender asking again has not seen our answer (the broker may
@@ -269,11 +285,12 @@ class ServiceRuntime:
                 log.info(
                     "duplicate event %s (%s): %d answer(s) sent again", event.id, event.type, again
                 )
-                return bool(again)
+                return bool(again), []
             outgoing = handler(session, event)
             for out in outgoing:
                 stage(session, out, caused_by=event.id)
-        return bool(outgoing)
+            later = take_after_commit(session)
+        return bool(outgoing), later
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
         assert self._sender is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from loket_contracts import capacity as cap
@@ -12,6 +12,7 @@ from loket_contracts import topics
 from loket_contracts.application import AcceptanceRecord
 from loket_contracts.envelope import CloudEvent
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
+from loket_messaging.db import after_commit
 from loket_messaging.failures import Rejected
 from sqlmodel import Session
 
@@ -22,6 +23,11 @@ SOURCE = "loket/charter"
 emit = Emitter(topics.CHARTER_EVENTS, SOURCE)
 reply = Emitter(topics.CHARTER_REPLIES, SOURCE)
 MEDIA_TYPES = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
+RENDERINGS: dict[str, Callable[[str], bytes]] = {
+    "md": lambda text: text.encode(),
+    "html": lambda text: to_html(text).encode(),
+    "pdf": to_pdf,
+}
 
 
 class CharterHandlers:
@@ -74,8 +80,12 @@ class CharterHandlers:
             text=terms.text,
             sha256=terms.sha256,
             language=cmd.language,
-            documents=self._write(cmd.application_id, terms.sha256, terms.text),
+            documents=self._paths(cmd.application_id, terms.sha256),
         )
+        # The text and its hash are the agreement; HTML and PDF are renderings of it, made
+        # after the commit so that no transaction waits on them (a document query renders
+        # from the stored text if a file is missing).
+        after_commit(session, lambda: self._write(cmd.application_id, terms.sha256, terms.text))
         return [emit(m.TERMS_RENDERED, body, cmd.application_id)]
 
     def on_acceptance_recorded(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
@@ -104,11 +114,7 @@ class CharterHandlers:
         if row is None or row.application_id != q.application_id:
             body = m.DocumentReply(application_id=q.application_id, found=False)
         else:
-            content = {
-                "md": lambda: row.text.encode(),
-                "html": lambda: to_html(row.text).encode(),
-                "pdf": lambda: to_pdf(row.text),
-            }[q.format]()
+            content = RENDERINGS[q.format](row.text)
             body = m.DocumentReply(
                 application_id=q.application_id,
                 found=True,
@@ -117,23 +123,21 @@ class CharterHandlers:
             )
         return [reply(m.DOCUMENT_REPLY, body, event.id)]
 
-    def _write(self, application_id: str, sha256: str, text: str) -> dict[str, str]:
-        """Markdown, HTML and PDF next to each other, named by the hash: rewriting is harmless."""
+    def _paths(self, application_id: str, sha256: str) -> dict[str, str]:
+        """Markdown, HTML and PDF next to each other, named by the hash."""
         folder = self.documents_dir / application_id
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = {}
-        for fmt, content in (
-            ("md", text.encode()),
-            ("html", to_html(text).encode()),
-            ("pdf", to_pdf(text)),
-        ):
-            path = folder / f"agreement-{sha256[:16]}.{fmt}"
-            if not path.exists():
-                tmp = path.with_suffix(path.suffix + ".tmp")
-                tmp.write_bytes(content)
-                tmp.replace(path)
-            paths[fmt] = str(path)
-        return paths
+        return {fmt: str(folder / f"agreement-{sha256[:16]}.{fmt}") for fmt in RENDERINGS}
+
+    def _write(self, application_id: str, sha256: str, text: str) -> None:
+        """Each rendering written once, atomically: rewriting is harmless."""
+        for fmt, path_text in self._paths(application_id, sha256).items():
+            path = Path(path_text)
+            if path.exists():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_bytes(RENDERINGS[fmt](text))
+            tmp.replace(path)
 
 
 def register(runtime: ServiceRuntime) -> CharterHandlers:
