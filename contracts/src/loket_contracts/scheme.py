@@ -229,11 +229,12 @@ def parse_scheme(text: str, origin: str = "<text>") -> Scheme:
         raise SchemeError(f"{origin}: invalid scheme configuration: {problems}") from exc
 
 
-def packaged_versions() -> list[Scheme]:
+@cache  # what is packaged does not change while a process runs
+def packaged_versions() -> tuple[Scheme, ...]:
     """Every scheme version shipped in this package, oldest first."""
     folder = resources.files("loket_contracts").joinpath("schemes")
     names = [p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")]
-    return sorted((load_scheme(n) for n in names), key=lambda s: s.valid_from)
+    return tuple(sorted((load_scheme(n) for n in names), key=lambda s: s.valid_from))
 
 
 def scheme_in_force(today: date) -> Scheme:

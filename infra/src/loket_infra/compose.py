@@ -13,18 +13,19 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import httpx
-from loket_contracts import keys, seals
-from loket_messaging import facility_keys, payload_codec
-from loket_messaging.kafka import KafkaAccess, KafkaLogin
+from loket_contracts import keys
+from loket_messaging.kafka import KafkaAccess
 
 from loket_infra import kafka_acls
 from loket_infra import keycloak as kc
 from loket_infra.docker_engine import engine
 from loket_infra.identities import IdentityProvider
 from loket_infra.processes import READY_DEADLINE_S, wait_until
+from loket_infra.stack_secrets import StackSecrets, new_values
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -33,17 +34,21 @@ KAFKA_PORT, TEMPORAL_PORT, GATEWAY_PORT, KEYCLOAK_PORT = 29092, 27233, 28080, 28
 TEMPORAL_UI_PORT = 28233
 
 
+PASSWORD_PREFIX = "LOKET_KAFKA_PASSWORD_"
+
+
 def password_variable(principal: str) -> str:
-    return f"LOKET_KAFKA_PASSWORD_{principal.upper()}"
+    return PASSWORD_PREFIX + principal.upper()
 
 
 def new_secrets() -> dict[str, str]:
-    kafka = kafka_acls.new_passwords()
+    """The platform's keys and Kafka passwords (as the embedded stack makes them), spelled as
+    compose variables, and the passwords only compose needs."""
+    platform = StackSecrets(new_values())
+    kafka = platform.kafka_users()
     clients = {name: pw for name, pw in kafka.items() if name != "controller"}
     return {
-        payload_codec.KEYS_ENV: payload_codec.new_key(),
-        seals.KEYS_ENV: seals.new_key(),
-        facility_keys.MASTER_ENV: facility_keys.new_master(),
+        **{k: v for k, v in platform.values.items() if not k.startswith("kafka:")},
         "LOKET_POSTGRES_PASSWORD": keys.new_key(),
         "LOKET_KC_ADMIN_PASSWORD": keys.new_key(),
         "LOKET_KC_FACILITY_SECRET": keys.new_key(),
@@ -93,7 +98,7 @@ class ComposePlatform:
         values = dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
         return cls(values)
 
-    @property
+    @cached_property  # one provider: it caches the tokens it fetched
     def identity(self) -> IdentityProvider:
         credentials = kc.Credentials(
             facility_secret=self.values["LOKET_KC_FACILITY_SECRET"],
@@ -102,20 +107,26 @@ class ComposePlatform:
         )
         return IdentityProvider(KEYCLOAK_PORT, credentials)
 
-    def _login(self, principal: str) -> KafkaLogin:
-        return KafkaLogin(principal, self.values[password_variable(principal)])
+    @cached_property
+    def secrets(self) -> StackSecrets:
+        """The env file read back as the embedded stack keeps its secrets."""
+        kafka = {
+            "kafka:" + k.removeprefix(PASSWORD_PREFIX).lower(): v
+            for k, v in self.values.items()
+            if k.startswith(PASSWORD_PREFIX)
+        }
+        return StackSecrets({**self.values, **kafka})
 
     @property
     def kafka_admin(self) -> KafkaAccess:
-        return KafkaAccess(self.kafka_bootstrap, self._login("admin"))
+        return KafkaAccess(self.kafka_bootstrap, self.secrets.kafka_login("admin"))
 
     @property
     def facility_access(self) -> KafkaAccess:
-        return KafkaAccess(self.kafka_bootstrap, self._login(kafka_acls.FACILITIES))
+        return KafkaAccess(self.kafka_bootstrap, self.secrets.kafka_login(kafka_acls.FACILITIES))
 
     def facility_key(self, facility_id: str) -> bytes:
-        master = keys.decode(self.values[facility_keys.MASTER_ENV])
-        return facility_keys.facility_key(master, facility_id)
+        return self.secrets.facility_key(facility_id)
 
     def ready(self) -> bool:
         try:

@@ -25,6 +25,16 @@ NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def new_values() -> dict[str, str]:
+    """Fresh keys for a new platform, and a password for every Kafka principal."""
+    return {
+        payload_codec.KEYS_ENV: payload_codec.new_key(),
+        seals.KEYS_ENV: seals.new_key(),
+        facility_keys.MASTER_ENV: facility_keys.new_master(),
+        **{f"kafka:{name}": password for name, password in kafka_acls.new_passwords().items()},
+    }
+
+
 @dataclass(frozen=True)
 class StackSecrets:
     values: dict[str, str]
@@ -34,12 +44,7 @@ class StackSecrets:
         path = data_dir / "secrets.json"
         if path.exists():
             return cls(json.loads(path.read_text()))
-        values = {
-            payload_codec.KEYS_ENV: payload_codec.new_key(),
-            seals.KEYS_ENV: seals.new_key(),
-            facility_keys.MASTER_ENV: facility_keys.new_master(),
-            **{f"kafka:{name}": password for name, password in kafka_acls.new_passwords().items()},
-        }
+        values = new_values()
         path.touch(mode=0o600)
         path.write_text(json.dumps(values))
         return cls(values)

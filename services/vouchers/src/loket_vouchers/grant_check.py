@@ -54,7 +54,7 @@ def recheck(session: Session, row: AidRow, scheme: Scheme) -> Recheck:
         frozenset(json.loads(row.excluded_json or "[]")),
     )
     reason = f"{check.reason}; {result.reason}"
-    if result.instrument not in ("gber_art28",):
+    if result.instrument != "gber_art28":
         return Recheck("refused", reason)
     # The budget follows the new voucher, which is never more than the old one.
     repo.move_budget(session, row.call_id, row.priority_area, row.aid_element_eur, grant=False)

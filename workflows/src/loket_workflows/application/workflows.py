@@ -415,7 +415,7 @@ class ApplicationWorkflow:
         booking stays), no instrument left means a refusal with the reason."""
         app_id = inp.application_id
         while True:
-            again = f"-rescreen{self._rescreens}" if self._rescreens else ""
+            again = self._rescreened()
             sent = await self._send(
                 topics.VOUCHERS_COMMANDS,
                 m.ISSUE_REQUESTED,
@@ -459,9 +459,13 @@ class ApplicationWorkflow:
                 await self._send(
                     topics.CHARTER_COMMANDS,
                     m.ACCEPTANCE_RECORDED,
-                    "acceptance" + f"-rescreen{self._rescreens}",
+                    "acceptance" + self._rescreened(),
                     self._status.acceptance,
                 )
+
+    def _rescreened(self) -> str:
+        """Commands repeated after a re-screening at the grant need new event ids."""
+        return f"-rescreen{self._rescreens}" if self._rescreens else ""
 
     async def _deliver(self, inp: ApplicationInput) -> str:
         """8. Facilities deliver and the voucher pays, until it is used up, expires, loses its
@@ -771,7 +775,7 @@ class ApplicationWorkflow:
         """5.-6. Terms for this bundle and aid, and the applicant's answer: "accepted",
         "finished" or "reallocate"."""
         app_id = inp.application_id
-        again = f"-rescreen{self._rescreens}" if self._rescreens else ""  # new event ids
+        again = self._rescreened()
         # 5. terms
         await self._enter(Stage.TERMS)
         rendered = await self._ask(

@@ -70,6 +70,28 @@ def used_in_window(
     )
 
 
+@dataclass(frozen=True)
+class Headroom:
+    """What the single undertaking used in the windows ending on a day, and what is left."""
+
+    de_minimis_used_eur: Decimal
+    de_minimis_eur: Decimal
+    art28_used_eur: Decimal
+    art28_full_intensity_eur: Decimal
+
+
+def headroom(ledger: list[LedgerEntry], day: date, scheme: Scheme) -> Headroom:
+    sa = scheme.state_aid
+    dm = used_in_window(ledger, "de_minimis", day, sa.de_minimis_window_years.value)
+    a28 = used_in_window(ledger, "gber_art28", day, sa.gber_art28_window_years.value)
+    return Headroom(
+        dm,
+        max(Decimal(0), sa.de_minimis_ceiling_eur.value - dm),
+        a28,
+        max(Decimal(0), sa.gber_art28_full_intensity_cap_eur.value - a28),
+    )
+
+
 def _eur(v: Decimal) -> str:
     return f"€{v:,.2f}"
 
@@ -85,10 +107,9 @@ def screen(
 ) -> Screening:
     sa = scheme.state_aid
     aid = aid_element(market_value_eur, applicant_payment_eur)
-    dm_used = used_in_window(ledger, "de_minimis", grant_date, sa.de_minimis_window_years.value)
-    dm_headroom = max(Decimal(0), sa.de_minimis_ceiling_eur.value - dm_used)
-    a28_used = used_in_window(ledger, "gber_art28", grant_date, sa.gber_art28_window_years.value)
-    a28_headroom = max(Decimal(0), sa.gber_art28_full_intensity_cap_eur.value - a28_used)
+    left = headroom(ledger, grant_date, scheme)
+    dm_used, dm_headroom = left.de_minimis_used_eur, left.de_minimis_eur
+    a28_used, a28_headroom = left.art28_used_eur, left.art28_full_intensity_eur
     payment = applicant_payment_eur
 
     if aid == 0:
@@ -198,17 +219,16 @@ def fits_at_grant(
 ) -> GrantCheck:
     """De minimis is granted when the legal right is conferred (Reg. (EU) 2023/2831 Art. 3(3)):
     the rolling three years end on the grant date and hold what was granted by then."""
-    sa = scheme.state_aid
-    used = used_in_window(granted, "de_minimis", grant_date, sa.de_minimis_window_years.value)
-    headroom = max(Decimal(0), sa.de_minimis_ceiling_eur.value - used)
-    if aid_eur <= headroom:
+    left = headroom(granted, grant_date, scheme)
+    used, room = left.de_minimis_used_eur, left.de_minimis_eur
+    if aid_eur <= room:
         reason = (
             f"checked again at the grant on {grant_date}: {_eur(aid_eur)} fits the de minimis "
-            f"headroom of {_eur(headroom)}"
+            f"headroom of {_eur(room)}"
         )
-        return GrantCheck(True, headroom, used, reason)
+        return GrantCheck(True, room, used, reason)
     reason = (
         f"at the grant on {grant_date} the single undertaking had received {_eur(used)} of de "
-        f"minimis aid in three years, leaving {_eur(headroom)}: {_eur(aid_eur)} no longer fits"
+        f"minimis aid in three years, leaving {_eur(room)}: {_eur(aid_eur)} no longer fits"
     )
-    return GrantCheck(False, headroom, used, reason)
+    return GrantCheck(False, room, used, reason)

@@ -24,8 +24,8 @@ from sqlmodel import Session, col
 from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, RedemptionRow
 from loket_vouchers.domain.redemption import RedemptionRefused, close_voucher, redemption_amount
+from loket_vouchers.domain.state_aid import headroom
 from loket_vouchers.domain.state_aid import screen as screen_aid
-from loket_vouchers.domain.state_aid import used_in_window
 from loket_vouchers.grant_check import recheck
 
 SOURCE = "loket/vouchers"
@@ -304,21 +304,17 @@ class VoucherHandlers:
         q = event.decode(m.HeadroomQuery)
         group = [q.undertaking_id, *q.linked_undertakings]
         entries = repo.ledger(session, group, repo.declared_aid(session, group))
-        sa = self.scheme.state_aid
         points: list[m.HeadroomPoint] = []
         day = q.from_date
         while day <= q.to_date and len(points) < 400:
-            dm = used_in_window(entries, "de_minimis", day, sa.de_minimis_window_years.value)
-            a28 = used_in_window(entries, "gber_art28", day, sa.gber_art28_window_years.value)
+            left = headroom(entries, day, self.scheme)
             points.append(
                 m.HeadroomPoint(
                     on=day,
-                    de_minimis_used_eur=dm,
-                    de_minimis_headroom_eur=max(Decimal(0), sa.de_minimis_ceiling_eur.value - dm),
-                    art28_used_eur=a28,
-                    art28_full_intensity_headroom_eur=max(
-                        Decimal(0), sa.gber_art28_full_intensity_cap_eur.value - a28
-                    ),
+                    de_minimis_used_eur=left.de_minimis_used_eur,
+                    de_minimis_headroom_eur=left.de_minimis_eur,
+                    art28_used_eur=left.art28_used_eur,
+                    art28_full_intensity_headroom_eur=left.art28_full_intensity_eur,
                 )
             )
             day += timedelta(days=q.step_days)
