@@ -9,7 +9,10 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from loket_contracts.application import V1_WORKFLOW_NAME, WORKFLOW_NAME
 from loket_contracts.topics import FACILITY_CAPACITY, NOTIFICATIONS, dlq
+from loket_infra.workflow_runs import open_runs, report
+from temporalio.client import Client
 
 from .conftest import Loket
 
@@ -181,3 +184,20 @@ async def test_listing_filters_by_stage_and_country(loket: Loket) -> None:
     bad = await loket.http.get("/v1/applications", params={"stage": "nonsense"})
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_new_applications_run_the_current_workflow_type(loket: Loket) -> None:
+    """The retiring type only finishes old runs: `loket workflows open` tells when it may go."""
+    site = await loket.facility("BE", units=2, price=1000)
+    app_id = await loket.submit(loket.application(loket.applicant("HR"), (site, 1)))
+    await loket.until_terms(app_id)
+    client = await Client.connect(loket.stack.temporal_address, namespace=loket.stack.namespace)
+    described = await client.get_workflow_handle(app_id).describe()
+    assert described.workflow_type == WORKFLOW_NAME
+    end = time.monotonic() + 60
+    while (counts := await open_runs(client))[WORKFLOW_NAME] == 0:  # visibility catches up
+        assert time.monotonic() < end, counts
+        await asyncio.sleep(0.2)
+    assert counts[V1_WORKFLOW_NAME] == 0
+    told = await report(loket.stack.temporal_address, loket.stack.namespace)
+    assert f"{V1_WORKFLOW_NAME} has no open run: it can be deleted" in told

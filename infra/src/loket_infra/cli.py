@@ -111,6 +111,18 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workflows(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from loket_messaging.settings import Settings
+
+    from loket_infra.workflow_runs import report
+
+    settings = Settings.from_env("cli")
+    print(asyncio.run(report(settings.temporal_address, settings.temporal_namespace)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request buries output
@@ -152,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     docs = sub.add_parser("docs", help="write the AsyncAPI and OpenAPI documents")
     docs.add_argument("--out", default="docs")
     docs.set_defaults(func=_docs)
+    runs = sub.add_parser("workflows", help="open runs per workflow type (LOKET_TEMPORAL_*)")
+    runs.add_argument("what", choices=["open"])
+    runs.set_defaults(func=_workflows)
     args = parser.parse_args(argv)
     code = args.func(args)
     sys.stdout.flush()

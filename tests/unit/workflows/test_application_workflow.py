@@ -1,6 +1,10 @@
 """The application workflow on Temporal's time-skipping test server, with the Kafka activity
 replaced by a fake that answers like the services would (fast, in-memory; the e2e suite runs the
-real services)."""
+real services).
+
+Every test runs on both registered types: `ApplicationV2` (new applications) and the retiring
+`ApplicationWorkflow` (runs started before it), so the two behave the same until v1 is deleted.
+Queries and updates are addressed by name; the names are the same on both."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 import uuid
@@ -15,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -37,7 +43,8 @@ from loket_contracts.application import (
     TermsDecision,
 )
 from loket_workflows.application.dto import SendCommand, SendCommands
-from loket_workflows.application.workflows import ApplicationWorkflow
+from loket_workflows.application.v1 import ApplicationWorkflow
+from loket_workflows.application.workflow import ApplicationV2
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -76,6 +83,23 @@ LINE = m.AllocatedLine(
 HISTORIES = Path(__file__).parent / "histories"
 TERMS_TEXT = "terms"
 TERMS_SHA = "a" * 64
+RESULT_WITHIN_S = 300
+
+
+class Under:
+    """The workflow type the current test runs."""
+
+    workflow: Any = ApplicationV2
+
+
+@pytest.fixture(
+    autouse=True,
+    params=[ApplicationV2, ApplicationWorkflow],
+    ids=["ApplicationV2", "ApplicationWorkflow"],
+)
+def workflow_type(request: pytest.FixtureRequest) -> Any:
+    Under.workflow = request.param
+    return Under.workflow
 
 
 def _test_server() -> str:
@@ -390,15 +414,16 @@ async def run_with(
     async with Worker(
         env.client,
         task_queue=TASK_QUEUE,
-        workflows=[ApplicationWorkflow],
+        workflows=[Under.workflow],
         activities=[services.send_command, services.send_commands],
     ):
         handle = await env.client.start_workflow(
-            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=TASK_QUEUE
+            Under.workflow.run, inp, id=inp.application_id, task_queue=TASK_QUEUE
         )
         if act is not None:
             await act(handle)  # type: ignore[misc]
-        result = await handle.result()
+        # Bounded: a workflow task that never completes fails the test instead of hanging it.
+        result = await asyncio.wait_for(handle.result(), RESULT_WITHIN_S)
         await record_history(handle)
         return result
 
@@ -406,9 +431,10 @@ async def run_with(
 async def record_history(handle) -> None:
     """With LOKET_RECORD_HISTORIES=<version>, keep this run's history for the replay tests."""
     version = os.environ.get("LOKET_RECORD_HISTORIES")
-    if not version:
+    if not version or Under.workflow is not ApplicationV2:  # v1 is frozen: nothing new
         return
     test = os.environ["PYTEST_CURRENT_TEST"].split("::")[-1].split(" ")[0]
+    test = re.sub(r"-?ApplicationV2-?", "", test).replace("[]", "")
     HISTORIES.mkdir(exist_ok=True)
     history = await handle.fetch_history()
     compact = json.dumps(json.loads(history.to_json()), separators=(",", ":"))
@@ -650,11 +676,11 @@ async def test_a_finished_application_cannot_be_cancelled(env: WorkflowEnvironme
     async with Worker(
         env.client,
         task_queue=TASK_QUEUE,
-        workflows=[ApplicationWorkflow],
+        workflows=[Under.workflow],
         activities=[services.send_command, services.send_commands],
     ):
         handle = await env.client.start_workflow(
-            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=TASK_QUEUE
+            Under.workflow.run, inp, id=inp.application_id, task_queue=TASK_QUEUE
         )
         assert (await handle.result()).stage == Stage.INELIGIBLE
         with pytest.raises((RPCError, WorkflowUpdateFailedError)):  # server-dependent wording
@@ -747,7 +773,11 @@ async def test_cancellation_at_every_stage_leaves_nothing_held(
             await handle.execute_update(
                 ApplicationWorkflow.cancel, Cancellation(reason="project stopped")
             )
-        await services.resume()
+        if stage == Stage.ISSUING:  # issuance runs to its end: it needs the late answer
+            await services.resume()
+        # Elsewhere the late answer comes after the end (the bridge drops it). Sent while the
+        # run completes, it trips the time-skipping test server's CancelTimer bug
+        # (temporalio/sdk-java#3088): the task hangs there; a real server retries it.
 
     status = await run_with(env, services, application(), cancel)
     assert status.stage == Stage.CANCELLED

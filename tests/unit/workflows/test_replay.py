@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-from loket_workflows.application.workflows import ApplicationWorkflow
+from loket_workflows.application.v1 import ApplicationWorkflow
+from loket_workflows.application.workflow import ApplicationV2
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
@@ -30,6 +31,8 @@ async def test_recorded_history_replays_on_current_code(path: Path) -> None:
     history = WorkflowHistory.from_json(
         path.stem, json.loads(await asyncio.to_thread(path.read_text))
     )
-    replayer = Replayer(workflows=[ApplicationWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[ApplicationV2, ApplicationWorkflow], data_converter=pydantic_data_converter
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

@@ -11,12 +11,24 @@ from loket_contracts.application import TASK_QUEUE
 from loket_messaging.kafka import make_producer
 from loket_messaging.settings import Settings
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from loket_workflows.application.activities import CommandActivities
-from loket_workflows.application.workflows import ApplicationWorkflow
+from loket_workflows.application.v1 import ApplicationWorkflow
+from loket_workflows.application.workflow import ApplicationV2
 from loket_workflows.temporal import connect
 
 log = logging.getLogger("loket.worker")
+# ApplicationWorkflow runs only until its last run started before ApplicationV2 ends.
+WORKFLOWS = [ApplicationV2, ApplicationWorkflow]
+# Deterministic, side-effect-free at import: shared by every run instead of re-imported into
+# each run's sandbox (most of the sandbox's cost).
+PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "loket_contracts")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
@@ -30,7 +42,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         async with Worker(
             client,
             task_queue=TASK_QUEUE,
-            workflows=[ApplicationWorkflow],
+            workflows=WORKFLOWS,
+            workflow_runner=workflow_runner(),
             activities=[activities.send_command, activities.send_commands],
         ):
             settings.mark_ready()

@@ -1,4 +1,11 @@
-"""One workflow per application: eligibility → hold → screening → terms → acceptance → voucher.
+"""The first application workflow type, `ApplicationWorkflow`: FROZEN, retiring.
+
+New applications run `ApplicationV2` (workflow.py). This type stays registered, unchanged,
+only so that runs started before it was replaced can finish; every `workflow.patched` branch
+below is theirs. Delete this file (and its histories) once no run of it is open:
+`loket workflows open` (README: rolling out a change to the workflow).
+
+One workflow per application: eligibility → hold → screening → terms → acceptance → voucher.
 
 Service results arrive as `service_event` signals from the bridge. Human steps (accept/decline)
 are updates raced against a durable timer. Everything here is deterministic: time comes from
@@ -35,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_DECLINE_TERMS,
         UPDATE_REVIEW,
         UPDATE_SUBMIT_REPORT,
-        WORKFLOW_NAME,
+        V1_WORKFLOW_NAME,
         AcceptanceRecord,
         AccessReport,
         AidSummary,
@@ -89,7 +96,7 @@ STAGE_KEY = SearchAttributeKey.for_keyword(SA_STAGE)
 FACILITY_COUNTRIES_KEY = SearchAttributeKey.for_keyword_list(SA_FACILITY_COUNTRIES)
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=V1_WORKFLOW_NAME)
 class ApplicationWorkflow:
     @workflow.init
     def __init__(self, inp: ApplicationInput) -> None:

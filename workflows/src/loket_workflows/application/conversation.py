@@ -1,0 +1,237 @@
+"""How the application talks: commands out through one local activity, answers in as signals,
+durable waits, stage changes (each with the notices it implies).
+
+Everything queued (stage events, notices) goes out with the next command or before the next
+wait: messages that leave together share one send. A send is a local activity: a retry sends
+the same event ids again and the services' inboxes drop the copies. The search attributes are
+written only where the application waits or ends, not at every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from loket_contracts import commands as c
+    from loket_contracts.application import (
+        SA_FACILITY_COUNTRIES,
+        SA_STAGE,
+        TERMINAL_STAGES,
+        Notification,
+        ServiceEvent,
+        Stage,
+        StageChange,
+        StageChanged,
+    )
+
+    from loket_workflows.application import notices
+    from loket_workflows.application.dto import SendCommand, SendCommands
+    from loket_workflows.application.state import ApplicationState, Cancelled, ServiceTimeout
+
+# How long a service may take to answer before the application fails over to compensation.
+# Generous: a service may be down for a deploy or a broker pause.
+SERVICE_REPLY_TIMEOUT = timedelta(hours=6)
+MAX_RESEND_INTERVAL = timedelta(minutes=15)
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30)
+)
+STAGE_KEY = SearchAttributeKey.for_keyword(SA_STAGE)
+FACILITY_COUNTRIES_KEY = SearchAttributeKey.for_keyword_list(SA_FACILITY_COUNTRIES)
+
+AnswerT = TypeVar("AnswerT", bound=BaseModel)
+
+
+class Conversation:
+    def __init__(self, state: ApplicationState) -> None:
+        self.s = state
+
+    # ---- out ---------------------------------------------------------------------------
+
+    def queue(
+        self, command: c.Command, step: str, body: BaseModel, *, per_offer: bool = True
+    ) -> SendCommand:
+        assert isinstance(body, command.body), (command.type, type(body))
+        sent = SendCommand(
+            topic=command.topic,
+            type=command.type,
+            event_id=self.s.event_id(step, per_offer=per_offer),
+            correlation_id=self.s.app_id,
+            body_json=body.model_dump_json(),
+        )
+        self.s.outbox.append(sent)
+        return sent
+
+    async def send(self, command: c.Command, step: str, body: BaseModel) -> SendCommand:
+        sent = self.queue(command, step, body)
+        await self.flush()
+        return sent
+
+    async def flush(self) -> None:
+        if self.s.outbox:
+            batch, self.s.outbox = self.s.outbox, []
+            await self._publish(batch)
+
+    async def _publish(self, batch: list[SendCommand]) -> None:
+        await workflow.execute_local_activity(
+            "send_commands",
+            SendCommands(commands=batch),
+            # One Kafka round trip; a broker away for the whole stage deadline fails the step.
+            start_to_close_timeout=timedelta(seconds=10),
+            schedule_to_close_timeout=SERVICE_REPLY_TIMEOUT,
+            retry_policy=SEND_RETRY,
+        )
+
+    def notify(
+        self,
+        audience: str,
+        kind: str,
+        message: str,
+        due: datetime | None = None,
+        *,
+        facility_id: str | None = None,
+    ) -> None:
+        notice = Notification(
+            application_id=self.s.app_id,
+            audience=audience,
+            kind=kind,
+            message=message,
+            due=due,
+            facility_id=facility_id,
+        )
+        self.tell(notice)
+
+    def tell(self, notice: Notification) -> None:
+        self.s.notices += 1
+        self.queue(c.NOTICE, f"notice-{self.s.notices}", notice)
+
+    # ---- stages --------------------------------------------------------------------------
+
+    def enter(self, stage: Stage) -> None:
+        status, inp = self.s.status, self.s.inp
+        status.stage = stage
+        status.history.append(StageChange(stage=stage, at=workflow.now()))
+        changed = StageChanged(
+            application_id=inp.application_id,
+            sequence=len(status.history),
+            stage=stage,
+            at=workflow.now(),
+            applicant_name=inp.applicant.name,
+            applicant_country=inp.applicant.country,
+            priority_area=inp.priority_area,
+            call_id=inp.call_id,
+            facility_countries=sorted({line.country for line in status.allocation}),
+            voucher_id=status.voucher_id,
+            reasons=status.reasons,
+        )
+        self.queue(c.STAGE, f"stage-{len(status.history)}", changed, per_offer=False)
+        for notice in notices.on_entering(self.s, stage):
+            self.tell(notice)
+
+    def finish(self, stage: Stage, reasons: list[str]) -> None:
+        assert stage in TERMINAL_STAGES
+        self.s.status.reasons = reasons
+        self.enter(stage)
+
+    def show_stage(self) -> None:
+        """Operators find waiting and ended applications by stage in Temporal's visibility.
+        Only when started with search attributes (the gateway registers them; tests may not)."""
+        stage = str(self.s.status.stage)
+        if self.s.shown_stage == stage:
+            return
+        if workflow.info().typed_search_attributes.get(STAGE_KEY) is None:
+            return
+        self.s.shown_stage = stage
+        updates: list[SearchAttributeUpdate] = [STAGE_KEY.value_set(stage)]
+        if self.s.status.allocation:
+            countries = sorted({line.country for line in self.s.status.allocation})
+            updates.append(FACILITY_COUNTRIES_KEY.value_set(countries))
+        workflow.upsert_search_attributes(updates)
+
+    # ---- in ------------------------------------------------------------------------------
+
+    async def wait(
+        self, condition: Callable[[], bool], within: timedelta | None = None, *, settle: bool
+    ) -> None:
+        """Wait durably after sending what is queued (a stage event must not wait with the
+        application for days). `settle`: a wait for people or time, shown to operators."""
+        await self.flush()
+        if settle:
+            self.show_stage()
+        if condition():
+            return  # already here: no timer
+        await workflow.wait_condition(condition, timeout=within)
+
+    async def ask(
+        self,
+        command: c.Command,
+        step: str,
+        body: BaseModel,
+        answer: type[AnswerT],
+        *,
+        cancellable: bool = True,
+    ) -> AnswerT:
+        """A command with exactly one kind of answer."""
+        assert len(command.answers) == 1, command.type
+        got = await self.ask_any(command, step, body, cancellable=cancellable)
+        return answer.model_validate_json(got.data)
+
+    async def ask_any(
+        self, command: c.Command, step: str, body: BaseModel, *, cancellable: bool = True
+    ) -> ServiceEvent:
+        sent = await self.send(command, step, body)
+        return await self.receive(command.answers, [sent], cancellable=cancellable)
+
+    async def receive(
+        self, types: tuple[str, ...], resend: list[SendCommand], *, cancellable: bool = True
+    ) -> ServiceEvent:
+        def arrived() -> bool:
+            return self.s.has(*types) or (cancellable and self.s.cancelled is not None)
+
+        try:
+            await self._ask_again(arrived, resend, " or ".join(types))
+        except TimeoutError:
+            raise ServiceTimeout(
+                f"no answer of type {' or '.join(types)} within {SERVICE_REPLY_TIMEOUT}"
+            ) from None
+        for t in types:
+            if (event := self.s.take(t)) is not None:
+                return event
+        raise Cancelled()
+
+    async def _ask_again(
+        self, arrived: Callable[[], bool], commands: list[SendCommand], awaited: str
+    ) -> None:
+        """No answer within the resend interval: the command or its answer may be lost (a
+        broker that lost data, a service restored from backup). Send it again with the same
+        event id, with backoff, until the stage's deadline; the service's inbox drops the
+        copy and answers again. A manager hears of an application that waits too long."""
+        waited = timedelta(0)
+        interval = timedelta(seconds=self.s.inp.resend_after_seconds)
+        told = False
+        while True:
+            step = min(interval, SERVICE_REPLY_TIMEOUT - waited)
+            try:
+                await self.wait(arrived, within=step, settle=waited > timedelta(0))
+                return
+            except TimeoutError:
+                waited += step
+            if waited >= SERVICE_REPLY_TIMEOUT:
+                raise
+            if not told and waited >= timedelta(seconds=self.s.inp.stuck_notice_seconds):
+                told = True
+                self.notify(
+                    "manager",
+                    "application_stuck",
+                    f"{self.s.app_id} has waited {waited} for {awaited} in stage "
+                    f"{self.s.status.stage}; the command is being sent again.",
+                )
+            workflow.logger.warning("no %s after %s: sending again", awaited, waited)
+            queued, self.s.outbox = self.s.outbox, []
+            await self._publish([*queued, *commands])
+            interval = min(interval * 2, MAX_RESEND_INTERVAL)
