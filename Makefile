@@ -63,7 +63,7 @@ typecheck: setup
 bench: keycloak
 	$(PY) -m bench.kafka_hop
 	$(PY) -m bench.allocation
-	$(PY) -m bench.e2e_throughput
+	$(PY) -m bench.per_application
 	$(PY) -m bench.idle
 	$(PY) -m bench.summary
 

@@ -31,6 +31,9 @@ def _on_apache(result: dict[str, Any]) -> dict[str, Any]:
 
 def summary() -> dict[str, Any]:
     figures: dict[str, float | None] = dict.fromkeys(KEYS)
+    per_app = _on_apache(_load("per_application"))
+    for key in ("cpu_per_application_ratio", "burst_p95_ratio", "unloaded_p50_ratio"):
+        figures[key] = per_app.get(key)
     figures["hop_overhead_ratio"] = _on_apache(_load("kafka_hop")).get("hop_overhead_ratio")
     figures["idle_core_fraction"] = _on_apache(_load("idle")).get("idle_core_fraction")
     figures["batch_gap"] = _load("allocation").get("batch", {}).get("gap")

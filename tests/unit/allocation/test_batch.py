@@ -61,3 +61,17 @@ def test_country_share_cap_spreads_a_facility_across_countries() -> None:
     capped = solve_round(reqs, slots, country_share_cap=0.5)
     portuguese = [a for a in capped.served if a.startswith("pt")]
     assert len(portuguese) == 2 and "at" in capped.served
+
+
+def test_a_round_serves_the_same_whatever_the_clock_says() -> None:
+    """A large round (LP rounding and residual dives) does a fixed amount of work: no time
+    left changes nothing about who is served."""
+    slots = [slot(f"s{i}", ("FR", "DE", "SE")[i % 3], "xray", 2 + i % 3) for i in range(30)]
+    reqs = [
+        request(f"r{i}", ("PT", "AT")[i % 2], ("xray", 1 + i % 3), weight=1 + i % 4)
+        for i in range(60)
+    ]
+    plenty = solve_round(reqs, slots, exact_mip_max_variables=0, time_limit_s=60)
+    none_left = solve_round(reqs, slots, exact_mip_max_variables=0, time_limit_s=0)
+    assert plenty.served.keys() == none_left.served.keys()
+    assert plenty.status == none_left.status == "LP rounding + residual dive"

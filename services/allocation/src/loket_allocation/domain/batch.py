@@ -182,10 +182,11 @@ def solve_round(
                 fair_left[key] -= amount
             chosen_slots[a] = taken
     status = "LP rounding"
-    # Dives: the unserved applications again, against the capacity left, while time allows.
+    # Dives: the unserved applications again, against the capacity left. A fixed number of
+    # them, whatever the clock says: the round's quality must not depend on the machine's luck.
     spent = time.perf_counter() - t0
     left_over = [requests[a] for a in servable if a not in chosen_slots]
-    if dives and left_over and country_share_cap is None and time_limit_s - spent > 0.5:
+    if dives and left_over and country_share_cap is None:
         residual = [
             replace(slots[si], free_units=int(free[si])) for si in slot_rows if free[si] >= 1
         ]
@@ -194,7 +195,7 @@ def solve_round(
             residual,
             exempt_forms=exempt_forms,
             top_k=top_k,
-            time_limit_s=time_limit_s - spent,
+            time_limit_s=max(time_limit_s - spent, 0.0),
             dives=dives - 1,
             exact_mip_max_variables=0,
         )

@@ -1,0 +1,330 @@
+"""Per application, like with like: Loket against raw Temporal in the same run.
+
+`python -m bench.per_application` starts the embedded platform (Apache Kafka, then tansu),
+publishes three facilities abroad, then measures:
+
+- raw Temporal: a workflow with one no-op activity, its worker in its own process (as the
+  application worker is), on the same Temporal server: one at a time (p50 start → result) and
+  N at once (p95 start → result; CPU of the server and the worker per workflow);
+- Loket: applications one at a time (p50 submit → terms ready), then N at once, each accepted
+  as soon as its terms are ready and followed to its voucher (p95 submit → terms ready; CPU of
+  every platform process per application, from the first submission to the last voucher).
+
+"Terms ready" is when this process receives the `awaiting_acceptance` stage event on
+loket.applications.events.v1: one Kafka hop, as the raw result is one long poll. Writes
+bench/results/per_application.json with the ratios the SPEC's targets name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from loket_contracts.application import StageChanged
+from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
+from loket_contracts.topics import APPLICATION_EVENTS, FACILITY_CAPACITY
+from loket_infra.identities import ActingAs, running_provider
+from loket_infra.kafka_tools import partitions, publish_capacity, wait_caught_up
+from loket_infra.stack import EmbeddedStack, StackConfig
+from temporalio.client import Client
+
+from bench.idle import cpu_seconds
+
+N = int(os.environ.get("BENCH_N", "50"))
+SEQUENTIAL = 10
+KAFKAS = os.environ.get("BENCH_KAFKAS", "apache,tansu").split(",")
+OUT = Path(__file__).parent / "results" / "per_application.json"
+T0 = datetime(2027, 5, 3, 8, tzinfo=UTC)
+SERVICE = "bench.beamtime"
+TARGETS = {"cpu_per_application_ratio": 4.0, "burst_p95_ratio": 3.0, "unloaded_p50_ratio": 1.5}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def per_item_ms(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    spent = {name: (after[name] - before[name]) * 1000 / n for name in before}
+    return {k: round(v, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}
+
+
+async def raw_temporal(stack: EmbeddedStack, temporal_pid: int) -> dict[str, Any]:
+    queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    worker = subprocess.Popen(  # noqa: ASYNC220 (a child for the whole phase)
+        [sys.executable, "-m", "bench.raw_worker", stack.temporal_address, stack.namespace, queue]
+    )
+    client = await Client.connect(stack.temporal_address, namespace=stack.namespace)
+
+    async def one(tag: str) -> float:
+        t = time.perf_counter()
+        await client.execute_workflow(
+            "Trivial",
+            0,
+            id=f"{queue}-{tag}",
+            task_queue=queue,
+            execution_timeout=timedelta(minutes=5),
+        )
+        return time.perf_counter() - t
+
+    try:
+        for i in range(5):  # warm-up; the first waits for the worker to poll
+            await one(f"warm-{i}")
+        alone = [await one(f"seq-{i}") for i in range(SEQUENTIAL)]
+        pids = {"temporal": temporal_pid, "raw-worker": worker.pid}
+        before = cpu_of(pids)
+        burst = await asyncio.gather(*(one(f"par-{i}") for i in range(N)))
+        after = cpu_of(pids)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    cpu = per_item_ms(before, after, N)
+    return {
+        "unloaded_p50_s": statistics.median(alone),
+        "burst_p50_s": statistics.median(burst),
+        "burst_p95_s": pct(list(burst), 0.95),
+        "cpu_ms_per_workflow": round(sum(cpu.values()), 2),
+        "cpu_ms_per_workflow_by_process": cpu,
+    }
+
+
+RUN = uuid.uuid4().hex[:8]
+
+
+def undertaking(i: int) -> str:
+    return f"BENCH-{RUN}-{i}"
+
+
+def application(i: int) -> dict[str, Any]:
+    return {
+        "applicant": {
+            "undertaking_id": undertaking(i),
+            "name": f"Bench Start-up {i}",
+            "country": "AT",
+            "workplace_country": "AT",
+            "registered_on": "2024-02-01",
+            "staff_awu": 9,
+            "turnover_eur": "900000",
+            "balance_sheet_eur": "700000",
+            "nace_code": "C26.1",
+        },
+        "priority_area": "advanced-materials",
+        "needs": [
+            {
+                "service_type": SERVICE,
+                "units": 1,
+                "earliest_start": T0.isoformat(),
+                "latest_end": (T0 + timedelta(days=10)).isoformat(),
+            }
+        ],
+    }
+
+
+async def publish_facilities(stack: EmbeddedStack) -> None:
+    events: list[Any] = []
+    for country in ("FR", "DE", "SE"):
+        fid = f"bench-{country.lower()}"
+        events += [
+            FacilityProfile(
+                facility_id=fid,
+                sequence=1,
+                name=f"Bench {country}",
+                site=f"Site {country}",
+                country=country,
+                kind="RI",
+                offerings=[
+                    Offering(
+                        offering_id="o1",
+                        service_type=SERVICE,
+                        unit="shift",
+                        market_price_eur=1000,
+                        access_modes=["physical"],
+                    )
+                ],
+            ),
+            SlotPublished(
+                facility_id=fid,
+                sequence=2,
+                slot_id=f"{fid}-s1",
+                offering_id="o1",
+                start=T0,
+                end=T0 + timedelta(days=3),
+                capacity_units=10 * N,
+            ),
+        ]
+    await publish_capacity(stack.facility_access, events, stack.facility_key)
+    await wait_caught_up(stack.kafka_admin, "loket-allocation", FACILITY_CAPACITY)
+
+
+async def submit(http: httpx.AsyncClient, i: int) -> str:
+    resp = await http.post("/v1/applications", json=application(i))
+    resp.raise_for_status()
+    return str(resp.json()["application_id"])
+
+
+async def accept(http: httpx.AsyncClient, app_id: str) -> None:
+    terms = (await http.get(f"/v1/applications/{app_id}/terms")).raise_for_status().json()
+    resp = await http.post(
+        f"/v1/applications/{app_id}/accept", json={"terms_sha256": terms["sha256"]}
+    )
+    resp.raise_for_status()
+
+
+class Stages:
+    """Stage events as this process receives them: (application, stage) → when."""
+
+    def __init__(self, stack: EmbeddedStack) -> None:
+        self.stack = stack
+        self.seen: dict[tuple[str, str], float] = {}
+        self.changed = asyncio.Condition()
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        parts = await partitions(self.stack.kafka_admin, APPLICATION_EVENTS)
+        wait_ms = 20 if self.stack.config.kafka == "tansu" else 500  # as the services
+        consumer = AIOKafkaConsumer(
+            **self.stack.kafka_admin.client_kwargs(),
+            enable_auto_commit=False,
+            fetch_max_wait_ms=wait_ms,
+        )
+        await consumer.start()
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        self.task = asyncio.create_task(self._follow(consumer))
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000)
+                now = time.perf_counter()
+                async with self.changed:
+                    for records in batch.values():
+                        for record in records:
+                            event = StageChanged.model_validate_json(record.value)
+                            self.seen.setdefault((event.application_id, event.stage), now)
+                    self.changed.notify_all()
+        finally:
+            await consumer.stop()
+
+    async def reached(self, app_id: str, *stages: str) -> tuple[str, float]:
+        async with self.changed:
+            await asyncio.wait_for(
+                self.changed.wait_for(lambda: any((app_id, s) in self.seen for s in stages)),
+                timeout=600,
+            )
+        stage = next(s for s in stages if (app_id, s) in self.seen)
+        return stage, self.seen[(app_id, stage)]
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+
+ENDS = ("failed", "unallocatable", "refused", "ineligible")
+
+
+async def follow(http: httpx.AsyncClient, stages: Stages, i: int) -> float:
+    """Submit, accept as soon as the terms are ready, follow to the voucher: the time from
+    submission to terms ready."""
+    t = time.perf_counter()
+    app_id = await submit(http, i)
+    stage, at = await stages.reached(app_id, "awaiting_acceptance", *ENDS)
+    assert stage == "awaiting_acceptance", (app_id, stage)
+    await accept(http, app_id)
+    stage, _ = await stages.reached(app_id, "voucher_issued", *ENDS)
+    assert stage == "voucher_issued", (app_id, stage)
+    return at - t
+
+
+async def loket(stack: EmbeddedStack, pids: dict[str, int]) -> dict[str, Any]:
+    # Each request as whoever may make it; every start-up's person is onboarded (and holds a
+    # token) before the clock starts.
+    acting = ActingAs(stack.identity)
+    orgs = [undertaking(i) for i in (*range(SEQUENTIAL + 3), *range(1000, 1000 + N))]
+    await asyncio.to_thread(lambda: [stack.identity.applicant(org) for org in orgs])
+    stages = Stages(stack)
+    await stages.start()
+    try:
+        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, auth=acting) as http:
+            for i in range(3):  # warm-up
+                await follow(http, stages, SEQUENTIAL + i)
+            alone = [await follow(http, stages, i) for i in range(SEQUENTIAL)]
+            before = cpu_of(pids)
+            t = time.perf_counter()
+            burst = await asyncio.gather(*(follow(http, stages, 1000 + i) for i in range(N)))
+            elapsed = time.perf_counter() - t
+            after = cpu_of(pids)
+    finally:
+        await stages.stop()
+    cpu = per_item_ms(before, after, N)
+    return {
+        "unloaded_p50_s": statistics.median(alone),
+        "burst_p50_s": statistics.median(burst),
+        "burst_p95_s": pct(list(burst), 0.95),
+        "burst_applications_per_s": N / elapsed,
+        "cpu_ms_per_application": round(sum(cpu.values()), 2),
+        "cpu_ms_per_application_by_process": cpu,
+    }
+
+
+async def measure(stack: EmbeddedStack) -> dict[str, Any]:
+    await publish_facilities(stack)
+    pids = {n: p.popen.pid for n, p in stack.processes.items() if p.popen is not None}
+    raw = await raw_temporal(stack, pids["temporal"])
+    ours = await loket(stack, pids)
+    ratios = {
+        "cpu_per_application_ratio": ours["cpu_ms_per_application"] / raw["cpu_ms_per_workflow"],
+        "burst_p95_ratio": ours["burst_p95_s"] / raw["burst_p95_s"],
+        "unloaded_p50_ratio": ours["unloaded_p50_s"] / raw["unloaded_p50_s"],
+    }
+    return {
+        "kafka": stack.config.kafka,
+        **{k: round(v, 3) for k, v in ratios.items()},
+        "met": {k: ratios[k] <= TARGETS[k] for k in TARGETS},
+        "raw_temporal": raw,
+        "loket": ours,
+    }
+
+
+def main() -> None:
+    results = []
+    with (
+        tempfile.TemporaryDirectory(prefix="loket-per-app-") as tmp,
+        running_provider(Path(tmp) / "idp") as identity,
+    ):
+        for kafka in KAFKAS:
+            config = StackConfig(data_dir=Path(tmp) / kafka, kafka=kafka, identity=identity)
+            with EmbeddedStack(config) as stack:
+                results.append(asyncio.run(measure(stack)))
+    report = {
+        "benchmark": "per application, against raw Temporal in the same run",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]},
+        "burst": N,
+        "targets": {k: f"<= {v}" for k, v in TARGETS.items()},
+        "results": results,
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
