@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow
+from loket_vouchers.domain.lifecycle import AidStatus
 from loket_vouchers.domain.state_aid import fits_at_grant, screen
 
 
@@ -35,7 +36,7 @@ def recheck(session: Session, row: AidRow, scheme: Scheme) -> Recheck:
     declared = repo.declared_aid(session, group)
     today = utcnow().date()
     granted = repo.ledger(
-        session, group, declared, statuses=("granted",), besides=row.application_id
+        session, group, declared, statuses=(AidStatus.GRANTED,), besides=row.application_id
     )
     check = fits_at_grant(row.aid_element_eur, granted, today, scheme)
     if check.fits:

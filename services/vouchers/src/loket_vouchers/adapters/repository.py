@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, UndertakingRow
+from loket_vouchers.domain.lifecycle import HELD
 from loket_vouchers.domain.state_aid import LedgerEntry
 
 
@@ -56,7 +57,7 @@ def ledger(
     undertaking_ids: list[str],
     declared: list[DeclaredAid],
     *,
-    statuses: tuple[str, ...] = ("reserved", "granted"),
+    statuses: tuple[str, ...] = HELD,
     besides: str | None = None,
 ) -> list[LedgerEntry]:
     """The single undertaking's aid: what this scheme reserved or granted (`statuses`), plus

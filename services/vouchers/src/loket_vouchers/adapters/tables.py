@@ -44,7 +44,7 @@ class AidRow(SQLModel, table=True):
     aid_element_eur: Decimal = Field(sa_column=money())
     co_payment_eur: Decimal = Field(sa_column=money())
     de_minimis_headroom_after_eur: Decimal = Field(sa_column=money())
-    status: str = Field(max_length=20, index=True)  # reserved | granted | released | expired
+    status: str = Field(max_length=20, index=True)  # domain.lifecycle.AidStatus
     hold_expires_at: datetime | None = Field(default=None, index=True)
     grant_date: date  # planned at reservation, actual at issuance
     scheme_version: str = Field(max_length=40)
@@ -64,7 +64,7 @@ class AidRow(SQLModel, table=True):
     aid_at_issue_eur: Decimal | None = Field(
         default=None, sa_column=Column(Numeric(14, 2), nullable=True)
     )
-    voucher_state: str = Field(default="", max_length=20)  # "" | active | closed
+    voucher_state: str = Field(default="", max_length=20)  # domain.lifecycle.VoucherState
     closed_reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 

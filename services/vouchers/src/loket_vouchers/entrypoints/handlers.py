@@ -23,7 +23,8 @@ from sqlmodel import Session, col
 
 from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, RedemptionRow
-from loket_vouchers.domain.redemption import RedemptionRefused, close_voucher, redemption_amount
+from loket_vouchers.domain.lifecycle import HELD, AidReservation, AidStatus, NotAllowed, Voucher
+from loket_vouchers.domain.redemption import RedemptionRefused
 from loket_vouchers.domain.state_aid import headroom
 from loket_vouchers.domain.state_aid import screen as screen_aid
 from loket_vouchers.grant_check import recheck
@@ -73,7 +74,7 @@ class VoucherHandlers:
     def on_screening_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         cmd = event.decode(m.ScreeningRequested)
         existing = session.get(AidRow, cmd.application_id)
-        if existing is not None and existing.status in ("reserved", "granted"):
+        if existing is not None and existing.status in HELD:
             return [emit(m.AID_RESERVED, _reserved_body(existing), cmd.application_id)]
         scheme = self.scheme_of(cmd.scheme_version)
         group = [cmd.undertaking_id, *cmd.linked_undertakings]
@@ -127,7 +128,7 @@ class VoucherHandlers:
             aid_element_eur=result.aid_element_eur,
             co_payment_eur=result.co_payment_eur,
             de_minimis_headroom_after_eur=result.de_minimis_headroom_after_eur,
-            status="reserved",
+            status=AidStatus.RESERVED,
             hold_expires_at=utcnow() + timedelta(seconds=ttl),
             grant_date=cmd.as_of,
             scheme_version=scheme.version,
@@ -154,30 +155,25 @@ class VoucherHandlers:
     def on_issue_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         cmd = event.decode(m.VoucherRef)
         row = session.get(AidRow, cmd.application_id)
-        if row is None or row.status not in ("reserved", "granted"):
-            status = "missing" if row is None else row.status
-            raise Rejected(
-                f"no reservation to issue a voucher from for {cmd.application_id} "
-                f"(reservation {status})"
-            )
-        if row.status == "reserved" and self._checked_at_grant(row):
+        if row is None:
+            raise Rejected(f"no reservation to issue a voucher from for {cmd.application_id}")
+        aid = AidReservation(row)
+        try:
+            aid.check_issuable()
+        except NotAllowed as exc:
+            raise Rejected(str(exc)) from exc
+        if aid.reserved and self._checked_at_grant(row):
             checked = recheck(session, row, self.scheme_of(row.scheme_version))
             if checked.outcome == "switched":  # a new agreement first, then issuance
                 return [emit(m.AID_RESCREENED, _reserved_body(row), row.application_id)]
             if checked.outcome == "refused":  # the workflow gives back booking and budget
                 code = "de_minimis_headroom_exhausted"
                 return self._refused(row.application_id, code, checked.reason, row.scheme_version)
-        if row.status == "reserved":
-            # De minimis aid is granted when the legal right is conferred: at issuance.
+        if aid.reserved:
             repo.move_budget(
                 session, row.call_id, row.priority_area, row.aid_element_eur, grant=True
             )
-            row.status = "granted"
-            row.grant_date = utcnow().date()
-            row.hold_expires_at = None
-            row.voucher_id = voucher_id_for(row.application_id)
-            row.aid_at_issue_eur = row.aid_element_eur
-            row.voucher_state = "active"
+            aid.grant(voucher_id_for(row.application_id), utcnow().date())
             session.add(row)
         body = m.VoucherIssued(
             application_id=row.application_id,
@@ -197,20 +193,12 @@ class VoucherHandlers:
         row = session.get(AidRow, cmd.application_id)
         done = session.get(RedemptionRow, cmd.delivery_id)
         if done is None:
-            if row is None or row.voucher_state != "active":
-                raise Rejected(
-                    f"cannot redeem {cmd.delivery_id} for {cmd.application_id}: {_state(row)}"
-                )
+            if row is None:
+                raise Rejected(f"cannot redeem {cmd.delivery_id} for {cmd.application_id}")
             try:
-                amount = redemption_amount(
-                    row.granted_eur,
-                    row.market_value_eur,
-                    row.redeemed_market_eur,
-                    row.redeemed_eur,
-                    cmd.market_value_eur,
-                )
-            except RedemptionRefused as exc:
-                raise Rejected(f"{cmd.application_id}: {exc}") from exc
+                amount = Voucher(row).redeem(cmd.market_value_eur)
+            except (NotAllowed, RedemptionRefused) as exc:
+                raise Rejected(f"{cmd.delivery_id}: {exc}") from exc
             done = RedemptionRow(
                 delivery_id=cmd.delivery_id,
                 application_id=cmd.application_id,
@@ -219,8 +207,6 @@ class VoucherHandlers:
                 redeemed_eur=amount,
             )
             session.add(done)
-            row.redeemed_market_eur += cmd.market_value_eur
-            row.redeemed_eur += amount
             session.add(row)
         assert row is not None
         granted = row.granted_eur
@@ -239,18 +225,16 @@ class VoucherHandlers:
         value goes back to the call budget and the ledger keeps the aid the scheme says."""
         cmd = event.decode(m.VoucherClose)
         row = session.get(AidRow, cmd.application_id)
-        if row is None or row.voucher_state not in ("active", "closed"):
-            raise Rejected(f"cannot close the voucher of {cmd.application_id}: {_state(row)}")
+        if row is None:
+            raise Rejected(f"cannot close the voucher of {cmd.application_id}: no voucher")
         rule = self.scheme.state_aid.aid_follows_use
-        if row.voucher_state == "active":
-            closure = close_voucher(row.granted_eur, row.redeemed_eur, rule.value, cmd.reason)
+        try:
+            closure = Voucher(row).close(rule.value, cmd.reason)
+        except NotAllowed as exc:
+            raise Rejected(str(exc)) from exc
+        if closure is not None:
             if closure.released_eur:
                 repo.give_back_grant(session, row.call_id, row.priority_area, closure.released_eur)
-            row.aid_element_eur = closure.aid_recorded_eur
-            row.voucher_state = "closed"
-            row.closed_reason = closure.reason
-            if closure.aid_recorded_eur == 0:
-                row.status = "lapsed"  # nothing used: no aid to register
             session.add(row)
         granted = row.granted_eur
         body = m.VoucherClosed(
@@ -264,19 +248,18 @@ class VoucherHandlers:
         )
         return [emit(m.VOUCHER_CLOSED, body, row.application_id)]
 
-    def _release(self, session: Session, row: AidRow, status: str) -> Decimal:
+    def _release(self, session: Session, row: AidRow, why: AidStatus) -> Decimal:
         repo.move_budget(session, row.call_id, row.priority_area, row.aid_element_eur, grant=False)
-        row.status = status
-        row.hold_expires_at = None
+        released = AidReservation(row).give_back(why)
         session.add(row)
-        return row.aid_element_eur
+        return released
 
     def on_release_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         cmd = event.decode(m.VoucherRef)
         row = session.get(AidRow, cmd.application_id)
         released = Decimal(0)
-        if row is not None and row.status == "reserved":
-            released = self._release(session, row, "released")
+        if row is not None and AidReservation(row).reserved:
+            released = self._release(session, row, AidStatus.RELEASED)
         body = m.ReservationReleased(application_id=cmd.application_id, released_eur=released)
         return [emit(m.RESERVATION_RELEASED, body, cmd.application_id)]
 
@@ -284,12 +267,12 @@ class VoucherHandlers:
         """Reservations past their expiry give headroom and budget back."""
         due = session.scalars(
             select(AidRow).where(
-                col(AidRow.status) == "reserved", col(AidRow.hold_expires_at) < utcnow()
+                col(AidRow.status) == AidStatus.RESERVED, col(AidRow.hold_expires_at) < utcnow()
             )
         ).all()
         out = []
         for row in due:
-            released = self._release(session, row, "expired")
+            released = self._release(session, row, AidStatus.EXPIRED)
             body = m.ReservationReleased(
                 application_id=row.application_id,
                 released_eur=released,
@@ -348,7 +331,7 @@ class VoucherHandlers:
 
     def on_register_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         q = event.decode(m.RegisterQuery)
-        stmt = select(AidRow).where(col(AidRow.status) == "granted")
+        stmt = select(AidRow).where(col(AidRow.status) == AidStatus.GRANTED)
         if q.register_id == "de_minimis":
             stmt = stmt.where(col(AidRow.instrument) == "de_minimis")
         else:  # GBER Art. 9(1)(c): individual awards above the transparency threshold
@@ -385,10 +368,6 @@ class VoucherHandlers:
             ],
         )
         return [reply(m.REGISTER_REPLY, body, event.id)]
-
-
-def _state(row: AidRow | None) -> str:
-    return "no voucher" if row is None else f"voucher {row.voucher_state or 'not issued'}"
 
 
 def voucher_id_for(application_id: str) -> str:
