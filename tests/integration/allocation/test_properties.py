@@ -15,13 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from loket_allocation.adapters.tables import FacilityRow, HoldRow, OfferingRow, SlotRow
-from loket_allocation.entrypoints import handlers as h
+from loket_allocation.entrypoints.handlers import AllocationHandlers
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts.envelope import CloudEvent, make_event
+from loket_contracts.scheme import load_scheme
 from loket_messaging.db import create_schema, make_engine, unit_of_work
 from sqlalchemy import Engine
 from sqlmodel import select
+
+h = AllocationHandlers(load_scheme())
 
 T0 = datetime(2027, 5, 3, 8, tzinfo=UTC)
 FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)

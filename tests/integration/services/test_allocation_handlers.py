@@ -8,15 +8,18 @@ from decimal import Decimal
 
 import pytest
 from loket_allocation.adapters.tables import HoldRow, SlotRow
-from loket_allocation.entrypoints import handlers as h
+from loket_allocation.entrypoints.handlers import AllocationHandlers
 from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts.envelope import CloudEvent, EnvelopeError, make_event
+from loket_contracts.scheme import load_scheme
 from loket_messaging import Handler, Outgoing
 from loket_messaging.db import unit_of_work
 from loket_messaging.failures import Rejected
 from pydantic import BaseModel
 from sqlalchemy import Engine
+
+h = AllocationHandlers(load_scheme())
 
 T0 = datetime(2027, 5, 3, 8, tzinfo=UTC)
 

@@ -1,14 +1,20 @@
 """How the application talks: commands out through one local activity, answers in as signals,
 durable waits, stage changes (each with the notices it implies).
 
-Everything queued (stage events, notices) goes out with the next command or before the next
-wait: messages that leave together share one send. A send is a local activity: a retry sends
-the same event ids again and the services' inboxes drop the copies. The search attributes are
+Everything queued (commands, stage events, notices) goes out when the application next waits:
+messages that leave together share one send. A send is a local activity: a retry sends the
+same event ids again and the services' inboxes drop the copies. The search attributes are
 written only where the application waits or ends, not at every step.
+
+Replay safety with local activities: an answer may be seen in the same activation as the
+send's result (first run) or after it (replay). So a wait issues everything of its own (the
+stage shown, its timer) before the send, and nothing between the send's result and the
+answer; the commands that follow the answer are then the same in both.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -65,11 +71,6 @@ class Conversation:
             body_json=body.model_dump_json(),
         )
         self.s.outbox.append(sent)
-        return sent
-
-    async def send(self, command: c.Command, step: str, body: BaseModel) -> SendCommand:
-        sent = self.queue(command, step, body)
-        await self.flush()
         return sent
 
     async def flush(self) -> None:
@@ -159,13 +160,19 @@ class Conversation:
         self, condition: Callable[[], bool], within: timedelta | None = None, *, settle: bool
     ) -> None:
         """Wait durably after sending what is queued (a stage event must not wait with the
-        application for days). `settle`: a wait for people or time, shown to operators."""
-        await self.flush()
+        application for days). `settle`: a wait for people or time, shown to operators.
+        TimeoutError when `within` passes first."""
         if settle:
             self.show_stage()
-        if condition():
-            return  # already here: no timer
-        await workflow.wait_condition(condition, timeout=within)
+        timer = asyncio.ensure_future(asyncio.sleep(within.total_seconds())) if within else None
+        try:
+            await self.flush()
+            await workflow.wait_condition(lambda: condition() or bool(timer and timer.done()))
+        finally:
+            if timer is not None and not timer.done():
+                timer.cancel()
+        if not condition():
+            raise TimeoutError()
 
     async def ask(
         self,
@@ -184,7 +191,7 @@ class Conversation:
     async def ask_any(
         self, command: c.Command, step: str, body: BaseModel, *, cancellable: bool = True
     ) -> ServiceEvent:
-        sent = await self.send(command, step, body)
+        sent = self.queue(command, step, body)  # sent by the wait for its answer
         return await self.receive(command.answers, [sent], cancellable=cancellable)
 
     async def receive(
@@ -232,6 +239,5 @@ class Conversation:
                     f"{self.s.status.stage}; the command is being sent again.",
                 )
             workflow.logger.warning("no %s after %s: sending again", awaited, waited)
-            queued, self.s.outbox = self.s.outbox, []
-            await self._publish([*queued, *commands])
+            self.s.outbox.extend(commands)  # by the next wait, after its timer
             interval = min(interval * 2, MAX_RESEND_INTERVAL)

@@ -72,8 +72,8 @@ class ApplicationV2:
         except Cancelled:
             await compensate(self.conv)
             self.conv.finish(Stage.CANCELLED, [self.s.cancelled_reason()])
+        self.conv.show_stage()  # before the last send: nothing between its result and the end
         await self.conv.flush()
-        self.conv.show_stage()
         return self.s.status
 
     async def _lifecycle(self) -> None:

@@ -18,6 +18,7 @@ from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
 from loket_messaging.db import unit_of_work
 from loket_messaging.failures import Rejected
+from loket_messaging.handlers import SchemeHandlers
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -50,15 +51,8 @@ def _reserved_body(row: AidRow) -> m.AidReserved:
     )
 
 
-class VoucherHandlers:
+class VoucherHandlers(SchemeHandlers):
     """The handlers, bound to one scheme configuration (tests bind their own)."""
-
-    def __init__(self, scheme: Scheme) -> None:
-        self.scheme = scheme
-
-    def scheme_of(self, version: str | None) -> Scheme:
-        """The version an application was submitted under (none given: the bound one)."""
-        return self.scheme if version in (None, self.scheme.version) else load_scheme(version)
 
     def _refused(
         self, application_id: str, code: str, reason: str, version: str | None = None

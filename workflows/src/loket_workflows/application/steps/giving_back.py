@@ -35,8 +35,7 @@ async def compensate(conv: Conversation) -> None:
         voucher = m.VoucherRef(application_id=s.app_id)
         sent = conv.queue(c.RELEASE_RESERVATION, "release-reservation", voucher)
         releases.append((Held.RESERVATION, c.RELEASE_RESERVATION, sent))
-    await conv.flush()
-    for held, command, sent in releases:
+    for held, command, sent in releases:  # the first wait sends both
         await conv.receive(command.answers, [sent], cancellable=False)
         s.held.discard(held)
 
