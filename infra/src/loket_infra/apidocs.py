@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from loket_contracts import capacity as cap
+from loket_contracts import commands, topics
 from loket_contracts import messages as m
-from loket_contracts import topics
 from loket_contracts.application import (
     NOTIFICATION,
     STAGE_CHANGED,
@@ -26,6 +26,18 @@ BODIES: dict[str, type[BaseModel]] = {
     NOTIFICATION: Notification,
     STAGE_CHANGED: StageChanged,
 }
+
+
+def _asked(topic: str) -> list[str]:
+    """What the workflow asks on a command topic, from the command registry."""
+    return [c.type for c in commands.WORKFLOW_COMMANDS if c.topic == topic]
+
+
+def _answered(topic: str) -> list[str]:
+    """The answers those commands get, in order, each once."""
+    answers = [a for c in commands.WORKFLOW_COMMANDS if c.topic == topic for a in c.answers]
+    return list(dict.fromkeys(answers))
+
 
 # (topic, message types on it, description)
 CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
@@ -44,55 +56,35 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
     *[
         (topic, {t: BODIES[t] for t in types}, desc)
         for topic, types, desc in [
-            (topics.ELIGIBILITY_COMMANDS, [m.ELIGIBILITY_REQUESTED], "Workflow → eligibility"),
-            (topics.ELIGIBILITY_EVENTS, [m.ELIGIBILITY_DECIDED], "Eligibility decisions"),
+            (
+                topics.ELIGIBILITY_COMMANDS,
+                _asked(topics.ELIGIBILITY_COMMANDS),
+                "Workflow → eligibility",
+            ),
+            (
+                topics.ELIGIBILITY_EVENTS,
+                _answered(topics.ELIGIBILITY_COMMANDS),
+                "Eligibility decisions",
+            ),
             (
                 topics.ALLOCATION_COMMANDS,
-                [
-                    m.HOLD_REQUESTED,
-                    m.CONFIRM_REQUESTED,
-                    m.RELEASE_REQUESTED,
-                    m.ROUND_REQUESTED,
-                    m.BOOKING_CLOSE_REQUESTED,
-                ],
+                [*_asked(topics.ALLOCATION_COMMANDS), m.ROUND_REQUESTED],
                 "Workflow → allocation",
             ),
             (
                 topics.ALLOCATION_EVENTS,
                 [
-                    m.HOLD_PLACED,
-                    m.HOLD_FAILED,
-                    m.ALLOCATION_CONFIRMED,
-                    m.ALLOCATION_RELEASED,
+                    *_answered(topics.ALLOCATION_COMMANDS),
                     m.ALLOCATION_INVALIDATED,
                     m.ROUND_SOLVED,
                     m.DELIVERY_RECORDED,
-                    m.BOOKING_CLOSED,
                 ],
                 "Allocation results",
             ),
-            (
-                topics.VOUCHERS_COMMANDS,
-                [
-                    m.SCREENING_REQUESTED,
-                    m.ISSUE_REQUESTED,
-                    m.RESERVATION_RELEASE_REQUESTED,
-                    m.REDEEM_REQUESTED,
-                    m.VOUCHER_CLOSE_REQUESTED,
-                ],
-                "Workflow → vouchers",
-            ),
+            (topics.VOUCHERS_COMMANDS, _asked(topics.VOUCHERS_COMMANDS), "Workflow → vouchers"),
             (
                 topics.VOUCHERS_EVENTS,
-                [
-                    m.AID_RESERVED,
-                    m.SCREENING_REFUSED,
-                    m.AID_RESCREENED,
-                    m.VOUCHER_ISSUED,
-                    m.RESERVATION_RELEASED,
-                    m.VOUCHER_REDEEMED,
-                    m.VOUCHER_CLOSED,
-                ],
+                _answered(topics.VOUCHERS_COMMANDS),
                 "State aid, budget and voucher results",
             ),
             (
@@ -112,12 +104,8 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
                 "Gateway → allocation: catalogue and utilisation queries",
             ),
             (topics.ALLOCATION_REPLIES, [m.CATALOGUE_REPLY, m.UTILISATION_REPLY], "Answers"),
-            (
-                topics.CHARTER_COMMANDS,
-                [m.TERMS_REQUESTED, m.ACCEPTANCE_RECORDED],
-                "Workflow → charter",
-            ),
-            (topics.CHARTER_EVENTS, [m.TERMS_RENDERED], "Rendered terms"),
+            (topics.CHARTER_COMMANDS, _asked(topics.CHARTER_COMMANDS), "Workflow → charter"),
+            (topics.CHARTER_EVENTS, _answered(topics.CHARTER_COMMANDS), "Rendered terms"),
             (
                 topics.CHARTER_QUERIES,
                 [m.DOCUMENT_QUERY],
