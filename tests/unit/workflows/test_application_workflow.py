@@ -24,8 +24,8 @@ from typing import Any
 
 import jwt
 import pytest
+from loket_contracts import commands, seals
 from loket_contracts import messages as m
-from loket_contracts import seals
 from loket_contracts.application import (
     NOTIFICATION,
     SIGNAL_SERVICE_EVENT,
@@ -273,6 +273,7 @@ class FakeServices:
         if answer is None:
             return
         type_, body = answer
+        assert type_ in commands.BY_TYPE[cmd.type].answers, (cmd.type, type_)  # as the registry
         event = ServiceEvent(
             event_id=f"{cmd.event_id}/reply", type=type_, data=body.model_dump_json()
         )
