@@ -754,13 +754,13 @@ CANCEL_POINTS = [
     (Stage.TERMS, m.TERMS_REQUESTED, False),
     (Stage.AWAITING_ACCEPTANCE, None, False),
     (Stage.ISSUING, m.ISSUE_REQUESTED, True),
+    (Stage.ISSUING, m.CONFIRM_REQUESTED, True),  # before the booking exists
     (Stage.VOUCHER_ISSUED, None, True),
 ]
+CANCEL_IDS = [f"{c[0]}-{c[1].split('.')[-3] if c[1] else 'waiting'}" for c in CANCEL_POINTS]
 
 
-@pytest.mark.parametrize(
-    ("stage", "late", "accept"), CANCEL_POINTS, ids=[str(c[0]) for c in CANCEL_POINTS]
-)
+@pytest.mark.parametrize(("stage", "late", "accept"), CANCEL_POINTS, ids=CANCEL_IDS)
 async def test_cancellation_at_every_stage_leaves_nothing_held(
     env: WorkflowEnvironment, stage: Stage, late: str | None, accept: bool
 ) -> None:

@@ -47,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
     from loket_workflows.application.state import (
         ApplicationState,
         Cancelled,
-        Held,
         Next,
         ServiceTimeout,
     )
@@ -174,9 +173,9 @@ class ApplicationV2:
     def _validate_cancel(self, cancellation: Cancellation) -> None:
         authorise(self.s, cancellation.seal, UPDATE_CANCEL, manager=True, owner=True)
         stage = self.s.status.stage
-        # While issuing, until the voucher exists, there is nothing a cancellation could stop.
-        issuing = stage == Stage.ISSUING and Held.BOOKING not in self.s.held
-        if stage in TERMINAL_STAGES or issuing:
+        # While issuing, the cancellation waits: issuance runs to its end, then the voucher
+        # and its booking are given back.
+        if stage in TERMINAL_STAGES:
             raise wrong_stage(f"an application in stage {stage} can no longer be cancelled")
         if self.s.cancelled is not None:
             raise wrong_stage("the application is already being cancelled")
