@@ -1010,3 +1010,34 @@ async def test_no_instrument_left_at_the_grant_refuses_and_gives_everything_back
     assert status.stage == Stage.REFUSED
     assert "not open to an undertaking in difficulty" in status.reasons[0]
     assert services.held == set()  # the booking closed, the reservation released
+
+
+class DeafAllocation(FakeServices):
+    """Allocation takes the hold, then never answers a release."""
+
+    @activity.defn(name="send_command")
+    async def send_command(self, cmd: SendCommand) -> None:
+        if cmd.type == m.RELEASE_REQUESTED:
+            self.sent.append(cmd.type)
+            return
+        await super().send_command(cmd)
+
+
+async def test_a_release_never_answered_ends_failed_and_a_manager_is_told(
+    env: WorkflowEnvironment,
+) -> None:
+    services = DeafAllocation(env.client)
+
+    async def decline(handle) -> None:
+        await wait_for_terms(handle)
+        await handle.execute_update(
+            ApplicationWorkflow.decline_terms, TermsDecision(terms_sha256=TERMS_SHA)
+        )
+
+    if Under.workflow is ApplicationWorkflow:
+        pytest.skip("the first type retries its workflow task instead (frozen, retiring)")
+    status = await run_with(env, services, application(), decline)
+    assert status.stage == Stage.FAILED
+    assert "could not give back (hold, reservation)" in status.reasons[-1]
+    assert "compensation_incomplete" in services.notices
+    assert services.sent.count(m.RELEASE_REQUESTED) > 1  # asked again before giving up

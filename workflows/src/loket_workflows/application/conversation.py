@@ -229,7 +229,7 @@ class Conversation:
             except TimeoutError:
                 waited += step
             if waited >= SERVICE_REPLY_TIMEOUT:
-                raise
+                raise TimeoutError()  # (a bare raise here has no exception left to raise)
             if not told and waited >= timedelta(seconds=self.s.inp.stuck_notice_seconds):
                 told = True
                 self.notify(

@@ -66,14 +66,25 @@ class ApplicationV2:
         try:
             await self._lifecycle()
         except ServiceTimeout as exc:
-            await compensate(self.conv)
-            self.conv.finish(Stage.FAILED, [str(exc)])
+            await self._end_after_giving_back(Stage.FAILED, [str(exc)])
         except Cancelled:
-            await compensate(self.conv)
-            self.conv.finish(Stage.CANCELLED, [self.s.cancelled_reason()])
+            await self._end_after_giving_back(Stage.CANCELLED, [self.s.cancelled_reason()])
         self.conv.show_stage()  # before the last send: nothing between its result and the end
         await self.conv.flush()
         return self.s.status
+
+    async def _end_after_giving_back(self, stage: Stage, reasons: list[str]) -> None:
+        """Give back what is held, then end. A service that does not answer even that within
+        its deadline ends the application as failed with what is still held, and a manager is
+        told: nothing waits or retries for ever."""
+        try:
+            await compensate(self.conv)
+        except ServiceTimeout as exc:
+            held = ", ".join(sorted(self.s.held))
+            why = f"could not give back ({held}): {exc}"
+            self.conv.notify("manager", "compensation_incomplete", f"{self.s.app_id}: {why}")
+            stage, reasons = Stage.FAILED, [*reasons, why]
+        self.conv.finish(stage, reasons)
 
     async def _lifecycle(self) -> None:
         decided = await eligibility.decide(self.conv)
