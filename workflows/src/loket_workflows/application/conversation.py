@@ -97,15 +97,7 @@ class Conversation:
         *,
         facility_id: str | None = None,
     ) -> None:
-        notice = Notification(
-            application_id=self.s.app_id,
-            audience=audience,
-            kind=kind,
-            message=message,
-            due=due,
-            facility_id=facility_id,
-        )
-        self.tell(notice)
+        self.tell(notices.notice(self.s, audience, kind, message, due, facility_id))
 
     def tell(self, notice: Notification) -> None:
         self.s.notices += 1

@@ -17,10 +17,10 @@ def on_entering(state: ApplicationState, stage: Stage) -> list[Notification]:
     status = state.status
     if stage == Stage.MANUAL_REVIEW:
         escalation = workflow.now() + timedelta(seconds=state.inp.review_escalation_seconds)
-        return [_notice(state, "manager", "review_needed", "; ".join(status.reasons), escalation)]
+        return [notice(state, "manager", "review_needed", "; ".join(status.reasons), escalation)]
     if stage == Stage.AWAITING_ACCEPTANCE:
         message = "Your agreement is ready: read it and accept or decline."
-        return [_notice(state, "applicant", "terms_ready", message, status.acceptance_deadline)]
+        return [notice(state, "applicant", "terms_ready", message, status.acceptance_deadline)]
     if stage == Stage.VOUCHER_ISSUED:
         return _voucher_issued(state)
     if stage == Stage.REPORT_DUE and status.delivery is not None:
@@ -29,7 +29,7 @@ def on_entering(state: ApplicationState, stage: Stage) -> list[Notification]:
             f"{progress.units_delivered} of {progress.units_booked} unit(s) delivered: "
             "tell us what the access gave you."
         )
-        return [_notice(state, "applicant", "access_report_due", message, status.report_due)]
+        return [notice(state, "applicant", "access_report_due", message, status.report_due)]
     return []
 
 
@@ -38,7 +38,7 @@ def _voucher_issued(state: ApplicationState) -> list[Notification]:
     assert status.delivery is not None
     valid_until = status.delivery.valid_until
     told = [
-        _notice(
+        notice(
             state,
             "applicant",
             "voucher_issued",
@@ -58,22 +58,26 @@ def _voucher_issued(state: ApplicationState) -> list[Notification]:
             f"booked under voucher {status.voucher_id}: {booked}. Report each delivery on "
             "loket.facility.capacity.v1 (eu.loket.facility.delivery.v1)."
         )
-        notice = _notice(state, "facility", "booking_confirmed", message, valid_until)
-        told.append(notice.model_copy(update={"facility_id": facility_id}))
+        told.append(
+            notice(state, "facility", "booking_confirmed", message, valid_until, facility_id)
+        )
     return told
 
 
-def _notice(
+def notice(
     state: ApplicationState,
     audience: str,
     kind: str,
     message: str,
     due: datetime | None = None,
+    facility_id: str | None = None,
 ) -> Notification:
+    """One notice about this application, for one audience."""
     return Notification(
         application_id=state.app_id,
         audience=audience,
         kind=kind,
         message=message,
         due=due,
+        facility_id=facility_id,
     )
