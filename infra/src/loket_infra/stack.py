@@ -94,6 +94,8 @@ class StackConfig:
     writes_per_minute: int | None = None
     write_burst: int | None = None
     start_timeout_s: float = READY_DEADLINE_S
+    # More environment for every Loket process: the OTEL_* variables of telemetry, say.
+    env: dict[str, str] = field(default_factory=dict)
 
     def resolve_ports(self) -> None:
         for name in (
@@ -353,6 +355,7 @@ class EmbeddedStack:
         if login is not None:
             env["LOKET_KAFKA_USER"], env["LOKET_KAFKA_PASSWORD"] = login.username, login.password
         env.update(self.secrets.env(name))
+        env.update(self.config.env)
         if name == "gateway":
             for variable, limit in (
                 ("LOKET_WRITES_PER_MINUTE", self.config.writes_per_minute),

@@ -20,6 +20,7 @@ from faststream.middlewares import AckPolicy
 from loket_contracts.application import SIGNAL_SERVICE_EVENT, ServiceEvent
 from loket_contracts.envelope import EnvelopeError, from_kafka, strict_headers
 from loket_contracts.topics import SERVICE_EVENT_TOPICS
+from loket_messaging import telemetry
 from loket_messaging.failures import GaveUp, Rejected, RetryPolicy, attempt
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.runtime import ProducerSender, dead_letter, raw_body, tolerant_parser
@@ -54,6 +55,7 @@ class Bridge:
             client_id=GROUP,
             log_level=logging.DEBUG,
             security=login.faststream() if login else None,
+            middlewares=telemetry.kafka_middlewares(),
         )
         self.app = FastStream(self.broker)
         self.client: Client | None = None
@@ -124,7 +126,7 @@ class Bridge:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s bridge %(levelname)s %(message)s")
+    telemetry.configure_logging("bridge")
     asyncio.run(Bridge(Settings.from_env("bridge")).app.run())
 
 

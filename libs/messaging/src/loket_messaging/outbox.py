@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
+from loket_messaging import telemetry
 from loket_messaging.clock import utcnow
 
 
@@ -86,7 +87,10 @@ def claim(session: Session, event_id: str, event_type: str, topic: str) -> bool:
 
 
 def stage(session: Session, outgoing: Outgoing, caused_by: str | None = None) -> None:
-    headers = [(k, v.decode()) for k, v in outgoing.event.kafka_headers()]
+    # The trace of the work that staged the event goes with it (the relay publishes later).
+    raw = outgoing.event.kafka_headers()
+    telemetry.inject(raw)
+    headers = [(k, v.decode()) for k, v in raw]
     session.add(
         OutboxEntry(
             event_id=outgoing.event.id,

@@ -25,9 +25,10 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, strict_headers
 from loket_contracts.topics import dlq
-from sqlalchemy import CursorResult, Engine, select, update
+from sqlalchemy import CursorResult, Engine, func, select, update
 from sqlmodel import Session, col
 
+from loket_messaging import metrics, telemetry
 from loket_messaging.db import create_schema, make_engine, take_after_commit, unit_of_work
 from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt, describe
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
@@ -104,6 +105,7 @@ class ServiceRuntime:
         self.in_memory = in_memory
         self.name = settings.service
         self.group_id = f"loket-{settings.service}"
+        telemetry.setup(settings.service)  # before the broker and engine: both are traced
         # Per-message "Received/Processed" lines at DEBUG: the DLQ and errors still log loudly.
         login = KafkaLogin.from_env()
         self.broker = KafkaBroker(
@@ -111,6 +113,7 @@ class ServiceRuntime:
             client_id=self.group_id,
             log_level=logging.DEBUG,
             security=login.faststream() if login else None,
+            middlewares=telemetry.kafka_middlewares(),
         )
         self.app = FastStream(self.broker)
         self.engine: Engine = make_engine(settings.database_url)
@@ -126,6 +129,13 @@ class ServiceRuntime:
         self._assigned = _Assigned()
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self.retry = RetryPolicy.from_env()
+        metrics.observe(
+            self.engine,
+            "loket.outbox.age",
+            "s",
+            "Age of the oldest event committed but not yet published",
+            self._outbox_age,
+        )
         self.app.on_startup(self._on_startup)
         self.app.after_startup(self._after_startup)
         self.app.on_shutdown(self._on_shutdown)
@@ -209,9 +219,7 @@ class ServiceRuntime:
         self.engine.dispose()
 
     def run(self) -> None:
-        logging.basicConfig(
-            level=logging.INFO, format=f"%(asctime)s {self.name} %(levelname)s %(message)s"
-        )
+        telemetry.configure_logging(self.name)
         self.subscribe()
         asyncio.run(self.app.run())
 
@@ -229,6 +237,13 @@ class ServiceRuntime:
 
     async def _consume(self, body: bytes, msg: KafkaMessage) -> None:
         record: ConsumerRecord[Any, Any] = msg.raw_message
+        metrics.consumer_lag(
+            getattr(msg, "consumer", None),
+            record.topic,
+            record.partition,
+            record.offset,
+            self.group_id,
+        )
         try:
             headers = strict_headers(record.headers)
             event = from_kafka(headers, body)
@@ -345,6 +360,15 @@ class ServiceRuntime:
                 row.published_at = utcnow()
             return len(rows)
 
+    def _outbox_age(self, session: Session) -> metrics.Reading:
+        oldest = session.scalar(
+            select(func.min(OutboxEntry.created_at))
+            .where(col(OutboxEntry.published_at).is_(None))
+            .where(col(OutboxEntry.failed_at).is_(None))
+        )
+        age = (utcnow() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
+        return [(max(0.0, age), {"service": self.name})]
+
     async def _periodic_loop(self, seconds: float, job: Periodic) -> None:
         while True:
             await asyncio.sleep(seconds)
@@ -364,6 +388,10 @@ class ServiceRuntime:
             return len(outgoing)
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite
+
+
 async def dead_letter(
     sender: Sender, record: ConsumerRecord[Any, Any], reason: str, group_id: str
 ) -> None:
@@ -381,6 +409,7 @@ async def dead_letter(
         ("dlq_time", datetime.now(UTC).isoformat().encode()),
     ]
     await sender.send(dlq(record.topic), record.value, record.key, headers)
+    metrics.DLQ_RECORDS.add(1, {"messaging.destination.name": record.topic, "group": group_id})
 
 
 async def tolerant_parser(

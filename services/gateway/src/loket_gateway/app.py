@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from loket_contracts import seals
 from loket_contracts.topics import ALLOCATION_REPLIES, CHARTER_REPLIES, VOUCHERS_REPLIES
+from loket_messaging import telemetry
 from loket_messaging.kafka import make_producer
 from loket_messaging.migrations import upgrade
 from loket_messaging.settings import Settings
@@ -34,6 +35,7 @@ from loket_gateway.state import State
 
 
 def create_app(settings: Settings | None = None, verifier: TokenVerifier | None = None) -> FastAPI:
+    telemetry.setup("gateway")  # before State: its engine and consumer are traced
     state = State(settings or Settings.from_env("gateway"), verifier)
     seals.configure_from_env()
 
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
             state.settings.temporal_address,
             namespace=state.settings.temporal_namespace,
             data_converter=state.converter,
+            interceptors=telemetry.temporal_interceptors(),
         )
         await temporal_ops.register_search_attributes(
             state.client, state.settings.temporal_namespace
@@ -89,4 +92,5 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
     for module in (public, applications, decisions, undertakings, facilities, programme):
         app.include_router(module.router)
     app.state.loket = state
+    telemetry.instrument_app(app)
     return app

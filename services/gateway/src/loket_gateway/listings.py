@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from loket_contracts.application import STAGE_CHANGED, ApplicationInput, Stage, StageChanged
 from loket_contracts.envelope import CloudEvent
 from loket_contracts.topics import APPLICATION_EVENTS
-from loket_messaging import Outgoing, ServiceRuntime
+from loket_messaging import Outgoing, ServiceRuntime, metrics
 from loket_messaging.outbox import utcnow
 from loket_messaging.settings import Settings
 from pydantic import BaseModel, Field
@@ -100,6 +100,9 @@ def on_stage_changed(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         )
     elif row.sequence >= change.sequence:
         return []
+    elif row.stage != change.stage:
+        left = (_aware(change.at) - _aware(row.stage_at)).total_seconds()
+        metrics.STAGE_DURATION.record(max(0.0, left), {"stage": row.stage})
     row.sequence, row.stage, row.stage_at = change.sequence, change.stage, change.at
     row.facility_countries = "," + "".join(f"{c}," for c in change.facility_countries)
     row.voucher_id = change.voucher_id
@@ -169,10 +172,30 @@ def owner_of(session: Session, application_id: str) -> str | None:
     return row.owner_org if row is not None else None
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite
+
+
+def applications_by_stage(session: Session) -> metrics.Reading:
+    rows = session.execute(
+        select(col(ApplicationRow.stage), col(ApplicationRow.call_id), func.count()).group_by(
+            col(ApplicationRow.stage), col(ApplicationRow.call_id)
+        )
+    ).all()
+    return [(float(n), {"stage": stage, "call": call}) for stage, call, n in rows]
+
+
 def make_runtime(settings: Settings) -> ServiceRuntime:
     """The consumer that keeps the read model; the HTTP side says when the gateway is ready."""
     runtime = ServiceRuntime(
         dataclasses.replace(settings, ready_file=None), migrations="loket_gateway"
     )
     runtime.handle(APPLICATION_EVENTS, STAGE_CHANGED, on_stage_changed)
+    metrics.observe(
+        runtime.engine,
+        "loket.applications",
+        "{application}",
+        "Applications by stage and call",
+        applications_by_stage,
+    )
     return runtime

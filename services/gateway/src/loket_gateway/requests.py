@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from loket_contracts.envelope import EnvelopeError, from_kafka, header_map, make_event
+from loket_messaging import telemetry
 from loket_messaging.kafka import KafkaAccess, consumer_options
 from pydantic import BaseModel, ValidationError
 
@@ -91,8 +92,10 @@ class KafkaRequests:
         self._pending[event.id] = waiter
         started = time.monotonic()
         try:
+            headers = event.kafka_headers()
+            telemetry.inject(headers)
             await self.producer.send_and_wait(
-                topic, value=event.data, key=event.id.encode(), headers=event.kafka_headers()
+                topic, value=event.data, key=event.id.encode(), headers=headers
             )
             got_type, data = await asyncio.wait_for(waiter, timeout_s)
         except TimeoutError:

@@ -7,6 +7,7 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 from loket_contracts.envelope import CloudEvent
+from loket_messaging import telemetry
 from temporalio import activity
 
 from loket_workflows.application.dto import SendCommand, SendCommands
@@ -38,9 +39,8 @@ class CommandActivities:
             correlation_id=cmd.correlation_id,
             data=cmd.body_json.encode(),
         )
+        headers = event.kafka_headers()
+        telemetry.inject(headers)  # the activity's span: the service continues this trace
         return await self._producer.send(
-            cmd.topic,
-            value=event.data,
-            key=cmd.correlation_id.encode(),
-            headers=event.kafka_headers(),
+            cmd.topic, value=event.data, key=cmd.correlation_id.encode(), headers=headers
         )

@@ -8,6 +8,7 @@ import signal
 
 from loket_contracts import seals
 from loket_contracts.application import TASK_QUEUE
+from loket_messaging import telemetry
 from loket_messaging.kafka import make_producer
 from loket_messaging.settings import Settings
 from temporalio.worker import Worker
@@ -54,7 +55,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    telemetry.configure_logging("workflows")
 
     async def _main() -> None:
         stop = asyncio.Event()

@@ -10,6 +10,7 @@ from loket_contracts import capacity as cap
 from loket_contracts.bounds import ID_MAX
 from loket_contracts.envelope import make_event
 from loket_contracts.topics import FACILITY_CAPACITY
+from loket_messaging import telemetry
 from loket_messaging.facility_keys import facility_key, signed_headers
 from pydantic import BaseModel
 
@@ -59,12 +60,10 @@ async def _publish(
     assert state.producer is not None
     # Signed with the facility's key: the token proved who it is, the signature carries that
     # to the consumers.
-    key = facility_key(state.facility_master, facility_id)
+    headers = signed_headers(facility_key(state.facility_master, facility_id), event)
+    telemetry.inject(headers)  # outside the signature: a trace id is no facility's word
     await state.producer.send_and_wait(
-        FACILITY_CAPACITY,
-        value=event.data,
-        key=facility_id.encode(),
-        headers=signed_headers(key, event),
+        FACILITY_CAPACITY, value=event.data, key=facility_id.encode(), headers=headers
     )
     return Published(event_id=event.id, topic=FACILITY_CAPACITY, type=type_)
 

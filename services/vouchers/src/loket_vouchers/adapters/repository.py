@@ -98,6 +98,22 @@ def merge_declared(*declarations: list[DeclaredAid]) -> list[DeclaredAid]:
     return [unique[k] for k in sorted(unique)]
 
 
+def budget_burn(session: Session) -> list[tuple[float, dict[str, str]]]:
+    """Each call's budget per area as gauge readings (the `loket.budget` metric)."""
+    readings = []
+    for row in session.scalars(select(CallBudgetRow)):
+        where = {"call": row.call_id, "priority_area": row.priority_area}
+        available = row.total_eur - row.reserved_eur - row.granted_eur
+        for kind, eur in (
+            ("total", row.total_eur),
+            ("reserved", row.reserved_eur),
+            ("granted", row.granted_eur),
+            ("available", available),
+        ):
+            readings.append((float(eur), {**where, "kind": kind}))
+    return readings
+
+
 def reserve_budget(session: Session, call_id: str, area: str, amount: Decimal) -> bool:
     result = session.execute(
         update(CallBudgetRow)

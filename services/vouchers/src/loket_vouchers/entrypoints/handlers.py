@@ -14,7 +14,7 @@ from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.envelope import CloudEvent
 from loket_contracts.scheme import Scheme, load_scheme, packaged_versions
-from loket_messaging import Emitter, Outgoing, ServiceRuntime
+from loket_messaging import Emitter, Outgoing, ServiceRuntime, metrics
 from loket_messaging.clock import utcnow
 from loket_messaging.db import unit_of_work
 from loket_messaging.failures import Rejected
@@ -386,6 +386,13 @@ def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> VoucherHa
     ):
         runtime.handle(topics.VOUCHERS_QUERIES, type_, handler)
     runtime.every(EXPIRY_SWEEP_S, handlers.expire_holds)
+    metrics.observe(
+        runtime.engine,
+        "loket.budget",
+        "EUR",
+        "Budget per call and priority area: total, reserved, granted and available",
+        repo.budget_burn,
+    )
 
     async def seed() -> None:
         def _seed() -> None:

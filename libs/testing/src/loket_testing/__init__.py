@@ -1,0 +1,1 @@
+"""Loket for integration test suites (see the README's section for integrators)."""

@@ -1,0 +1,1 @@
+"""pytest plugin (entry point `loket`): fixtures for suites that test against Loket."""
