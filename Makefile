@@ -37,11 +37,13 @@ up: keycloak
 
 test: kafka keycloak
 	bash infra/scripts/ensure-postgres.sh
+	bash infra/scripts/container-lane.sh
 	bash infra/scripts/run-tests.sh
 
 # The same suite on tansu (memory-only broker), the demo's lane.
 test-tansu: keycloak
 	bash infra/scripts/ensure-postgres.sh
+	rm -f .loket/container-lane
 	LOKET_KAFKA=tansu bash infra/scripts/run-tests.sh
 
 # Container images (no registry: Debian's packages, PyPI and Maven Central), and the demo
@@ -58,13 +60,14 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy --no-incremental contracts/src libs/messaging/src services/*/src workflows/src infra/src tests bench
+	$(VENV)/bin/mypy --no-incremental contracts/src libs/messaging/src libs/testing/src services/*/src workflows/src infra/src tests bench
 
 bench: keycloak
 	$(PY) -m bench.kafka_hop
 	$(PY) -m bench.allocation
 	$(PY) -m bench.per_application
 	$(PY) -m bench.idle
+	$(PY) -m bench.tracing
 	$(PY) -m bench.summary
 
 clean:

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROJECT = "loket"
 KAFKA_PORT, TEMPORAL_PORT, GATEWAY_PORT, KEYCLOAK_PORT = 29092, 27233, 28080, 28081
-TEMPORAL_UI_PORT = 28233
+JAEGER_PORT = 26686  # its query API (and UI)
 
 
 PASSWORD_PREFIX = "LOKET_KAFKA_PASSWORD_"
@@ -90,7 +90,7 @@ class ComposePlatform:
     namespace: str = "loket"
     gateway_url: str = f"http://127.0.0.1:{GATEWAY_PORT}"
     temporal_address: str = f"127.0.0.1:{TEMPORAL_PORT}"
-    temporal_ui: str = f"http://127.0.0.1:{TEMPORAL_UI_PORT}"
+    jaeger_url: str = f"http://127.0.0.1:{JAEGER_PORT}"
     kafka_bootstrap: str = f"127.0.0.1:{KAFKA_PORT}"
 
     @classmethod
@@ -189,6 +189,30 @@ async def refuses_strangers(platform: ComposePlatform) -> list[str]:
     return seen
 
 
+def traced(platform: ComposePlatform, deadline_s: float = 60) -> str:
+    """Jaeger holds connected traces that cross the platform: raises if not."""
+    wanted = {f"loket-{name}" for name in ("gateway", "workflows", "bridge", "eligibility",
+              "allocation", "charter", "vouchers")}  # fmt: skip
+    end = time.monotonic() + deadline_s
+    while True:
+        resp = httpx.get(
+            f"{platform.jaeger_url}/api/traces",
+            params={"service": "loket-gateway", "operation": "POST /v1/applications", "limit": 5},
+            timeout=10,
+        )
+        resp.raise_for_status()
+        for found in resp.json().get("data") or []:
+            services = {p["serviceName"] for p in found["processes"].values()}
+            if wanted <= services:
+                return (
+                    f"Jaeger: trace {found['traceID']} of one application crosses "
+                    f"{len(services)} services in {len(found['spans'])} spans"
+                )
+        if time.monotonic() > end:
+            raise RuntimeError(f"Jaeger has no application trace crossing {sorted(wanted)}")
+        time.sleep(1)
+
+
 def demo(folder: Path) -> int:
     """The demo scenario against compose, on a fresh platform (volumes dropped after): the
     same outcomes as `make demo` or a non-zero exit."""
@@ -215,6 +239,7 @@ def demo(folder: Path) -> int:
             for line in asyncio.run(refuses_strangers(platform)):
                 console.print(line)
             outcomes = scenario.run_scenario(platform, console)
+            console.print(traced(platform))
         except BaseException:
             console.print(f"failed; every container's log: {save_logs(folder)}")
             raise
@@ -235,8 +260,8 @@ def main() -> int:
     elif args.action == "up":
         platform = up(args.dir)
         print(
-            f"Loket (compose) is up: gateway {platform.gateway_url}/docs · Temporal UI "
-            f"{platform.temporal_ui} · OIDC {platform.identity.issuer}"
+            f"Loket (compose) is up: gateway {platform.gateway_url}/docs · traces "
+            f"{platform.jaeger_url}/api/traces · OIDC {platform.identity.issuer}"
         )
     elif args.action == "demo":
         return demo(args.dir)

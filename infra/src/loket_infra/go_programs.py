@@ -108,7 +108,10 @@ def temporal_schema() -> Path:
     return out
 
 
-def build_all() -> None:
+def build_all(modules: set[str] | None = None) -> None:
+    """The programs of `modules` (folders under infra/go; default: all)."""
     for program in PROGRAMS:
-        build(program)
-    temporal_schema()
+        if modules is None or program.module_dir in modules:
+            build(program)
+    if modules is None or "temporal" in modules:
+        temporal_schema()

@@ -205,12 +205,11 @@ def build(image: Image, work: Path) -> None:
 def build_all(only: list[str] | None = None) -> None:
     apache_kafka_classpath()  # the broker jars, from Maven Central
     keycloak.ensure_distribution()
-    go_programs.build_all()
+    wanted = [image for image in images() if not only or image.name in only]
+    go_programs.build_all({image.go_module for image in wanted if image.go_module})
     with engine(ROOT / ".loket" / "docker"), tempfile.TemporaryDirectory() as tmp:
         build_base(Path(tmp))
-        for image in images():
-            if only and image.name not in only:
-                continue
+        for image in wanted:
             build(image, Path(tmp))
         sizes = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}\t{{.Size}}", "loket/*")
         print(sizes.stdout, end="")
