@@ -5,9 +5,7 @@ and the embedded processes. The first test is the README's example for integrato
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -18,35 +16,9 @@ from loket_infra.kafka_tools import produce_raw
 from loket_messaging.kafka import KafkaAccess
 from loket_testing import LoketPlatform, wait_for_catalogue, wait_for_stage
 from loket_testing.containers import images_present
+from loket_testing.examples import Facility, application
 from loket_testing.platform import Kind
 from loket_testing.plugin import chosen_kind, start_platform
-
-T0 = datetime(2027, 6, 7, 8, tzinfo=UTC)
-
-
-def application(service_type: str, country: str = "AT") -> dict[str, object]:
-    return {
-        "applicant": {
-            "undertaking_id": f"{country}-{uuid.uuid4().hex[:8]}",
-            "name": "Integrator Test GmbH",
-            "country": country,
-            "workplace_country": country,
-            "registered_on": "2024-02-01",
-            "staff_awu": 9,
-            "turnover_eur": "900000",
-            "balance_sheet_eur": "700000",
-            "nace_code": "C26.1",
-        },
-        "priority_area": "advanced-materials",
-        "needs": [
-            {
-                "service_type": service_type,
-                "units": 2,
-                "earliest_start": T0.isoformat(),
-                "latest_end": (T0 + timedelta(days=10)).isoformat(),
-            }
-        ],
-    }
 
 
 class PlatformContract:
@@ -61,24 +33,20 @@ class PlatformContract:
             yield running
 
     async def test_a_start_up_gets_its_voucher(self, platform: LoketPlatform) -> None:
-        fac, kind = f"fac-de-{uuid.uuid4().hex[:6]}", f"xray.imaging-{uuid.uuid4().hex[:6]}"
-        end = (T0 + timedelta(days=3)).isoformat()
-        offering = {"offering_id": "o1", "service_type": kind, "unit": "shift",
-                    "market_price_eur": 3000, "access_modes": ["physical"]}  # fmt: skip
+        # The README's example for integrators, as it stands there.
+        site = Facility(country="DE")
         async with platform.client() as http:  # signs in as each actor; raises on 4xx/5xx
-            await http.put(f"/v1/facilities/{fac}/profile", json={"facility_id": fac, "sequence": 1,
-                "name": "Beamline 7", "site": "Hamburg", "country": "DE", "kind": "RI",
-                "offerings": [offering]})  # fmt: skip
-            await http.post(f"/v1/facilities/{fac}/slots", json={"facility_id": fac, "sequence": 2,
-                "slot_id": "s1", "offering_id": "o1", "start": T0.isoformat(), "end": end,
-                "capacity_units": 6})  # fmt: skip
-            await wait_for_catalogue(http, kind)
-            app = (await http.post("/v1/applications", json=application(kind))).json()
-            path = f"/v1/applications/{app['application_id']}"
-            await wait_for_stage(http, app["application_id"], "awaiting_acceptance")
-            terms = (await http.get(f"{path}/terms")).json()
-            await http.post(f"{path}/accept", json={"terms_sha256": terms["sha256"]})
-            status = await wait_for_stage(http, app["application_id"], "voucher_issued")
+            await http.put(f"/v1/facilities/{site.facility_id}/profile", json=site.profile)
+            await http.post(f"/v1/facilities/{site.facility_id}/slots", json=site.slot)
+            await wait_for_catalogue(http, site.service_type)
+            body = application(site.service_type, units=2, country="AT")
+            app = (await http.post("/v1/applications", json=body)).json()["application_id"]
+            await wait_for_stage(http, app, "awaiting_acceptance")
+            terms = (await http.get(f"/v1/applications/{app}/terms")).json()
+            await http.post(
+                f"/v1/applications/{app}/accept", json={"terms_sha256": terms["sha256"]}
+            )
+            status = await wait_for_stage(http, app, "voucher_issued")
         assert status["voucher_id"].startswith("V-")
 
     async def test_strangers_are_refused(self, platform: LoketPlatform) -> None:
