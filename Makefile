@@ -37,6 +37,7 @@ up: keycloak
 
 test: kafka keycloak
 	bash infra/scripts/ensure-postgres.sh
+	bash infra/scripts/ensure-chromium.sh
 	bash infra/scripts/container-lane.sh
 	bash infra/scripts/run-tests.sh
 

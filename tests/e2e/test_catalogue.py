@@ -44,6 +44,16 @@ async def test_catalogue_shows_free_capacity_and_utilisation_shows_the_booking(
     ]
     assert (flow["bookings"], flow["units"]) == (1, 3)  # one application, three units
 
+    # Delivered in full, the booking is completed: it still counts as a flow.
+    await loket.deliver(site, app_id, units=3, sequence=3)
+    assert (await loket.wait_stage(app_id, {"report_due", "closed", "failed"}))["stage"] != "failed"
+    report = (await loket.http.get("/v1/utilisation")).json()
+    assert [
+        (f["bookings"], f["units"])
+        for f in report["flows"]
+        if f["applicant_country"] == "BG" and f["facility_country"] == "NL"
+    ] == [(1, 3)]
+
 
 async def test_catalogue_rejects_a_bad_country_filter(loket: Loket) -> None:
     resp = await loket.http.get("/v1/catalogue", params={"country": "france"})

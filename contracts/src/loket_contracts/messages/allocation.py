@@ -205,12 +205,14 @@ class Utilisation(BaseModel):
 
 
 class Flow(BaseModel):
-    """Confirmed bookings from applicants of one country at facilities of another."""
+    """Bookings (confirmed, or delivered and completed) from applicants of one country at
+    facilities of another; units as booked."""
 
     applicant_country: str
     facility_country: str
     bookings: int
     units: int
+    market_value_eur: Decimal = Decimal(0)  # the units at the facilities' market prices
 
 
 class UtilisationReply(BaseModel):

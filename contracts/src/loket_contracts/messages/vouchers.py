@@ -178,7 +178,8 @@ class BudgetReply(BaseModel):
 
 
 class RegisterQuery(BaseModel):
-    register_id: Literal["gber_transparency", "de_minimis"]
+    # aid: every grant of every instrument (no_aid included), for the programme's own figures
+    register_id: Literal["gber_transparency", "de_minimis", "aid"]
     offset: int = Field(default=0, ge=0, le=INT64_MAX)
     limit: int = Field(default=500, ge=1, le=1000)
 

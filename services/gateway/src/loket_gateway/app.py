@@ -7,9 +7,11 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
 from loket_contracts import seals
 from loket_contracts.topics import ALLOCATION_REPLIES, CHARTER_REPLIES, VOUCHERS_REPLIES
 from loket_messaging import telemetry
@@ -20,6 +22,7 @@ from temporalio.client import Client
 
 from loket_gateway import problems, temporal_ops
 from loket_gateway.auth import AuditTrail
+from loket_gateway.console import routes as console
 from loket_gateway.identity import TokenVerifier
 from loket_gateway.limits import BodyLimit
 from loket_gateway.requests import KafkaRequests
@@ -91,6 +94,12 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
         )
     for module in (public, applications, decisions, undertakings, facilities, programme):
         app.include_router(module.router)
+    app.include_router(console.router)
+
+    @app.exception_handler(console.LoginNeeded)
+    async def login_first(request: Request, exc: console.LoginNeeded) -> RedirectResponse:
+        return RedirectResponse(f"/console/login?{urlencode({'next': exc.next_path})}", 303)
+
     app.state.loket = state
     telemetry.instrument_app(app)
     return app

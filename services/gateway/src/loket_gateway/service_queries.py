@@ -38,7 +38,7 @@ async def ask(
 
 async def register(
     state: State,
-    register_id: Literal["gber_transparency", "de_minimis"],
+    register_id: Literal["gber_transparency", "de_minimis", "aid"],
     format: Literal["json", "csv"],
     offset: int,
     limit: int,

@@ -15,6 +15,7 @@ from loket_messaging.payload_codec import data_converter
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 
+from loket_gateway.console.login import Sessions
 from loket_gateway.identity import TokenVerifier
 from loket_gateway.limits import WriteRate
 from loket_gateway.listings import make_runtime
@@ -73,6 +74,7 @@ class State:
         self.resend_after_s = seconds("LOKET_RESEND_AFTER_S", DEFAULT_RESEND_AFTER_S)
         self.stuck_notice_s = seconds("LOKET_STUCK_NOTICE_S", DEFAULT_STUCK_NOTICE_S)
         self.listings = make_runtime(settings)
+        self.console: Sessions | None = None  # the console's logins, made on first use
         self.calls = frozenset(scheme.budgets)
 
 

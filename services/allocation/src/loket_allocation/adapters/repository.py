@@ -322,27 +322,34 @@ def utilisation(session: Session, offset: int = 0, limit: int = 1000) -> Utilisa
     # bookings = distinct applications per (applicant country, facility country); units summed
     applications: dict[tuple[str, str], set[str]] = {}
     units_moved: dict[tuple[str, str], int] = {}
+    value_moved: dict[tuple[str, str], Decimal] = {}
     booked = session.execute(
         select(
             col(HoldRow.application_id),
             col(HoldRow.applicant_country),
             col(HoldLineRow.facility_id),
             col(HoldLineRow.units),
+            col(HoldLineRow.market_price_eur),
         )
         .join(HoldLineRow, col(HoldLineRow.application_id) == col(HoldRow.application_id))
-        .where(col(HoldRow.status) == "confirmed")
+        # A booking stays a flow once delivered (completed): it happened.
+        .where(col(HoldRow.status).in_(("confirmed", "completed")))
     ).all()
-    for application_id, applicant_country, facility_id, units in booked:
+    for application_id, applicant_country, facility_id, units, price in booked:
         pair = (applicant_country, rows[facility_id].country if facility_id in rows else "?")
         applications.setdefault(pair, set()).add(application_id)
         units_moved[pair] = units_moved.get(pair, 0) + units
-    flows = {pair: (len(apps), units_moved[pair]) for pair, apps in applications.items()}
+        value_moved[pair] = value_moved.get(pair, Decimal(0)) + units * (price or Decimal(0))
+    flows = {
+        pair: (len(apps), units_moved[pair], value_moved[pair])
+        for pair, apps in applications.items()
+    }
     return UtilisationReply(
         facilities=per_facility[offset : offset + limit],
         next_offset=offset + limit if len(per_facility) > offset + limit else None,
         countries=per_country,
         flows=[
-            Flow(applicant_country=a, facility_country=t, bookings=n, units=u)
-            for (a, t), (n, u) in sorted(flows.items())
+            Flow(applicant_country=a, facility_country=t, bookings=n, units=u, market_value_eur=v)
+            for (a, t), (n, u, v) in sorted(flows.items())
         ],
     )

@@ -97,6 +97,22 @@ async def de_minimis_register(
     return await service_queries.register(state, "de_minimis", format, offset, limit)
 
 
+@router.get(
+    "/v1/registers/aid",
+    response_model=m.RegisterReply,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def aid_register(
+    state: StateDep,
+    format: Literal["json", "csv"] = "json",
+    offset: Offset = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> Any:
+    """Every grant of the scheme, of every instrument (no aid, de minimis, GBER Art. 28):
+    for managers and auditors."""
+    return await service_queries.register(state, "aid", format, offset, limit)
+
+
 @router.get("/v1/audit", response_model=audit.AuditPage)
 async def audit_trail(
     state: StateDep,

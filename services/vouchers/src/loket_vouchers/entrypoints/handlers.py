@@ -328,7 +328,8 @@ class VoucherHandlers(SchemeHandlers):
         stmt = select(AidRow).where(col(AidRow.status) == AidStatus.GRANTED)
         if q.register_id == "de_minimis":
             stmt = stmt.where(col(AidRow.instrument) == "de_minimis")
-        else:  # GBER Art. 9(1)(c): individual awards above the transparency threshold
+        elif q.register_id == "gber_transparency":
+            # GBER Art. 9(1)(c): individual awards above the transparency threshold
             threshold = self.scheme.state_aid.transparency_threshold_eur.value
             stmt = stmt.where(
                 col(AidRow.instrument) == "gber_art28", col(AidRow.aid_element_eur) > threshold
