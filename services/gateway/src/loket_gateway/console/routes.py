@@ -29,7 +29,7 @@ from loket_contracts.bounds import ID_MAX
 from loket_gateway import temporal_ops
 from loket_gateway.auth import MANAGER, PROGRAMME, actor
 from loket_gateway.console.login import COOKIE, ConsoleSession, LoginFailed, Sessions, safe_next
-from loket_gateway.console.panels import PANELS, Panel, Table
+from loket_gateway.console.panels import Panel, Table, panels
 from loket_gateway.identity import InvalidToken
 from loket_gateway.problems import Problem
 from loket_gateway.state import ClientDep, State, StateDep
@@ -40,7 +40,7 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(["html"]),
 )
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-NAV = [(key, key.replace("queue", "work queue").capitalize()) for key in PANELS]
+NAV = [(key, key.replace("queue", "work queue").capitalize()) for key in panels()]
 Key = Annotated[str, "a panel"]
 
 
@@ -168,7 +168,7 @@ def _page(template: str, who: ConsoleSession, **context: Any) -> HTMLResponse:
 
 
 async def _panel(key: str, state: State) -> Panel:
-    make = PANELS.get(key)
+    make = panels().get(key)
     if make is None:
         raise Problem(404, "not-found", "No such panel", f"the console has no panel {key!r}")
     return await make(state)
