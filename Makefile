@@ -61,7 +61,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy --no-incremental contracts/src libs/messaging/src libs/testing/src services/*/src workflows/src infra/src tests bench
+	$(VENV)/bin/mypy --no-incremental contracts/src libs/messaging/src libs/testing/src libs/client/src services/*/src workflows/src infra/src tests bench
 
 bench: keycloak
 	$(PY) -m bench.kafka_hop

@@ -1,27 +1,57 @@
-"""`loket`: run the embedded platform, one service, or the demo scenario."""
+"""`loket`: the operator's commands (run the embedded platform, one service, the demo, the
+docs) and a start-up's (`loket_client.cli`: login, apply, status, terms, accept, ...)."""
 
 from __future__ import annotations
 
-import argparse
+import functools
 import logging
 import os
 import runpy
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from loket_client import cli as startup
 
 from loket_infra.stack import SERVICES, WORKERS, EmbeddedStack, StackConfig
 
 RUNNABLE = {**SERVICES, **WORKERS, "gateway": "loket_gateway"}
 UP_DATA_DIR = ".loket/up"
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
+)
+DataDir = Annotated[str, typer.Option("--data-dir")]
+Runnable = StrEnum("Runnable", {name: name for name in sorted(RUNNABLE)})  # type: ignore[misc]
 
 
-def _up(args: argparse.Namespace) -> int:
+class Role(StrEnum):
+    applicant = "applicant"
+    facility = "facility"
+    manager = "manager"
+    auditor = "auditor"
+
+
+@app.command()
+def up(
+    data_dir: DataDir = UP_DATA_DIR,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            help="wipe the data folder first; by default Kafka's log, Temporal's history and "
+            "the service databases are kept, so in-flight applications go on after a restart"
+        ),
+    ] = False,
+) -> int:
+    """Run the whole platform on embedded infrastructure."""
     config = StackConfig(
-        data_dir=Path(args.data_dir),
+        data_dir=Path(data_dir),
         ui=True,
-        fresh=args.fresh,
+        fresh=fresh,
         kafka_port=int(os.environ.get("LOKET_KAFKA_PORT", 19092)),
         temporal_port=int(os.environ.get("LOKET_TEMPORAL_PORT", 17233)),
         temporal_ui_port=int(os.environ.get("LOKET_TEMPORAL_UI_PORT", 18233)),
@@ -53,41 +83,57 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _service(args: argparse.Namespace) -> int:
+@app.command()
+def service(name: Annotated[Runnable, typer.Argument()]) -> int:
+    """Run one service in the foreground."""
     # The same data folder as `loket up`, so a service run by hand finds its database there.
     os.environ.setdefault("LOKET_DATA_DIR", UP_DATA_DIR)
-    module = RUNNABLE[args.name]
+    module = RUNNABLE[name.value]
     sys.argv = [module]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
     return 0
 
 
-def _token(args: argparse.Namespace) -> int:
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option("--as")],
+    org: Annotated[str, typer.Option(help="the applicant's organisation")] = "AT-qubitron",
+    facility: Annotated[str | None, typer.Option(help="the facility id")] = None,
+    data_dir: DataDir = UP_DATA_DIR,
+) -> int:
     """Print an access token of the running `loket up` for a demo actor."""
     from loket_infra.identities import DEMO_FACILITY, IdentityProvider
 
-    data = Path(args.data_dir)
+    data = Path(data_dir)
     try:
         idp = IdentityProvider.load(data)
     except FileNotFoundError:
         print(f"no running `loket up` in {data}: start it first", file=sys.stderr)
         return 2
-    if args.role == "applicant":
-        print(idp.applicant(args.org))
-    elif args.role == "facility":
-        print(idp.facility(args.facility or DEMO_FACILITY))
+    if role == Role.applicant:
+        print(idp.applicant(org))
+    elif role == Role.facility:
+        print(idp.facility(facility or DEMO_FACILITY))
     else:
-        print(idp.role(args.role))
+        print(idp.role(role.value))
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
+@app.command()
+def demo(
+    data_dir: DataDir = ".loket/demo",
+    stay: Annotated[
+        bool, typer.Option(help="keep the platform up after the scenario (Temporal UI :18233)")
+    ] = False,
+) -> int:
+    """Start everything, run the demo scenario, stop."""
     from loket_infra.demo import run_demo
 
-    return run_demo(Path(args.data_dir), stay=args.stay)
+    return run_demo(Path(data_dir), stay=stay)
 
 
-def _kafka_setup(args: argparse.Namespace) -> int:
+@app.command("kafka-setup")
+def kafka_setup() -> int:
     """Topics and ACLs on a broker someone else runs (compose), as its operator."""
     import asyncio
 
@@ -103,15 +149,19 @@ def _kafka_setup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _docs(args: argparse.Namespace) -> int:
+@app.command()
+def docs(out: str = "docs") -> int:
+    """Write the AsyncAPI and OpenAPI documents."""
     from loket_infra.apidocs import write
 
-    for path in write(Path(args.out)):
+    for path in write(Path(out)):
         print(f"wrote {path}")
     return 0
 
 
-def _workflows(args: argparse.Namespace) -> int:
+@app.command()
+def workflows(what: Annotated[str, typer.Argument(help="open")] = "open") -> int:
+    """Open runs per workflow type (LOKET_TEMPORAL_*)."""
     import asyncio
 
     from loket_messaging.settings import Settings
@@ -123,53 +173,34 @@ def _workflows(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exits(command: Callable[..., int | None]) -> Callable[..., None]:
+    """An operator command's return value is the process's exit code (the demo's verdict)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        code = command(*args, **kwargs)
+        if code:
+            raise typer.Exit(code)
+
+    return run
+
+
+for command in app.registered_commands:
+    command.callback = _exits(command.callback) if command.callback else None
+for command in startup.app.registered_commands:  # a start-up's commands, beside the operator's
+    app.registered_commands.append(command)
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request buries output
-    parser = argparse.ArgumentParser(prog="loket", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="run the whole platform on embedded infrastructure")
-    up.add_argument("--data-dir", default=UP_DATA_DIR)
-    up.add_argument(
-        "--fresh",
-        action="store_true",
-        help="wipe the data folder first; by default Kafka's log, Temporal's history and the "
-        "service databases are kept, so in-flight applications go on after a restart",
-    )
-    up.set_defaults(func=_up)
-    token = sub.add_parser("token", help="print an access token of the running `loket up`")
-    token.add_argument(
-        "--as",
-        dest="role",
-        required=True,
-        choices=["applicant", "facility", "manager", "auditor"],
-    )
-    token.add_argument("--org", default="AT-qubitron", help="the applicant's organisation")
-    token.add_argument("--facility", help="the facility id (default: the demo facility)")
-    token.add_argument("--data-dir", default=UP_DATA_DIR)
-    token.set_defaults(func=_token)
-    svc = sub.add_parser("service", help="run one service in the foreground")
-    svc.add_argument("name", choices=sorted(RUNNABLE))
-    svc.set_defaults(func=_service)
-    demo = sub.add_parser("demo", help="start everything, run the demo scenario, stop")
-    demo.add_argument("--data-dir", default=".loket/demo")
-    demo.add_argument(
-        "--stay",
-        action="store_true",
-        help="keep the platform up after the scenario, with the Temporal UI on :18233",
-    )
-    demo.set_defaults(func=_demo)
-    setup = sub.add_parser("kafka-setup", help="create topics and ACLs (LOKET_KAFKA_*)")
-    setup.set_defaults(func=_kafka_setup)
-    docs = sub.add_parser("docs", help="write the AsyncAPI and OpenAPI documents")
-    docs.add_argument("--out", default="docs")
-    docs.set_defaults(func=_docs)
-    runs = sub.add_parser("workflows", help="open runs per workflow type (LOKET_TEMPORAL_*)")
-    runs.add_argument("what", choices=["open"])
-    runs.set_defaults(func=_workflows)
-    args = parser.parse_args(argv)
-    code = args.func(args)
+    try:
+        app(args=argv)  # standalone: usage errors print as such, and it exits with the code
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     sys.stdout.flush()
+    sys.stderr.flush()
     # temporalio may crash in interpreter teardown (PyGILState_Release); the work is done.
     os._exit(code)
 

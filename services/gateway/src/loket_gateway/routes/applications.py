@@ -8,7 +8,6 @@ import base64
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -16,19 +15,19 @@ from loket_contracts import messages as m
 from loket_contracts.application import (
     QUERY_STATUS,
     QUERY_TERMS,
+    ApplicationAccepted,
     ApplicationInput,
+    ApplicationRequest,
     ApplicationStatus,
     Owner,
     Stage,
     Terms,
 )
-from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, Eur
+from loket_contracts.bounds import ID_MAX, INT64_MAX
 from loket_contracts.capacity import PriorityArea
-from loket_contracts.messages import Applicant, Language, Needs
 from loket_contracts.scheme import scheme_in_force
 from loket_contracts.topics import CHARTER_QUERIES
 from loket_messaging.db import unit_of_work
-from pydantic import BaseModel, Field, field_validator
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from loket_gateway import problems, service_queries, temporal_ops
@@ -38,7 +37,6 @@ from loket_gateway.listings import ApplicationListing, list_applications
 from loket_gateway.problems import Problem
 from loket_gateway.state import ClientDep, StateDep
 
-DEFAULT_CALL = "LOKET-2026-01"
 AppId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
 Reader = Annotated[Principal, Depends(caller(APPLICANT, *PROGRAMME))]
 Owner_ = Annotated[Principal, Depends(caller(APPLICANT))]
@@ -48,30 +46,6 @@ router = APIRouter(
     dependencies=[Depends(caller(APPLICANT, *PROGRAMME))],
     responses=problems.responses(401, 403, 429),
 )
-
-
-class ApplicationRequest(BaseModel):
-    """What a start-up submits: who it is, what it needs, in which call."""
-
-    applicant: Applicant
-    priority_area: PriorityArea
-    call_id: CallId = DEFAULT_CALL
-    needs: Needs = Field(min_length=1, max_length=20)
-    applicant_payment_eur: Eur = Decimal(0)
-    language: Language = "en"
-
-    @field_validator("applicant")
-    @classmethod
-    def _registered_in_the_past(cls, applicant: Applicant) -> Applicant:
-        if applicant.registered_on > datetime.now(UTC).date():
-            raise ValueError("registered_on is in the future")
-        return applicant
-
-
-class ApplicationAccepted(BaseModel):
-    application_id: str
-    stage: str
-    links: dict[str, str]
 
 
 @router.post(
