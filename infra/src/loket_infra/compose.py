@@ -220,7 +220,7 @@ def demo(folder: Path) -> int:
 
     from loket_infra import demo as scenario
 
-    console = Console(width=200)
+    console = Console(width=100)
     t0 = time.monotonic()
     durations = {
         "LOKET_ACCEPTANCE_WINDOW_S": scenario.DEMO_ACCEPTANCE_WINDOW_S,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import signal
 import threading
@@ -249,6 +250,7 @@ async def drive(stack: Platform, console: Console) -> list[Outcome]:
         de_minimis = _ok(await http.get("/v1/registers/de_minimis")).json()
         usage = _ok(await http.get("/v1/utilisation")).json()
     console.print(_budget_table(budget))
+    console.print(_facilities_table(usage))
     table = Table(title="Utilisation by facility country (booked / published units)")
     for col in ("country", "published", "held", "booked", "utilisation"):
         table.add_column(col, justify="right")
@@ -261,10 +263,18 @@ async def drive(stack: Platform, console: Console) -> list[Outcome]:
             f"{Decimal(c['utilisation']):.1%}",
         )
     console.print(table)
-    flows = ", ".join(
-        f"{f['applicant_country']}→{f['facility_country']} {f['units']}" for f in usage["flows"]
-    )
-    console.print(f"cross-border bookings (applicant country→facility country, units): {flows}")
+    flows = Table(title="Cross-border flows: applicant country → facility country")
+    for col in ("from", "to", "bookings", "units", "market value EUR"):
+        flows.add_column(col, justify="right")
+    for f in usage["flows"]:
+        flows.add_row(
+            f["applicant_country"],
+            f["facility_country"],
+            str(f["bookings"]),
+            str(f["units"]),
+            f"{Decimal(f['market_value_eur']):,.0f}",
+        )
+    console.print(flows)
     console.print(
         f"de minimis register: {len(de_minimis['rows'])} grants; GBER Art. 9 "
         f"transparency list (awards over EUR 100,000): {len(transparency['rows'])}"
@@ -273,20 +283,18 @@ async def drive(stack: Platform, console: Console) -> list[Outcome]:
 
 
 def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
+    """One row per application, within 100 columns; reasons follow in `_reasons`."""
     table = Table(title="Loket demo: applications", show_lines=False)
-    for col in (
-        "application",
-        "applicant / case",
-        "stage",
-        "expected",
-        "reason",
-        "aid",
-        "voucher EUR",
-        "co-pay EUR",
-        "used units, EUR",
-        "sites (countries)",
+    for col, justify in (
+        ("application", "left"),
+        ("applicant (country): case", "left"),
+        ("stage", "left"),
+        ("aid", "left"),
+        ("voucher / co-pay EUR", "right"),
+        ("used", "right"),
+        ("sites", "left"),
     ):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", justify=justify)  # type: ignore[arg-type]
     mismatches = 0
     for o in outcomes:
         s = o.status
@@ -298,30 +306,51 @@ def _table(outcomes: list[Outcome]) -> tuple[Table, int]:
             and (o.case.instrument is None or aid.get("instrument") == o.case.instrument)
         )
         mismatches += not ok
-        voucher = copay = instrument = used = ""
+        money = instrument = used = ""
         if s.get("delivery"):
             d = s["delivery"]
-            used = f"{d['units_delivered']}/{d['units_booked']}, {Decimal(d['redeemed_eur']):,.0f}"
+            used = f"{d['units_delivered']}/{d['units_booked']}"
         if aid and s.get("voucher_id"):
-            voucher = f"{Decimal(aid['voucher_eur']):,.0f}"
-            copay = f"{Decimal(aid['co_payment_eur']):,.0f}"
-            instrument = f"{aid['instrument']} {Decimal(aid['intensity']):.0%}"
-        sites = ", ".join(
-            sorted({f"{a['site']} ({a['country']})" for a in s.get("allocation", [])})
-        )
+            money = f"{Decimal(aid['voucher_eur']):,.0f} / {Decimal(aid['co_payment_eur']):,.0f}"
+            instrument = f"{aid['instrument'].replace('_', ' ')} {Decimal(aid['intensity']):.0%}"
+        stage = f"[green]{s['stage']}[/]" if ok else f"[red]{s['stage']} (not {o.case.final})[/]"
         table.add_row(
-            o.application_id,
-            f"{o.case.applicant['name']}: {o.case.label}",
-            f"[green]{s['stage']}[/]" if ok else f"[red]{s['stage']}[/]",
-            o.case.final if o.case.final == o.case.expect else f"{o.case.expect} → {o.case.final}",
-            "; ".join(s.get("reasons", [])),
+            o.application_id[:12],
+            f"{o.case.applicant['name']} ({o.case.applicant['country']}): {o.case.label}",
+            stage,
             instrument,
-            voucher,
-            copay,
+            money,
             used,
-            sites,
+            ", ".join(sorted({a["country"] for a in s.get("allocation", [])})),
         )
     return table, mismatches
+
+
+def _reasons(outcomes: list[Outcome], console: Console) -> None:
+    """Why the applications that got nothing got nothing, one line each."""
+    for o in outcomes:
+        if not o.status.get("voucher_id") and o.status.get("reasons"):
+            console.print(
+                f"[bold]{o.application_id[:12]}[/] {o.status['stage']}: "
+                + "; ".join(o.status["reasons"][:2]),
+                overflow="fold",
+            )
+
+
+def _facilities_table(usage: dict[str, Any]) -> Table:
+    table = Table(title="Utilisation per facility (booked / published units)")
+    for col, justify in (("facility", "left"), ("country", "left"), ("published", "right"),
+                         ("booked", "right"), ("utilisation", "right")):  # fmt: skip
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for f in usage["facilities"]:
+        table.add_row(
+            f["name"],
+            f["country"],
+            str(f["published_units"]),
+            str(f["booked_units"]),
+            f"{Decimal(f['utilisation']):.1%}",
+        )
+    return table
 
 
 def _budget_table(budget: dict[str, Any]) -> Table:
@@ -366,7 +395,7 @@ async def visible_in_temporal(stack: Platform, outcomes: list[Outcome], console:
 
 
 def run_demo(data_dir: Path, stay: bool = False) -> int:
-    console = Console(width=200)
+    console = Console(width=100)
     t0 = time.monotonic()
     config = StackConfig(
         data_dir=data_dir,
@@ -380,7 +409,9 @@ def run_demo(data_dir: Path, stay: bool = False) -> int:
         temporal_ui_port=DEMO_UI_PORT if stay else 0,
         gateway_port=DEMO_GATEWAY_PORT if stay else 0,
     )
+    logging.getLogger().setLevel(logging.WARNING)  # until the log folder exists: problems only
     with EmbeddedStack(config) as stack:
+        _logs_to(stack.log_dir / "demo.log")
         console.print(
             f"platform up in {time.monotonic() - t0:.1f}s (Kafka {config.kafka} at "
             f"{stack.kafka_bootstrap}, Temporal {stack.temporal_address}, gateway "
@@ -399,6 +430,17 @@ def run_demo(data_dir: Path, stay: bool = False) -> int:
     return report(outcomes, console, t0)
 
 
+def _logs_to(path: Path) -> None:
+    """Every library's log lines go to the log folder: the console shows the scenario."""
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def run_scenario(platform: Platform, console: Console) -> list[Outcome]:
     outcomes = asyncio.run(drive(platform, console))
     asyncio.run(visible_in_temporal(platform, outcomes, console))
@@ -409,6 +451,7 @@ def report(outcomes: list[Outcome], console: Console, t0: float) -> int:
     """The outcome table and the figures; 0 if every outcome is the scenario's."""
     table, mismatches = _table(outcomes)
     console.print(table)
+    _reasons(outcomes, console)
     issued = [o for o in outcomes if o.status.get("voucher_id")]
     bundles = [o for o in issued if len({a["country"] for a in o.status["allocation"]}) > 1]
     if bundles:
