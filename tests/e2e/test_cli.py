@@ -25,22 +25,27 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 async def cli(
-    stack: EmbeddedStack, home: Path, *args: str, token: str | None = None
+    stack: EmbeddedStack,
+    home: Path,
+    *args: str,
+    token: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, str]:
-    env = {
+    environment = {
         **os.environ,
         "LOKET_GATEWAY_URL": stack.gateway_url,
         "LOKET_OIDC_ISSUER": stack.identity.issuer,
         "LOKET_HOME": str(home),
         "COLUMNS": "100",
+        **(env or {}),
     }
-    env.pop("LOKET_TOKEN", None)
+    environment.pop("LOKET_TOKEN", None)
     if token:
-        env["LOKET_TOKEN"] = token
+        environment["LOKET_TOKEN"] = token
     done = await asyncio.to_thread(
         subprocess.run,
         [LOKET, *args],
-        env=env,
+        env=environment,
         cwd=home,
         capture_output=True,
         text=True,

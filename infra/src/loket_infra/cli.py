@@ -187,8 +187,9 @@ def _exits(command: Callable[..., int | None]) -> Callable[..., None]:
 
 for command in app.registered_commands:
     command.callback = _exits(command.callback) if command.callback else None
-for command in startup.app.registered_commands:  # a start-up's commands, beside the operator's
-    app.registered_commands.append(command)
+# A start-up's and a facility's commands, beside the operator's.
+app.registered_commands.extend(startup.app.registered_commands)
+app.registered_groups.extend(startup.app.registered_groups)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 import yaml
+from aiokafka.errors import KafkaError
 from loket_contracts.application import (
     TERMINAL_STAGES,
     AccessReport,
@@ -60,7 +62,9 @@ def friendly(command: F) -> F:
         except ValidationError as exc:
             where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             err.print(f"[bold red]Not a valid file[/]: {where}")
-        except (OSError, yaml.YAMLError) as exc:
+        except (httpx.HTTPError, KafkaError) as exc:
+            err.print(f"[bold red]Cannot reach Loket[/]: {exc!r}")
+        except (OSError, ValueError, yaml.YAMLError) as exc:
             err.print(f"[bold red]Cannot read it[/]: {exc}")
         raise typer.Exit(1)
 
@@ -202,3 +206,54 @@ def report(app_id: App, file: Annotated[Path, typer.Argument(help="report.yaml")
     with client() as loket:
         done = loket.report(app_id, body)
     out.print(f"Report received: {app_id} is [bold]{done.stage}[/]")
+
+
+facility_app = typer.Typer(
+    no_args_is_help=True, help="A facility's publications (the facility SDK)."
+)
+app.add_typer(facility_app, name="facility")
+
+
+@facility_app.command("publish")
+@friendly
+def facility_publish(
+    file: Annotated[Path, typer.Argument(help="facility.yaml, or a CSV of slots or deliveries")],
+    facility: Annotated[
+        str | None, typer.Option(help="the facility id (else from the file)")
+    ] = None,
+    via: Annotated[str, typer.Option(help="http (the gateway) or kafka")] = "http",
+    dry_run: Annotated[bool, typer.Option(help="validate and show, publish nothing")] = False,
+) -> None:
+    """Publish what is new or changed in FILE, in order, with the next sequences."""
+    from loket_client import facility as sdk
+    from loket_client import facility_send
+
+    facility_id, items = sdk.read(file, facility)
+    ledger = sdk.Ledger.load(facility_id)
+    planned = sdk.plan(facility_id, items, ledger)
+    table = Table(
+        title=f"{facility_id}: {len(planned)} to publish (after sequence {ledger.sequence})"
+    )
+    for column in ("sequence", "what", "key"):
+        table.add_column(column)
+    for p in planned:
+        table.add_row(str(p.body.sequence), p.item.kind, p.item.key)  # type: ignore[attr-defined]
+    out.print(table)
+    if dry_run or not planned:
+        out.print("dry run: nothing sent" if dry_run else "nothing new: nothing sent")
+        return
+    if via == "kafka":
+        bootstrap = os.environ.get("LOKET_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+        sender = facility_send.over_kafka(bootstrap, facility_id, facility_send.key_from_env())
+    elif via == "http":
+        token = os.environ.get("LOKET_TOKEN") or facility_send.facility_token(
+            os.environ.get("LOKET_OIDC_ISSUER", DEFAULT_ISSUER),
+            facility_id,
+            os.environ.get("LOKET_FACILITY_SECRET", ""),
+        )
+        sender = facility_send.over_http(gateway(), facility_id, token)
+    else:
+        raise OSError(f"--via must be http or kafka, not {via!r}")
+    with sender as send:
+        sent = sdk.publish(facility_id, planned, ledger, send)
+    out.print(f"published {sent} event(s); {facility_id} is at sequence {ledger.sequence}")
