@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from loket_contracts.application import TERMINAL_STAGES
 from loket_contracts.capacity import Delivery, SlotWithdrawn
 from loket_contracts.topics import FACILITY_CAPACITY
-from loket_messaging.kafka import KafkaAccess
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
-from loket_infra.identities import ActingAs, IdentityProvider
+from loket_infra.identities import ActingAs
 from loket_infra.kafka_tools import publish_capacity, wait_caught_up
+from loket_infra.platform import Platform
 from loket_infra.scenario import CASES, Case, facility_events, request_body
 from loket_infra.stack import EmbeddedStack, StackConfig
 
@@ -45,24 +45,6 @@ VIA_HTTP = {"nl-eindhoven-battery"}  # publishes through the gateway; the others
 
 class DemoError(RuntimeError):
     pass
-
-
-class Platform(Protocol):
-    """What the scenario needs of a running Loket: the embedded stack or compose."""
-
-    @property
-    def gateway_url(self) -> str: ...
-    @property
-    def temporal_address(self) -> str: ...
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def identity(self) -> IdentityProvider: ...
-    @property
-    def kafka_admin(self) -> KafkaAccess: ...
-    @property
-    def facility_access(self) -> KafkaAccess: ...
-    def facility_key(self, facility_id: str) -> bytes: ...
 
 
 def _ok(resp: httpx.Response) -> httpx.Response:

@@ -73,6 +73,8 @@ class ContainerPlatform:
 
     # ---- what a client needs ---------------------------------------------------------------
 
+    namespace = NAMESPACE
+
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"

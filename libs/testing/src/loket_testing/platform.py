@@ -10,30 +10,15 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import httpx
 from loket_infra.identities import ActingAs, IdentityProvider
+from loket_infra.platform import Platform as Running
 from loket_messaging.kafka import KafkaAccess
 
 Kind = Literal["containers", "embedded"]
 PATIENCE_S = 300.0  # a poll returns as soon as its condition holds
-
-
-class Running(Protocol):
-    """What either way of running Loket exposes (EmbeddedStack, ContainerPlatform)."""
-
-    @property
-    def gateway_url(self) -> str: ...
-    @property
-    def kafka_bootstrap(self) -> str: ...
-    @property
-    def kafka_admin(self) -> KafkaAccess: ...
-    @property
-    def facility_access(self) -> KafkaAccess: ...
-    @property
-    def identity(self) -> IdentityProvider: ...
-    def facility_key(self, facility_id: str) -> bytes: ...
 
 
 @dataclass
