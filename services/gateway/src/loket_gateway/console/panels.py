@@ -86,23 +86,39 @@ async def funnel(state: State) -> Panel:
     return Panel("funnel", "Funnel", [table, ranked], [plot])
 
 
-async def work_queue(state: State) -> Panel:
-    rows = await asyncio.to_thread(listings, state)
-    now = datetime.now(UTC)
-    reviews, overdue, stuck = [], [], []
+@dataclass(frozen=True)
+class WorkQueue:
+    reviews: list[ApplicationRow]
+    overdue_reports: list[ApplicationRow]
+    stuck: list[ApplicationRow]
+
+
+def sort_into_queue(
+    rows: list[ApplicationRow], now: datetime, access_report_s: float, stuck_notice_s: float
+) -> WorkQueue:
+    """What needs a person now, oldest first: every review; reports past their due time;
+    applications waiting on Loket (not on a person) longer than they should."""
+    queue = WorkQueue([], [], [])
     for r in sorted(rows, key=lambda r: _aware(r.stage_at)):
-        since = _aware(r.stage_at)
+        waited = now - _aware(r.stage_at)
         if r.stage == Stage.MANUAL_REVIEW:
-            reviews.append(r)
-        elif r.stage == Stage.REPORT_DUE and now - since > timedelta(seconds=state.access_report_s):
-            overdue.append(r)
+            queue.reviews.append(r)
+        elif r.stage == Stage.REPORT_DUE:
+            if waited > timedelta(seconds=access_report_s):
+                queue.overdue_reports.append(r)
         elif (
             r.stage not in TERMINAL_STAGES
             and r.stage not in WAITING_FOR_PEOPLE
-            and r.stage != Stage.REPORT_DUE
-            and now - since > timedelta(seconds=state.stuck_notice_s)
+            and waited > timedelta(seconds=stuck_notice_s)
         ):
-            stuck.append(r)
+            queue.stuck.append(r)
+    return queue
+
+
+async def work_queue(state: State) -> Panel:
+    rows = await asyncio.to_thread(listings, state)
+    queue = sort_into_queue(rows, datetime.now(UTC), state.access_report_s, state.stuck_notice_s)
+    reviews, overdue, stuck = queue.reviews, queue.overdue_reports, queue.stuck
     escalate = timedelta(seconds=state.review_escalation_s)
 
     def table(
