@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import plotly
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Path as FastPath
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from loket_contracts.application import (
@@ -41,7 +42,8 @@ TEMPLATES = Environment(
 )
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 NAV = [(key, key.replace("queue", "work queue").capitalize()) for key in panels()]
-Key = Annotated[str, "a panel"]
+Key = Annotated[str, FastPath(min_length=1, max_length=40)]
+AppId = Annotated[str, FastPath(min_length=1, max_length=ID_MAX)]
 
 
 class LoginNeeded(Exception):
@@ -176,10 +178,8 @@ async def _panel(key: str, state: State) -> Panel:
 
 @router.get("/applications/{application_id}")
 async def application(
-    application_id: Annotated[str, "id"], state: StateDep, temporal: ClientDep, who: Who
+    application_id: AppId, state: StateDep, temporal: ClientDep, who: Who
 ) -> HTMLResponse:
-    if len(application_id) > ID_MAX:
-        raise Problem(404, "not-found", "No such application", "unknown application")
     handle = temporal.get_workflow_handle(application_id)
     status = await temporal_ops.query(handle, QUERY_STATUS, ApplicationStatus)
     return _page(
@@ -194,7 +194,7 @@ async def application(
 
 @router.post("/applications/{application_id}/review")
 async def review(
-    application_id: Annotated[str, "id"],
+    application_id: AppId,
     temporal: ClientDep,
     who: Who,
     decision: Annotated[str, Form(pattern="^(approve|reject)$")],
@@ -220,7 +220,9 @@ async def panel(key: Key, state: StateDep, who: Who) -> HTMLResponse:
 
 
 @router.get("/{key}/{table}.csv")
-async def table_csv(key: Key, table: str, state: StateDep, who: Who) -> PlainTextResponse:
+async def table_csv(
+    key: Key, table: Annotated[str, FastPath(max_length=60)], state: StateDep, who: Who
+) -> PlainTextResponse:
     shown = await _panel(key, state)
     found = next((t for t in shown.tables if t.name == table), None)
     if found is None:
