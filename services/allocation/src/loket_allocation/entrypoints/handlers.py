@@ -1,4 +1,5 @@
-"""Kafka entrypoints of the allocation service: capacity projection, holds, expiry."""
+"""Kafka entrypoints of the allocation service: capacity projection, holds, expiry; the batch
+round (rounds.py) and the queries (queries.py) are mixed in."""
 
 from __future__ import annotations
 
@@ -11,152 +12,28 @@ from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.envelope import CloudEvent
 from loket_contracts.scheme import Scheme, load_scheme
-from loket_messaging import Emitter, Outgoing, ServiceRuntime
+from loket_messaging import Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
-from loket_messaging.failures import Rejected
 from loket_messaging.handlers import SchemeHandlers
 from sqlalchemy import select
 from sqlmodel import Session
 
 from loket_allocation.adapters import repository as repo
-from loket_allocation.adapters.tables import DeliveryRow, HoldLineRow, HoldRow, SlotRow
-from loket_allocation.domain.batch import BatchRequest, solve_round
+from loket_allocation.adapters.tables import HoldLineRow, HoldRow
 from loket_allocation.domain.model import Choice, NoAllocation
 from loket_allocation.domain.online import best_fit
+from loket_allocation.entrypoints.capacity import FacilityCapacity
+from loket_allocation.entrypoints.events import emit
+from loket_allocation.entrypoints.queries import Queries
+from loket_allocation.entrypoints.rounds import BatchRounds
 
-SOURCE = "loket/allocation"
 EXPIRY_SWEEP_S = 5.0
 
 
-emit = Emitter(topics.ALLOCATION_EVENTS, SOURCE)
-reply = Emitter(topics.ALLOCATION_REPLIES, SOURCE)
-
-
-class AllocationHandlers(SchemeHandlers):
-    """The handlers, bound to one scheme configuration (tests bind their own)."""
-
-    # ---- facility capacity (public contract) ---------------------------------------------------
-
-    def on_profile(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        body = cap.decode(event, cap.FacilityProfile)
-        if not self.scheme.may_host_infrastructure(body.country):
-            raise Rejected(
-                f"unknown country {body.country!r}: facilities must be in an EU member "
-                "state or a country associated to Horizon Europe"
-            )
-        repo.apply_profile(session, body)
-        return []
-
-    def on_slot_published(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        body = cap.decode(event, cap.SlotPublished)
-        if not repo.apply_slot_published(session, body):
-            return []
-        slot = session.get(SlotRow, (body.facility_id, body.slot_id))
-        assert slot is not None
-        out: list[Outgoing] = []
-        # Capacity shrunk under existing holds or bookings: newest first lose their place.
-        for hold in repo.holds_on_slot(session, body.facility_id, body.slot_id):
-            if slot.held_units + slot.booked_units <= slot.capacity_units:
-                break
-            out.append(
-                self._invalidate(
-                    session,
-                    hold,
-                    body.facility_id,
-                    body.slot_id,
-                    f"the facility reduced slot {body.slot_id} to {body.capacity_units} unit(s)",
-                )
-            )
-            session.refresh(slot)
-        return out
-
-    def on_slot_withdrawn(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        body = cap.decode(event, cap.SlotWithdrawn)
-        if not repo.apply_slot_withdrawn(session, body):
-            return []
-        return [
-            self._invalidate(
-                session,
-                hold,
-                body.facility_id,
-                body.slot_id,
-                f"the facility withdrew slot {body.slot_id}: {body.reason}",
-            )
-            for hold in repo.holds_on_slot(session, body.facility_id, body.slot_id)
-        ]
-
-    def _invalidate(
-        self, session: Session, hold: HoldRow, facility_id: str, slot_id: str, reason: str
-    ) -> Outgoing:
-        """Release the whole bundle (its other units go back to the market); tell the workflow."""
-        was = hold.status
-        self._release(session, hold, "invalidated")
-        body = m.AllocationInvalidated(
-            application_id=hold.application_id,
-            facility_id=facility_id,
-            slot_id=slot_id,
-            was=was,
-            reason=reason,
-        )
-        return emit(m.ALLOCATION_INVALIDATED, body, hold.application_id)
-
-    def on_delivery(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        """A facility reports units delivered under a booking. Checked against the booking: the
-        units were booked at this facility and slot, and never more than booked. A report the
-        booking cannot take is refused to the DLQ with the reason; a repeat changes nothing."""
-        body = cap.decode(event, cap.Delivery)
-        if session.get(DeliveryRow, (body.facility_id, body.sequence)) is not None:
-            return []  # the same report again (sequence is per facility)
-        hold = session.get(HoldRow, body.application_id)
-        if hold is None or hold.status != "confirmed":
-            state = "no booking" if hold is None else f"the booking is {hold.status}"
-            raise Rejected(f"delivery for {body.application_id} refused: {state}")
-        booking = repo.booking_lines(session, body.application_id)
-        lines = [
-            line
-            for line in booking
-            if line.facility_id == body.facility_id and line.slot_id == body.slot_id
-        ]
-        if not lines:
-            raise Rejected(
-                f"delivery for {body.application_id} refused: nothing booked at "
-                f"{body.facility_id} slot {body.slot_id}"
-            )
-        open_units = sum(line.units - line.delivered_units for line in lines)
-        if body.units_delivered > open_units:
-            raise Rejected(
-                f"delivery for {body.application_id} refused: {body.units_delivered} unit(s) "
-                f"reported, {open_units} still booked at {body.facility_id} slot {body.slot_id}"
-            )
-        remaining, value = body.units_delivered, Decimal(0)
-        for line in lines:
-            take = min(remaining, line.units - line.delivered_units)
-            line.delivered_units += take
-            value += line.market_price_eur * take
-            remaining -= take
-            session.add(line)
-        session.add(
-            DeliveryRow(
-                facility_id=body.facility_id,
-                sequence=body.sequence,
-                application_id=body.application_id,
-                slot_id=body.slot_id,
-                units_delivered=body.units_delivered,
-                delivered_at=body.delivered_at,
-            )
-        )
-        recorded = m.DeliveryRecorded(
-            application_id=body.application_id,
-            delivery_id=f"{body.facility_id}/{body.sequence}",
-            facility_id=body.facility_id,
-            slot_id=body.slot_id,
-            units=body.units_delivered,
-            market_value_eur=value,
-            delivered_at=body.delivered_at,
-            units_delivered_total=sum(line.delivered_units for line in booking),
-            units_booked_total=sum(line.units for line in booking),
-        )
-        return [emit(m.DELIVERY_RECORDED, recorded, body.application_id)]
+class AllocationHandlers(FacilityCapacity, BatchRounds, Queries, SchemeHandlers):
+    """The handlers, bound to one scheme configuration (tests bind their own): holds here;
+    facilities' capacity in capacity.py, the batch round in rounds.py, the read side in
+    queries.py."""
 
     def on_booking_close_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         """The voucher ended: undelivered units go back to the facilities."""
@@ -257,68 +134,6 @@ class AllocationHandlers(SchemeHandlers):
         session.add(row)
         return emit(m.HOLD_PLACED, placed, cmd.application_id)
 
-    def on_round_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        """Batch mode at a call's cut-off: one optimal round over everyone still waiting."""
-        cmd = event.decode(m.RoundRequested)
-        out: list[Outgoing] = []
-        pending = []
-        for entry in cmd.entries:
-            existing = session.get(HoldRow, entry.hold.application_id)
-            if existing is not None and existing.status in ("held", "confirmed"):
-                placed = m.HoldPlaced.model_validate_json(existing.placed_json)
-                out.append(emit(m.HOLD_PLACED, placed, entry.hold.application_id))
-            else:
-                pending.append(entry)
-        types = {n.service_type for e in pending for n in e.hold.needs}
-        result = solve_round(
-            [
-                BatchRequest(
-                    e.hold.application_id,
-                    e.hold.applicant_workplace_country,
-                    e.hold.needs,
-                    e.weight,
-                )
-                for e in pending
-            ],
-            repo.candidates(session, types),
-            exempt_forms=frozenset(self.scheme.allocation.transnational_exempt_legal_forms.value),
-            country_share_cap=cmd.country_share_cap,
-        )
-        for entry in pending:
-            app_id = entry.hold.application_id
-            choices = result.served.get(app_id)
-            if choices:
-                reason = (
-                    f"batch round {cmd.round_id}: served; the round reached "
-                    f"{result.objective:g} of an LP bound of {result.lp_bound:g}"
-                )
-                out.append(
-                    self._place_hold(
-                        session, entry.hold, choices, reason, session.get(HoldRow, app_id)
-                    )
-                )
-            else:
-                failed = m.HoldFailed(
-                    application_id=app_id,
-                    reason=f"not served in batch round {cmd.round_id}: the "
-                    "capacity went to applications of higher priority weight",
-                )
-                out.append(emit(m.HOLD_FAILED, failed, app_id))
-        summary = m.RoundSolved(
-            round_id=cmd.round_id,
-            served=sorted(result.served),
-            unserved=sorted(
-                e.hold.application_id for e in pending if e.hold.application_id not in result.served
-            ),
-            objective=result.objective,
-            lp_bound=result.lp_bound,
-            gap=result.gap,
-            status=result.status,
-            solve_seconds=result.solve_seconds,
-        )
-        out.append(emit(m.ROUND_SOLVED, summary, cmd.round_id))
-        return out
-
     def on_confirm_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         cmd = event.decode(m.AllocationRef)
         hold = session.get(HoldRow, cmd.application_id)
@@ -378,21 +193,6 @@ class AllocationHandlers(SchemeHandlers):
             )
             out.append(emit(m.ALLOCATION_RELEASED, body, hold.application_id))
         return out
-
-    # ---- queries: catalogue and utilisation, answered on the replies topic ---------------------
-
-    def on_catalogue_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        q = event.decode(m.CatalogueQuery)
-        slots, truncated = repo.catalogue(session, q)
-        body = m.CatalogueReply(
-            slots=slots, truncated=truncated, next_offset=q.offset + q.limit if truncated else None
-        )
-        return [reply(m.CATALOGUE_REPLY, body, event.id)]
-
-    def on_utilisation_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        q = event.decode(m.UtilisationQuery)
-        body = repo.utilisation(session, q.offset, q.limit)
-        return [reply(m.UTILISATION_REPLY, body, event.id)]
 
 
 def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> AllocationHandlers:
