@@ -10,9 +10,11 @@ from typing import Any
 import plotly.graph_objects as go
 from loket_contracts import messages as m
 from loket_contracts.topics import ALLOCATION_QUERIES
+from sqlmodel import col
 
 from loket_gateway import service_queries
 from loket_gateway.console.panels import Cell, Panel, Table, listings
+from loket_gateway.listings import ApplicationRow
 from loket_gateway.state import State
 
 
@@ -75,9 +77,12 @@ def instrument_label(row: m.RegisterRow) -> str:
 
 async def aid(state: State) -> Panel:
     grants = await _all_aid(state)
-    country = {
-        r.application_id: r.applicant_country for r in await asyncio.to_thread(listings, state)
-    }
+    ids = [g.application_id for g in grants]
+    country: dict[str, str] = {}
+    for chunk in range(0, len(ids), 500):  # only the applications that got aid
+        wanted = col(ApplicationRow.application_id).in_(ids[chunk : chunk + 500])
+        found = await asyncio.to_thread(listings, state, wanted)
+        country |= {r.application_id: r.applicant_country for r in found}
     totals: dict[tuple[str, str], list[Any]] = {}
     for g in grants:
         key = (instrument_label(g), country.get(g.application_id, "?"))

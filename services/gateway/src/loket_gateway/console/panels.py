@@ -10,11 +10,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import plotly.graph_objects as go
 from loket_contracts.application import TERMINAL_STAGES, Stage
 from loket_messaging.db import unit_of_work
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlmodel import col
 
 from loket_gateway.listings import ApplicationRow
 from loket_gateway.state import State
@@ -43,9 +45,21 @@ class Panel:
     note: str = ""
 
 
-def listings(state: State) -> list[ApplicationRow]:
+def listings(state: State, *where: Any) -> list[ApplicationRow]:
+    """The read model's rows (those matching `where`)."""
     with unit_of_work(state.engine) as session:
-        return list(session.scalars(select(ApplicationRow)).all())
+        return list(session.scalars(select(ApplicationRow).where(*where)).all())
+
+
+def _counts(state: State) -> Counter[tuple[str, str]]:
+    """Applications per (call, stage), counted by the database."""
+    with unit_of_work(state.engine) as session:
+        found = session.execute(
+            select(col(ApplicationRow.call_id), col(ApplicationRow.stage), func.count()).group_by(
+                col(ApplicationRow.call_id), col(ApplicationRow.stage)
+            )
+        ).all()
+    return Counter({(call, stage): n for call, stage, n in found})
 
 
 def _aware(moment: datetime) -> datetime:
@@ -53,8 +67,10 @@ def _aware(moment: datetime) -> datetime:
 
 
 async def funnel(state: State) -> Panel:
-    rows = await asyncio.to_thread(listings, state)
-    by_stage = Counter((r.call_id, r.stage) for r in rows)
+    by_stage = await asyncio.to_thread(_counts, state)
+    refused = await asyncio.to_thread(
+        listings, state, col(ApplicationRow.stage).in_([s.value for s in NOT_GRANTED])
+    )
     stages = [s.value for s in Stage if any(stage == s for _, stage in by_stage)]
     calls = sorted({call for call, _ in by_stage})
     table = Table(
@@ -67,11 +83,7 @@ async def funnel(state: State) -> Panel:
         ],
     )
     reasons = Counter(
-        line.strip()
-        for r in rows
-        if r.stage in NOT_GRANTED
-        for line in r.reasons.splitlines()
-        if line.strip()
+        line.strip() for r in refused for line in r.reasons.splitlines() if line.strip()
     )
     ranked = Table(
         "refusal_reasons",
@@ -116,7 +128,8 @@ def sort_into_queue(
 
 
 async def work_queue(state: State) -> Panel:
-    rows = await asyncio.to_thread(listings, state)
+    open_ = [s.value for s in Stage if s not in TERMINAL_STAGES]  # the finished need nobody
+    rows = await asyncio.to_thread(listings, state, col(ApplicationRow.stage).in_(open_))
     queue = sort_into_queue(rows, datetime.now(UTC), state.access_report_s, state.stuck_notice_s)
     reviews, overdue, stuck = queue.reviews, queue.overdue_reports, queue.stuck
     escalate = timedelta(seconds=state.review_escalation_s)
