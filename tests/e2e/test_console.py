@@ -5,10 +5,12 @@ decided from the work queue; every table exports to CSV. Screenshots go to LOKET
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
 import shutil
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -19,7 +21,7 @@ import pytest
 from loket_infra.identities import DEMO_PEOPLE, IdentityProvider
 from loket_infra.stack import EmbeddedStack
 
-from .conftest import Loket, acting_client, platform
+from .conftest import PATIENCE_S, Loket, acting_client, platform
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -41,7 +43,9 @@ FLAGS = [
 def console_stack(
     tmp_path_factory: pytest.TempPathFactory, identity: IdentityProvider
 ) -> Iterator[EmbeddedStack]:
-    with platform(tmp_path_factory.mktemp("console"), identity) as running:
+    # Snapshots every 2 s: the budget's and capacity's history has points within the test.
+    env = {"LOKET_SNAPSHOT_S": "2"}
+    with platform(tmp_path_factory.mktemp("console"), identity, env=env) as running:
         yield running
 
 
@@ -84,6 +88,16 @@ async def browser_page(console_stack: EmbeddedStack) -> AsyncIterator[Any]:
             yield page
         finally:
             await browser.close()
+
+
+async def until_granted_in_history(http: Any) -> None:
+    end = time.monotonic() + PATIENCE_S
+    while True:
+        points = (await http.get("/v1/history/budget")).json()
+        if any(Decimal(p["values"]["granted"]) > 0 for p in points):
+            return
+        assert time.monotonic() < end, "no snapshot shows the voucher's grant"
+        await asyncio.sleep(0.5)
 
 
 async def logged_in(page: Any, stack: EmbeddedStack) -> None:
@@ -132,12 +146,22 @@ async def test_the_console_shows_what_the_api_says(
     assert reasons and all(int(r[1]) >= 1 for r in reasons)
     await page.screenshot(path=shots / "console-funnel.png", full_page=True)
 
+    async with acting_client(console_stack) as http:  # a snapshot after the voucher
+        await until_granted_in_history(http)
     await page.click("text=Budget")
     rows = {(r[0], r[1]): [money(x) for x in r[2:]] for r in await table(page, "budget")}
     for area in budget:
         assert rows[(call, area["priority_area"])] == [
             Decimal(area[k]) for k in ("total_eur", "reserved_eur", "granted_eur", "available_eur")
         ]
+    # Over time: each snapshot on screen is one the history API gives, and the voucher shows.
+    history = await table(page, "budget_history")
+    async with acting_client(console_stack) as http:
+        points = (await http.get("/v1/history/budget")).json()
+    api = {(p["at"][:19], p["key"], Decimal(p["values"]["granted"])) for p in points}
+    shown_points = {(r[0][:19], r[1], money(r[3])) for r in history}
+    assert shown_points <= api
+    assert len({r[0] for r in history}) >= 1 and any(g > 0 for _, _, g in shown_points)
     await page.screenshot(path=shots / "console-budget.png", full_page=True)
 
     await page.click("text=Aid")

@@ -20,7 +20,7 @@ from loket_messaging.migrations import upgrade
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 
-from loket_gateway import problems, temporal_ops
+from loket_gateway import history, problems, temporal_ops
 from loket_gateway.auth import AuditTrail
 from loket_gateway.console import routes as console
 from loket_gateway.identity import TokenVerifier
@@ -64,7 +64,11 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
         await state.requests.start()
         try:
             async with state.listings.running():
-                yield
+                snapshots = asyncio.create_task(history.keep_taking(state), name="snapshots")
+                try:
+                    yield
+                finally:
+                    snapshots.cancel()
         finally:
             await state.requests.stop()
             await state.producer.stop()

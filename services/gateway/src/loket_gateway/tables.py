@@ -1,4 +1,4 @@
-"""The gateway's own table: Idempotency-Key → application."""
+"""The gateway's own tables: Idempotency-Key → application; the programme's history."""
 
 from __future__ import annotations
 
@@ -16,3 +16,15 @@ class IdempotencyRow(SQLModel, table=True):
     application_id: str = Field(max_length=200)
     workflow_input_json: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SnapshotRow(SQLModel, table=True):
+    """One figure at one moment: the services answer with how things stand now, the gateway
+    keeps the answers (every LOKET_SNAPSHOT_S) so managers see them over time."""
+
+    __tablename__ = "gw_snapshot"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    kind: str = Field(max_length=20, index=True)  # budget | utilisation
+    key: str = Field(max_length=200)  # call · area, or a facility country
+    values_json: str = Field(sa_column=Column(Text, nullable=False))

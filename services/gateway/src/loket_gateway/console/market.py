@@ -12,7 +12,7 @@ from loket_contracts import messages as m
 from loket_contracts.topics import ALLOCATION_QUERIES
 from sqlmodel import col
 
-from loket_gateway import service_queries
+from loket_gateway import history, service_queries
 from loket_gateway.console.panels import Cell, Panel, Table, listings
 from loket_gateway.listings import ApplicationRow
 from loket_gateway.state import State
@@ -44,13 +44,39 @@ async def budget(state: State) -> Panel:
         ],
         layout={"title": "Reserved, granted and available", "barmode": "stack"},
     )
-    return Panel(
-        "budget",
-        "Budget",
-        [table],
-        [plot],
-        "As it stands now; the services keep no history of the budget yet.",
+    history_table, over_time = await _over_time(state, "budget", "granted", "Granted (EUR)")
+    return Panel("budget", "Budget", [table, history_table], [plot, over_time])
+
+
+async def _over_time(
+    state: State, kind: history.Kind, measure: str, title: str
+) -> tuple[Table, go.Figure]:
+    """The snapshots of `kind` (GET /v1/history/{kind}): a table and `measure` as lines."""
+    points = await asyncio.to_thread(history.series, state, kind, None, 2000)
+    names = sorted({k for p in points for k in p.values})
+    table = Table(
+        f"{kind}_history",
+        f"{kind.capitalize()} at each snapshot (every {history.SNAPSHOT_S:g} s)",
+        ["at", "key", *names],
+        [
+            [p.at.isoformat(timespec="seconds"), p.key, *(p.values.get(n, 0) for n in names)]
+            for p in points
+        ],
     )
+    keys = sorted({p.key for p in points})
+    figure = go.Figure(
+        [
+            go.Scatter(
+                name=key,
+                mode="lines+markers",
+                x=[p.at.isoformat() for p in points if p.key == key],
+                y=[float(p.values.get(measure, 0)) for p in points if p.key == key],
+            )
+            for key in keys
+        ],
+        layout={"title": f"{title} over time"},
+    )
+    return table, figure
 
 
 async def _all_aid(state: State) -> list[m.RegisterRow]:
@@ -206,10 +232,7 @@ async def utilisation(state: State) -> Panel:
         ],
         layout={"title": "Units per facility country", "barmode": "stack"},
     )
+    history_table, over_time = await _over_time(state, "utilisation", "booked", "Booked units")
     return Panel(
-        "utilisation",
-        "Utilisation",
-        [per_facility, per_country],
-        [plot],
-        "As it stands now (booked / published units); no history is kept yet.",
+        "utilisation", "Utilisation", [per_facility, per_country, history_table], [plot, over_time]
     )

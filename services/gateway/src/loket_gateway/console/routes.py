@@ -30,7 +30,7 @@ from loket_contracts.bounds import ID_MAX
 from loket_gateway import temporal_ops
 from loket_gateway.auth import MANAGER, PROGRAMME, actor
 from loket_gateway.console.login import COOKIE, ConsoleSession, LoginFailed, Sessions, safe_next
-from loket_gateway.console.panels import Panel, Table, panels
+from loket_gateway.console.panels import Cell, Panel, Table, panels
 from loket_gateway.identity import InvalidToken
 from loket_gateway.problems import Problem
 from loket_gateway.state import ClientDep, State, StateDep
@@ -143,11 +143,18 @@ class Shown:
     link: str | None = None
 
 
+def _shown(cell: Cell) -> str:
+    if isinstance(cell, Decimal):  # money keeps its cents; whole counts read as counts
+        exponent = cell.as_tuple().exponent
+        return f"{cell:,.2f}" if isinstance(exponent, int) and exponent < 0 else f"{cell:,}"
+    return str(cell)
+
+
 def _cells(table: Table) -> list[list[Shown]]:
     return [
         [
             Shown(
-                f"{cell:,.2f}" if isinstance(cell, Decimal) else str(cell),
+                _shown(cell),
                 isinstance(cell, int | Decimal),
                 table.links.get(i) if j == 0 else None,
             )

@@ -17,7 +17,7 @@ from loket_messaging.db import unit_of_work
 from loket_messaging.payload_codec import MissingKey
 from temporalio.api.common.v1 import Payloads
 
-from loket_gateway import audit, problems, service_queries, temporal_ops
+from loket_gateway import audit, history, problems, service_queries, temporal_ops
 from loket_gateway.auth import MANAGER, PROGRAMME, actor, caller
 from loket_gateway.identity import Principal
 from loket_gateway.problems import Problem
@@ -111,6 +111,18 @@ async def aid_register(
     """Every grant of the scheme, of every instrument (no aid, de minimis, GBER Art. 28):
     for managers and auditors."""
     return await service_queries.register(state, "aid", format, offset, limit)
+
+
+@router.get("/v1/history/{kind}", response_model=list[history.HistoryPoint])
+async def programme_history(
+    kind: history.Kind,
+    state: StateDep,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 2000,
+) -> list[history.HistoryPoint]:
+    """Budgets per call and area, or capacity per facility country, as they stood at each
+    snapshot (every LOKET_SNAPSHOT_S): the newest `limit` points since `since`, oldest first."""
+    return await asyncio.to_thread(history.series, state, kind, since, limit)
 
 
 @router.get("/v1/audit", response_model=audit.AuditPage)
