@@ -91,9 +91,15 @@ async def test_one_application_is_one_connected_trace(traced: Loket, otlp: OtlpR
             s for s in spans if s.service == "loket-vouchers" and "process" in s.name
         ]
         signals = [s for s in spans if s.name == f"HandleSignal:{SIGNAL_SERVICE_EVENT}"]
-        # Children are exported before their parents (they end first): wait for the parents.
-        connected = not orphans_of(spans)
+        # Each process exports in its own batches, children before parents (they end first):
+        # wait until every parent is there and every signal sent has been handled.
+        connected = not orphans_of(spans) and not unhandled(spans)
         return spans if len(issued_by_vouchers) >= 2 and len(signals) >= 4 and connected else None
+
+    def unhandled(spans: list[Span]) -> set[str]:
+        sent = {s.span_id for s in spans if s.name == f"SignalWorkflow:{SIGNAL_SERVICE_EVENT}"}
+        handled = {link for s in spans if s.name.startswith("HandleSignal:") for link in s.links}
+        return sent - handled
 
     def orphans_of(spans: list[Span]) -> list[Span]:
         return [s for s in spans if s.parent_id != root_span and _parent_of(s, spans) is None]
@@ -103,6 +109,7 @@ async def test_one_application_is_one_connected_trace(traced: Loket, otlp: OtlpR
     except AssertionError:
         spans = otlp.trace(trace_id)
         assert not orphans_of(spans), [(s.service, s.name) for s in orphans_of(spans)]
+        assert not unhandled(spans), f"signals never handled: {unhandled(spans)}"
         raise
     names = {s.name for s in spans}
     services = {s.service for s in spans}
