@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import exc as db
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -126,6 +127,9 @@ def _validation_problem(request: Request, raw: Sequence[Any]) -> JSONResponse:
     )
 
 
+DATABASE_AWAY = (db.OperationalError, db.InterfaceError, db.InvalidatePoolError, db.TimeoutError)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -174,6 +178,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Caught here, outermost, also when the audit trail cannot record: the database is
+        # away (restarting, failing over), which is no bug and passes.
+        if isinstance(exc, DATABASE_AWAY):
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+            return problem_response(
+                request,
+                503,
+                "database-unavailable",
+                "The gateway's database is unavailable",
+                "nothing was changed; retry in a moment",
+                {"Retry-After": "5"},
+            )
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem_response(
             request,
