@@ -113,8 +113,13 @@ def keycloak(port: int, log: Path, credentials: Credentials) -> Process:
     }
     # `start --optimized` runs the distribution as built (start-dev would re-augment it at
     # every start: slower, and two instances starting at once would rewrite the same files).
-    argv = [
-        str(dist / "bin" / "kc.sh"),
+    return Process("keycloak", [str(dist / "bin" / "kc.sh"), *start_args(port)], log, env)
+
+
+def start_args(port: int) -> list[str]:
+    """How Keycloak starts, here or in its container: the built distribution, the realm
+    imported, plain HTTP on 127.0.0.1 only."""
+    return [
         "start",
         "--optimized",
         "--import-realm",
@@ -123,7 +128,6 @@ def keycloak(port: int, log: Path, credentials: Credentials) -> Process:
         f"--http-port={port}",
         "--hostname-strict=false",
     ]
-    return Process("keycloak", argv, log, env)
 
 
 def issuer(port: int) -> str:

@@ -16,6 +16,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from loket_messaging import telemetry
 from loket_messaging.db import unit_of_work
 
 log = logging.getLogger("loket.metrics")
@@ -60,6 +61,8 @@ def observe(
 
 def consumer_lag(consumer: Any, topic: str, partition: int, offset: int, group: str) -> None:
     """Record how far `group` is behind on `topic`/`partition` after taking `offset`."""
+    if not telemetry.active():  # no meter provider: not even the lookup on the hot path
+        return
     highwater_of = getattr(consumer, "highwater", None)  # the in-memory broker's has none
     highwater = highwater_of(_partition(topic, partition)) if highwater_of else None
     if highwater is None:

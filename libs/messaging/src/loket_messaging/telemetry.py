@@ -77,6 +77,11 @@ class Telemetry:
 _active: Telemetry | None = None
 
 
+def active() -> bool:
+    """Whether this process exports telemetry (setup installed it)."""
+    return _active is not None
+
+
 def setup(process: str) -> Telemetry | None:
     """Install OTLP tracing, metrics and logs for `process` (service.name `loket-<process>`)
     when configured; None when not. Call once, before engines and clients are made."""

@@ -200,7 +200,6 @@ class ContainerPlatform:
         return container
 
     def _start_keycloak(self) -> None:
-        port = str(self.ports["keycloak"])
         self._run(
             "keycloak",
             f"loket/keycloak:{kc.VERSION}",
@@ -210,18 +209,9 @@ class ContainerPlatform:
                 "KC_DB_PASSWORD": self.pg_password,
                 "KC_BOOTSTRAP_ADMIN_USERNAME": "admin",
                 "KC_BOOTSTRAP_ADMIN_PASSWORD": self.credentials.admin_password,
-                "LOKET_KC_FACILITY_SECRET": self.credentials.facility_secret,
-                "LOKET_KC_DEMO_PASSWORD": self.credentials.demo_password,
+                **self.credentials.env(),  # the realm file's placeholders
             },
-            [
-                "start",
-                "--optimized",
-                "--import-realm",
-                "--http-enabled=true",
-                "--http-host=127.0.0.1",
-                f"--http-port={port}",
-                "--hostname-strict=false",
-            ],
+            kc.start_args(self.ports["keycloak"]),
         )
 
     def _loket_env(self, name: str) -> dict[str, str]:
