@@ -53,6 +53,7 @@ class Stage(StrEnum):
     SUBMITTED = "submitted"
     ELIGIBILITY = "eligibility"
     ALLOCATION = "allocation"
+    AWAITING_ROUND = "awaiting_round"  # a batch call's application waits for the cut-off
     SCREENING = "screening"
     TERMS = "terms"
     AWAITING_ACCEPTANCE = "awaiting_acceptance"
@@ -127,6 +128,9 @@ class ApplicationInput(BaseModel):
     # The scheme version in force at submission: every decision of this application uses it.
     # None: submitted before versions were pinned (pilot-2026).
     scheme_version: SchemeVersion | None = None
+    # A batch call's cut-off: the application waits for the call's allocation round then.
+    # None: an online call (first come), and every application submitted before calls had modes.
+    batch_round_at: datetime | None = None
 
 
 class ServiceEvent(BaseModel):

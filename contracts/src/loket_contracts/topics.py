@@ -21,6 +21,9 @@ CHARTER_REPLIES: Final = "loket.charter.replies.v1"
 NOTIFICATIONS: Final = "loket.notifications.v1"  # for people: applicants, managers, facilities
 # Stage changes of every application, for read models (the gateway's listings).
 APPLICATION_EVENTS: Final = "loket.applications.events.v1"
+# Calls as the programme opens, amends and closes them (the gateway owns them): budgets for
+# the vouchers service.
+CALLS: Final = "loket.calls.v1"
 
 SERVICE_EVENT_TOPICS: Final = (
     ELIGIBILITY_EVENTS,
@@ -46,6 +49,7 @@ ALL_TOPICS: Final = (
     CHARTER_REPLIES,
     NOTIFICATIONS,
     APPLICATION_EVENTS,
+    CALLS,
 )
 
 

@@ -18,6 +18,7 @@ from loket_contracts.application import (
     Notification,
     StageChanged,
 )
+from loket_contracts.calls import CALL_CHANGED, CallChanged
 from pydantic import BaseModel
 
 BODIES: dict[str, type[BaseModel]] = {
@@ -126,6 +127,12 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
             ),
         ]
     ],
+    (
+        topics.CALLS,
+        {CALL_CHANGED: CallChanged},
+        "Gateway → services: every version of a call the programme opened, amended or "
+        "closed (key = call id); the vouchers service takes its budgets from it",
+    ),
 ]
 
 CE_HEADERS: dict[str, Any] = {

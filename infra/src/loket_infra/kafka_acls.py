@@ -47,8 +47,12 @@ GRANTS: dict[str, Grant] = {
         ),
     ),
     "vouchers": Grant(
-        (t.VOUCHERS_COMMANDS, t.VOUCHERS_QUERIES),
-        (t.VOUCHERS_EVENTS, t.VOUCHERS_REPLIES, *_dlq(t.VOUCHERS_COMMANDS, t.VOUCHERS_QUERIES)),
+        (t.VOUCHERS_COMMANDS, t.VOUCHERS_QUERIES, t.CALLS),
+        (
+            t.VOUCHERS_EVENTS,
+            t.VOUCHERS_REPLIES,
+            *_dlq(t.VOUCHERS_COMMANDS, t.VOUCHERS_QUERIES, t.CALLS),
+        ),
     ),
     "charter": Grant(
         (t.CHARTER_COMMANDS, t.CHARTER_QUERIES, t.FACILITY_CAPACITY),
@@ -68,6 +72,7 @@ GRANTS: dict[str, Grant] = {
             t.VOUCHERS_QUERIES,
             t.ALLOCATION_QUERIES,
             t.CHARTER_QUERIES,
+            t.CALLS,  # the programme's calls, through the gateway's outbox
             *_dlq(t.APPLICATION_EVENTS),
         ),
     ),

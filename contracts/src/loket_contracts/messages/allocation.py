@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from loket_contracts.bounds import ID_MAX, INT64_MAX, CountryCode, Id, Seconds
+from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, CountryCode, Id, Seconds
 from loket_contracts.capacity import AccessMode, PriorityArea, Unit
 from loket_contracts.messages.shared import AllocatedLine, Need, check_order
 
@@ -34,6 +34,9 @@ class HoldRequested(BaseModel):
     applicant_workplace_country: CountryCode
     needs: Needs = Field(min_length=1, max_length=20)
     hold_ttl_seconds: Seconds
+    # A batch call's application: queued for the call's round at its cut-off, answered then
+    # (HoldPlaced or HoldFailed). After the round has run, a late one is served first come.
+    batch_call_id: CallId | None = None
 
 
 ROUND_REQUESTED = "eu.loket.allocation.round.requested.v1"
@@ -48,11 +51,13 @@ class RoundEntry(BaseModel):
 
 
 class RoundRequested(BaseModel):
-    """Call cut-off: allocate all these applications together, optimally."""
+    """Call cut-off: allocate all these applications together, optimally. With `call_id`,
+    the holds queued for that batch call join `entries`."""
 
     round_id: Id
-    entries: list[RoundEntry] = Field(min_length=1, max_length=10_000)
+    entries: list[RoundEntry] = Field(default_factory=list, max_length=10_000)
     country_share_cap: float | None = Field(default=None, gt=0, le=1)
+    call_id: CallId | None = None
 
 
 class RoundSolved(BaseModel):
@@ -64,6 +69,10 @@ class RoundSolved(BaseModel):
     gap: float
     status: str
     solve_seconds: float
+    call_id: str | None = None
+    # Fairness: how many applicants of each workplace country asked, and how many were served.
+    requested_by_country: dict[str, int] = Field(default_factory=dict)
+    served_by_country: dict[str, int] = Field(default_factory=dict)
 
 
 class HoldPlaced(BaseModel):

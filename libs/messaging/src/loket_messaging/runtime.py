@@ -154,6 +154,11 @@ class ServiceRuntime:
         """A type on a shared topic that this service has no business with: skip it quietly."""
         self.handle(topic, event_type, _skip)
 
+    def publish_soon(self) -> None:
+        """Something was staged outside a handler (an HTTP request's transaction): publish
+        it now rather than at the relay's next safety-net pass. Call from the event loop."""
+        self._relay_wake.set()
+
     def every(self, seconds: float, job: Periodic) -> None:
         self._periodic.append((seconds, job))
 

@@ -20,7 +20,7 @@ from loket_messaging.migrations import upgrade
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 
-from loket_gateway import history, problems, temporal_ops
+from loket_gateway import history, problems, rounds, temporal_ops
 from loket_gateway.auth import AuditTrail
 from loket_gateway.console import routes as console
 from loket_gateway.identity import TokenVerifier
@@ -28,6 +28,7 @@ from loket_gateway.limits import BodyLimit
 from loket_gateway.requests import KafkaRequests
 from loket_gateway.routes import (
     applications,
+    calls,
     decisions,
     facilities,
     programme,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
         await temporal_ops.register_search_attributes(
             state.client, state.settings.temporal_namespace
         )
+        await rounds.start(state, state.client)
         state.producer = make_producer(state.settings.kafka_bootstrap, "loket-gateway")
         await state.producer.start()
         state.requests = KafkaRequests(
@@ -96,7 +98,7 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
             allow_headers=["Authorization", "Content-Type", "X-Namespace"],
             allow_credentials=True,
         )
-    for module in (public, applications, decisions, undertakings, facilities, programme):
+    for module in (public, applications, decisions, undertakings, facilities, programme, calls):
         app.include_router(module.router)
     app.include_router(console.router)
 

@@ -39,7 +39,7 @@ async def take(state: State) -> int:
     """One snapshot of every call's budget and every country's capacity; rows written."""
     now = datetime.now(UTC)
     rows = []
-    for call in sorted(state.calls):
+    for call in await asyncio.to_thread(state.call_ids):
         reply = await service_queries.ask(
             state, m.BUDGET_QUERY, m.BudgetQuery(call_id=call), m.BUDGET_REPLY, m.BudgetReply
         )

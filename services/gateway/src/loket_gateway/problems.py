@@ -58,7 +58,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "the caller may not do this",
         429: "too many writes by this principal: retry after the Retry-After seconds",
         404: "no such resource",
-        409: "the request conflicts with the application's state",
+        409: "the request conflicts with the resource's current state",
+        503: "a platform part is away for now: retry later",
     }
     return {
         s: {"description": texts[s], "content": _PROBLEM_CONTENT, "model": ProblemDetails}

@@ -9,12 +9,13 @@ from aiokafka import AIOKafkaProducer
 from fastapi import Depends, Request
 from loket_contracts.application import DEFAULT_RESEND_AFTER_S, DEFAULT_STUCK_NOTICE_S
 from loket_contracts.scheme import load_scheme
-from loket_messaging.db import make_engine
+from loket_messaging.db import make_engine, unit_of_work
 from loket_messaging.facility_keys import master_from_env
 from loket_messaging.payload_codec import data_converter
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 
+from loket_gateway import calls
 from loket_gateway.console.login import Sessions
 from loket_gateway.identity import TokenVerifier
 from loket_gateway.limits import WriteRate
@@ -75,7 +76,11 @@ class State:
         self.stuck_notice_s = seconds("LOKET_STUCK_NOTICE_S", DEFAULT_STUCK_NOTICE_S)
         self.listings = make_runtime(settings)
         self.console: Sessions | None = None  # the console's logins, made on first use
-        self.calls = frozenset(scheme.budgets)
+        self.scheme = scheme  # its calls are registered at start (calls.seed)
+
+    def call_ids(self) -> list[str]:
+        with unit_of_work(self.engine) as session:
+            return [c.call_id for c in calls.all_calls(session)]
 
 
 def get_state(request: Request) -> State:

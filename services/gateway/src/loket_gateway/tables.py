@@ -28,3 +28,25 @@ class SnapshotRow(SQLModel, table=True):
     kind: str = Field(max_length=20, index=True)  # budget | utilisation
     key: str = Field(max_length=200)  # call · area, or a facility country
     values_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CallRow(SQLModel, table=True):
+    """A call as it stands: its newest version (the programme owns calls here)."""
+
+    __tablename__ = "gw_call"
+    call_id: str = Field(primary_key=True, max_length=64)
+    version: int
+    status: str = Field(max_length=10)
+    call_json: str = Field(sa_column=Column(Text, nullable=False))  # loket_contracts.calls.Call
+
+
+class CallVersionRow(SQLModel, table=True):
+    """Every version of every call, with who made it and why: append-only."""
+
+    __tablename__ = "gw_call_version"
+    call_id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    changed_at: datetime = Field(default_factory=utcnow)
+    changed_by: str = Field(max_length=200)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    call_json: str = Field(sa_column=Column(Text, nullable=False))

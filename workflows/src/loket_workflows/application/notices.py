@@ -18,6 +18,13 @@ def on_entering(state: ApplicationState, stage: Stage) -> list[Notification]:
     if stage == Stage.MANUAL_REVIEW:
         escalation = workflow.now() + timedelta(seconds=state.inp.review_escalation_seconds)
         return [notice(state, "manager", "review_needed", "; ".join(status.reasons), escalation)]
+    if stage == Stage.AWAITING_ROUND and state.inp.batch_round_at is not None:
+        at = state.inp.batch_round_at
+        message = (
+            f"Your application is eligible. Call {state.inp.call_id} allocates all its "
+            f"applications together at its cut-off, {at:%Y-%m-%d %H:%M} UTC: you hear then."
+        )
+        return [notice(state, "applicant", "awaiting_round", message, at)]
     if stage == Stage.AWAITING_ACCEPTANCE:
         message = "Your agreement is ready: read it and accept or decline."
         return [notice(state, "applicant", "terms_ready", message, status.acceptance_deadline)]

@@ -17,11 +17,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from loket_workflows.application.activities import CommandActivities
 from loket_workflows.application.v1 import ApplicationWorkflow
 from loket_workflows.application.workflow import ApplicationV2
+from loket_workflows.round.workflow import AllocationRound
 from loket_workflows.temporal import connect
 
 log = logging.getLogger("loket.worker")
 # ApplicationWorkflow runs only until its last run started before ApplicationV2 ends.
-WORKFLOWS = [ApplicationV2, ApplicationWorkflow]
+WORKFLOWS = [ApplicationV2, ApplicationWorkflow, AllocationRound]
 # Deterministic, side-effect-free at import: shared by every run instead of re-imported into
 # each run's sandbox (most of the sandbox's cost).
 PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "loket_contracts")

@@ -79,3 +79,24 @@ class DeliveryRow(SQLModel, table=True):
     slot_id: str
     units_delivered: int
     delivered_at: datetime
+
+
+class RoundEntryRow(SQLModel, table=True):
+    """A batch call's application waiting for the call's round (or decided by it)."""
+
+    __tablename__ = "alloc_round_entry"
+    application_id: str = Field(primary_key=True, max_length=200)
+    call_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=20, index=True)  # queued | decided | withdrawn
+    hold_json: str = Field(sa_column=Column(Text, nullable=False))  # the HoldRequested body
+    queued_at: datetime = Field(default_factory=utcnow)
+
+
+class RoundRow(SQLModel, table=True):
+    """A batch call's round, once solved: later holds of the call are served first come."""
+
+    __tablename__ = "alloc_round"
+    call_id: str = Field(primary_key=True, max_length=64)
+    round_id: str = Field(max_length=200)
+    solved_at: datetime = Field(default_factory=utcnow)
+    summary_json: str = Field(sa_column=Column(Text, nullable=False))  # the RoundSolved body

@@ -65,6 +65,8 @@ class AllocationHandlers(FacilityCapacity, BatchRounds, Queries, SchemeHandlers)
             # Idempotent by application id: the same hold again.
             placed = m.HoldPlaced.model_validate_json(existing.placed_json)
             return [emit(m.HOLD_PLACED, placed, cmd.application_id)]
+        if cmd.batch_call_id is not None and self.queue_for_round(session, cmd):
+            return []  # answered by the call's round
         result = best_fit(
             cmd.needs,
             repo.candidates(session, {n.service_type for n in cmd.needs}),
@@ -172,6 +174,7 @@ class AllocationHandlers(FacilityCapacity, BatchRounds, Queries, SchemeHandlers)
 
     def on_release_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         cmd = event.decode(m.AllocationRef)
+        self.withdraw_from_round(session, cmd.application_id)
         hold = session.get(HoldRow, cmd.application_id)
         units = 0
         if hold is not None and hold.status in ("held", "confirmed"):

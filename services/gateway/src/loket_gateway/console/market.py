@@ -23,7 +23,7 @@ async def budget(state: State) -> Panel:
         await service_queries.ask(
             state, m.BUDGET_QUERY, m.BudgetQuery(call_id=c), m.BUDGET_REPLY, m.BudgetReply
         )
-        for c in sorted(state.calls)
+        for c in await asyncio.to_thread(state.call_ids)
     ]
     rows: list[list[Cell]] = [
         [r.call_id, a.priority_area, a.total_eur, a.reserved_eur, a.granted_eur, a.available_eur]

@@ -24,18 +24,19 @@ from loket_contracts.application import (
     Terms,
 )
 from loket_contracts.bounds import ID_MAX, INT64_MAX
+from loket_contracts.calls import Call
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.scheme import scheme_in_force
 from loket_contracts.topics import CHARTER_QUERIES
 from loket_messaging.db import unit_of_work
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from loket_gateway import problems, service_queries, temporal_ops
+from loket_gateway import calls, problems, service_queries, temporal_ops
 from loket_gateway.auth import APPLICANT, PROGRAMME, caller, ensure_owner
 from loket_gateway.identity import Principal
 from loket_gateway.listings import ApplicationListing, list_applications
 from loket_gateway.problems import Problem
-from loket_gateway.state import ClientDep, StateDep
+from loket_gateway.state import ClientDep, State, StateDep
 
 AppId = Annotated[str, Path(min_length=1, max_length=ID_MAX)]
 Reader = Annotated[Principal, Depends(caller(APPLICANT, *PROGRAMME))]
@@ -72,13 +73,7 @@ async def submit(
             "You apply for your own organisation only",
             f"applicant.undertaking_id must be {who.org!r}, the organisation you belong to",
         )
-    if req.call_id not in state.calls:
-        raise Problem(
-            422,
-            "unknown-call",
-            "No such call",
-            f"call {req.call_id!r} is not open; open calls: {', '.join(sorted(state.calls))}",
-        )
+    call = await asyncio.to_thread(open_call, state, req.call_id)
     request_hash = hashlib.sha256(req.model_dump_json().encode()).hexdigest()
     inp = ApplicationInput(
         application_id=f"app-{uuid.uuid4().hex[:16]}",
@@ -98,6 +93,7 @@ async def submit(
         stuck_notice_seconds=state.stuck_notice_s,
         submitted_at=datetime.now(UTC),
         scheme_version=scheme_in_force(datetime.now(UTC).date()).version,
+        batch_round_at=call.closes_at if call.mode == "batch" else None,
     )
     if idempotency_key is not None:
         inp = await asyncio.to_thread(
@@ -124,6 +120,30 @@ async def submit(
             "terms": f"/v1/applications/{inp.application_id}/terms",
         },
     )
+
+
+def open_call(state: State, call_id: str) -> Call:
+    """The call applied to, open now; else a 422 that names the calls open now."""
+    now = datetime.now(UTC)
+    with unit_of_work(state.engine) as session:
+        every = calls.all_calls(session)
+    found = next((c for c in every if c.call_id == call_id), None)
+    if found is not None and found.open_at(now):
+        return found
+    open_now = ", ".join(c.call_id for c in every if c.open_at(now)) or "none"
+    why = "there is no such call" if found is None else f"it is {_when(found, now)}"
+    raise Problem(
+        422,
+        "call-not-open",
+        "The call is not open",
+        f"call {call_id!r} takes no applications: {why}; open calls: {open_now}",
+    )
+
+
+def _when(call: Call, now: datetime) -> str:
+    if call.status == "closed" or (call.closes_at is not None and call.closes_at <= now):
+        return "closed"
+    return f"not open until {call.opens_at:%Y-%m-%d %H:%M} UTC"
 
 
 @router.get("/v1/applications", response_model=ApplicationListing)

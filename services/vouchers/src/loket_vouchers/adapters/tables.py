@@ -96,3 +96,13 @@ class DeclaredAidRow(SQLModel, table=True):
     granted_on: date
     amount_eur: Decimal = Field(sa_column=money())
     instrument: str = Field(max_length=20)
+
+
+class CallVersionRow(SQLModel, table=True):
+    """The newest version of a call whose budgets this service applied: an older or repeated
+    `CallChanged` changes nothing."""
+
+    __tablename__ = "vch_call_version"
+    call_id: str = Field(primary_key=True, max_length=60)
+    version: int
+    status: str = Field(max_length=10)

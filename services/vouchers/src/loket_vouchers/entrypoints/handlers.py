@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from loket_contracts import messages as m
 from loket_contracts import topics
+from loket_contracts.calls import CALL_CHANGED
 from loket_contracts.envelope import CloudEvent
 from loket_contracts.scheme import Scheme, load_scheme, packaged_versions
 from loket_messaging import Emitter, Outgoing, ServiceRuntime, metrics
@@ -28,6 +29,7 @@ from loket_vouchers.domain.lifecycle import HELD, AidReservation, AidStatus, Not
 from loket_vouchers.domain.redemption import RedemptionRefused
 from loket_vouchers.domain.state_aid import headroom
 from loket_vouchers.domain.state_aid import screen as screen_aid
+from loket_vouchers.entrypoints import calls
 from loket_vouchers.grant_check import recheck
 
 SOURCE = "loket/vouchers"
@@ -386,6 +388,8 @@ def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> VoucherHa
         (m.REGISTER_QUERY, handlers.on_register_query),
     ):
         runtime.handle(topics.VOUCHERS_QUERIES, type_, handler)
+    runtime.handle(topics.CALLS, CALL_CHANGED, calls.on_call_changed)
+    runtime.verify(topics.CALLS, calls.only_the_gateway)
     runtime.every(EXPIRY_SWEEP_S, handlers.expire_holds)
     metrics.observe(
         runtime.engine,

@@ -3,6 +3,7 @@ answer raced against the acceptance deadline."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from loket_contracts import commands as c
     from loket_contracts import messages as m
-    from loket_contracts.application import Stage, Terms
+    from loket_contracts.application import ServiceEvent, Stage, Terms
 
     from loket_workflows.application.conversation import Conversation
     from loket_workflows.application.state import Cancelled, Held, Next
@@ -25,13 +26,19 @@ async def make(conv: Conversation, decided: m.EligibilityDecided) -> Next:
     # Held before the step: a cancellation while the hold is on its way still releases it
     # (a release of nothing is harmless, and follows the hold in order).
     s.held.add(Held.HOLD)
+    # A batch call's first bundle comes from the call's round; a re-allocation (capacity
+    # withdrawn later) is served first come, like an online call's.
+    in_round = inp.batch_round_at is not None and not s.offer
     asked = m.HoldRequested(
         application_id=s.app_id,
         applicant_workplace_country=inp.applicant.workplace_country,
         needs=inp.needs,
         hold_ttl_seconds=inp.hold_ttl_seconds,
+        batch_call_id=inp.call_id if in_round else None,
     )
-    held = await conv.ask_any(c.HOLD, "hold", asked)
+    held = (
+        await _await_round(conv, asked) if in_round else await conv.ask_any(c.HOLD, "hold", asked)
+    )
     if held.type == m.HOLD_FAILED:
         s.held.discard(Held.HOLD)
         failed = m.HoldFailed.model_validate_json(held.data)
@@ -47,6 +54,24 @@ async def make(conv: Conversation, decided: m.EligibilityDecided) -> Next:
     placed = m.HoldPlaced.model_validate_json(held.data)
     s.status.allocation = placed.lines
     return await _screen(conv, decided, placed.lines)
+
+
+async def _await_round(conv: Conversation, asked: m.HoldRequested) -> ServiceEvent:
+    """Queued for the call's round: shown as waiting until the cut-off (no resends, no
+    "stuck" notice before it), then answered like any hold."""
+    s = conv.s
+    assert s.inp.batch_round_at is not None
+    conv.enter(Stage.AWAITING_ROUND)
+    sent = conv.queue(c.HOLD, "hold", asked)
+    until_cut_off = s.inp.batch_round_at - workflow.now()
+    if until_cut_off > timedelta(0):
+
+        def answered() -> bool:
+            return s.has(*c.HOLD.answers) or s.cancelled is not None
+
+        with contextlib.suppress(TimeoutError):
+            await conv.wait(answered, within=until_cut_off, settle=True)
+    return await conv.receive(c.HOLD.answers, [sent])
 
 
 async def _screen(
