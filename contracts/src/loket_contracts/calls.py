@@ -31,7 +31,7 @@ Budgets = Annotated[dict[PriorityArea, BudgetEur], Field(min_length=1, max_lengt
 class CallSpec(BaseModel):
     """A new call, as a manager opens it."""
 
-    call_id: Annotated[CallId, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    call_id: Annotated[CallId, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=60)]
     title: Name
     mode: CallMode = "online"
     opens_at: SaneTime
