@@ -145,7 +145,7 @@ async def view(client: Client, call: Call) -> RoundView:
         return RoundView(call_id=call.call_id, state="running", round_id=started.workflow_id)
     if status != WorkflowExecutionStatus.COMPLETED:
         return RoundView(call_id=call.call_id, state="failed", round_id=started.workflow_id)
-    solved = await handle.result()
+    solved = m.RoundSolved.model_validate(await handle.result())  # JSON, not typed here
     return RoundView(
         call_id=call.call_id,
         state="solved",
