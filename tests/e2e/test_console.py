@@ -13,6 +13,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,62 @@ async def test_strangers_are_sent_to_the_login_and_the_csv_needs_it_too(
     to_provider = login.headers["location"]
     assert to_provider.startswith(console_stack.identity.issuer)
     assert "code_challenge_method=S256" in to_provider and "client_id=loket-cli" in to_provider
+
+
+async def test_the_calls_page_shows_each_batch_round(
+    console_stack: EmbeddedStack, browser_page: Any, shots: Path
+) -> None:
+    """A batch call with two applicants for one bundle's room, closed early: the round runs
+    and the console shows it as the API does: served, bound, gap, who was served."""
+    call_id = f"B-console-{os.getpid()}-{int(time.time())}"
+    async with acting_client(console_stack) as http:
+        loket = Loket(console_stack, http)
+        site = await loket.facility("DE", units=2)
+        now = datetime.now(UTC)
+        opened = await http.post(
+            "/v1/calls",
+            json={
+                "call_id": call_id,
+                "title": "Cleanroom slots, batch",
+                "mode": "batch",
+                "opens_at": (now - timedelta(minutes=1)).isoformat(),
+                "closes_at": (now + timedelta(days=7)).isoformat(),
+                "budgets": {"advanced-materials": "90000.00"},
+            },
+        )
+        assert opened.status_code == 201, opened.text
+        apps = [
+            await loket.submit(
+                loket.application(loket.applicant(c), (site, 2)) | {"call_id": call_id}
+            )
+            for c in ("AT", "FR")
+        ]
+        for app_id in apps:
+            await loket.wait_stage(app_id, {"awaiting_round"})
+        closed = await http.post(
+            f"/v1/calls/{call_id}/close", json={"version": 1, "reason": "cut-off brought forward"}
+        )
+        assert closed.status_code == 200, closed.text
+        end = time.monotonic() + PATIENCE_S
+        while (found := (await http.get(f"/v1/calls/{call_id}/round")).json())["state"] != "solved":
+            assert time.monotonic() < end, found
+            await asyncio.sleep(0.3)
+    page = browser_page
+    await logged_in(page, console_stack)
+    await page.click("text=Calls")
+    listed = {r[0]: r for r in await table(page, "calls")}
+    assert listed[call_id][2:4] == ["batch", "closed"] and listed[call_id][6] == "2"
+    [shown] = [r for r in await table(page, "rounds") if r[0] == call_id]
+    assert shown[1] == "solved" and (int(shown[3]), int(shown[4])) == (
+        found["served"],
+        found["unserved"],
+    ) == (1, 1)
+    assert float(shown[6]) == found["lp_bound"] and shown[7] == f"{found['gap']:.2%}"
+    fairness = {
+        r[1]: (int(r[2]), int(r[3])) for r in await table(page, "round_fairness") if r[0] == call_id
+    }
+    assert fairness == {
+        c: (n, found["served_by_country"].get(c, 0))
+        for c, n in found["requested_by_country"].items()
+    }
+    await page.screenshot(path=shots / "console-calls.png", full_page=True)

@@ -35,8 +35,15 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
-# Stages where the start-up (or a manager) must act, not Loket: --follow stops there.
-YOURS = {Stage.AWAITING_ACCEPTANCE, Stage.MANUAL_REVIEW, Stage.VOUCHER_ISSUED, Stage.REPORT_DUE}
+# Stages where the start-up (or a manager) must act, or a batch call's cut-off is awaited,
+# not Loket: --follow stops there.
+YOURS = {
+    Stage.AWAITING_ACCEPTANCE,
+    Stage.MANUAL_REVIEW,
+    Stage.VOUCHER_ISSUED,
+    Stage.REPORT_DUE,
+    Stage.AWAITING_ROUND,
+}
 App = Annotated[str, typer.Argument(help="the application id (app-…)")]
 
 

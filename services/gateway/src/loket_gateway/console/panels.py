@@ -22,8 +22,13 @@ from loket_gateway.listings import ApplicationRow
 from loket_gateway.state import State
 
 NOT_GRANTED = (Stage.INELIGIBLE, Stage.UNALLOCATABLE, Stage.REFUSED, Stage.FAILED)
-# Waiting for a person or a deadline, not for Loket: never "stuck".
-WAITING_FOR_PEOPLE = {Stage.MANUAL_REVIEW, Stage.AWAITING_ACCEPTANCE, Stage.VOUCHER_ISSUED}
+# Waiting for a person or a deadline (a batch call's cut-off), not for Loket: never "stuck".
+WAITING_FOR_PEOPLE = {
+    Stage.MANUAL_REVIEW,
+    Stage.AWAITING_ACCEPTANCE,
+    Stage.VOUCHER_ISSUED,
+    Stage.AWAITING_ROUND,
+}
 Cell = str | int | Decimal
 
 
@@ -191,7 +196,7 @@ async def work_queue(state: State) -> Panel:
 
 def panels() -> dict[str, Callable[[State], Awaitable[Panel]]]:
     """Every panel, in the order of the console's navigation."""
-    from loket_gateway.console import market
+    from loket_gateway.console import calls, market
 
     return {
         "queue": work_queue,
@@ -200,4 +205,5 @@ def panels() -> dict[str, Callable[[State], Awaitable[Panel]]]:
         "aid": market.aid,
         "flows": market.flows,
         "utilisation": market.utilisation,
+        "calls": calls.calls,
     }
