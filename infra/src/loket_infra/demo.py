@@ -27,7 +27,15 @@ from temporalio.client import Client
 from loket_infra.identities import ActingAs
 from loket_infra.kafka_tools import publish_capacity, wait_caught_up
 from loket_infra.platform import Platform
-from loket_infra.scenario import CASES, Case, facility_events, request_body
+from loket_infra.scenario import (
+    BATCH_CALL,
+    BATCH_CASES,
+    CASES,
+    Case,
+    batch_call_body,
+    facility_events,
+    request_body,
+)
 from loket_infra.stack import EmbeddedStack, StackConfig
 
 # The real durations are 14 days, 12 months and 60 days; the demo shows each expiring.
@@ -223,15 +231,27 @@ async def drive(stack: Platform, console: Console) -> list[Outcome]:
         countries = {e.country for e in events if hasattr(e, "country")}
         console.print(
             f"{len(facilities)} facilities in {len(countries)} countries published "
-            f"{len(events)} capacity events; submitting {len(CASES)} applications…"
+            f"{len(events)} capacity events; submitting {len(CASES) + len(BATCH_CASES)} "
+            "applications…"
         )
-        outcomes = list(await asyncio.gather(*(follow(http, case, stack) for case in CASES)))
+        # A programme manager opens the batch call; its applications wait for the cut-off.
+        call = _ok(await http.post("/v1/calls", json=batch_call_body(datetime.now(UTC)))).json()
+        console.print(
+            f"batch call {call['call_id']} opened: cut-off {call['closes_at'][11:19]} UTC, "
+            f"{len(BATCH_CASES)} applications will wait for its allocation round"
+        )
+        cases = [*CASES, *BATCH_CASES]
+        outcomes = list(await asyncio.gather(*(follow(http, case, stack) for case in cases)))
+        solved = _ok(await http.get(f"/v1/calls/{BATCH_CALL}/round")).json()
+        batch_budget = _ok(await http.get(f"/v1/calls/{BATCH_CALL}/budget")).json()
         # What a programme manager sees: the call's budget and the state-aid registers.
         budget = _ok(await http.get("/v1/calls/LOKET-2026-01/budget")).json()
         transparency = _ok(await http.get("/v1/registers/gber_transparency")).json()
         de_minimis = _ok(await http.get("/v1/registers/de_minimis")).json()
         usage = _ok(await http.get("/v1/utilisation")).json()
+    console.print(_round_line(solved))
     console.print(_budget_table(budget))
+    console.print(_budget_table(batch_budget))
     console.print(_facilities_table(usage))
     table = Table(title="Utilisation by facility country (booked / published units)")
     for col in ("country", "published", "held", "booked", "utilisation"):
@@ -262,6 +282,21 @@ async def drive(stack: Platform, console: Console) -> list[Outcome]:
         f"transparency list (awards over EUR 100,000): {len(transparency['rows'])}"
     )
     return outcomes
+
+
+def _round_line(solved: dict[str, Any]) -> str:
+    if solved["state"] != "solved":
+        return f"batch call {solved['call_id']}: its round is {solved['state']}"
+    countries = ", ".join(
+        f"{c} {solved['served_by_country'].get(c, 0)}/{n}"
+        for c, n in solved["requested_by_country"].items()
+    )
+    return (
+        f"batch round of {solved['call_id']}: served {solved['served']} of "
+        f"{solved['served'] + solved['unserved']} (objective {solved['objective']:g}, LP bound "
+        f"{solved['lp_bound']:g}, gap {solved['gap']:.1%}, {solved['solve_seconds']:.2f} s); "
+        f"served/asked by country: {countries}"
+    )
 
 
 def _table(outcomes: list[Outcome]) -> tuple[Table, int]:

@@ -198,7 +198,21 @@ FACILITIES: list[tuple[str, str, str, str, str, list[str], str, str, int, list[s
         2900,
         ["physical"],
     ),
+    (
+        "es-valencia-perovskite",
+        "Valencia Perovskite Pilot Line",
+        "Valencia",
+        "ES",
+        "TI",
+        ["clean-energy"],
+        "pilotline.perovskite-coating",
+        "day",
+        3200,
+        ["physical"],
+    ),
 ]
+# A scarce pilot line, open through the batch call only: one slot of six days.
+SLOTS = {"es-valencia-perovskite": 1}
 
 CAPACITY_BY_UNIT = {"shift": 9, "hour": 60, "day": 6}
 
@@ -254,7 +268,7 @@ def facility_events() -> list[Any]:
                     local_law_notes=law,
                 )
             )
-        for k in range(3):
+        for k in range(SLOTS.get(fid, 3)):
             start = START + timedelta(days=14 * k + n)
             events.append(
                 SlotPublished(
@@ -287,6 +301,7 @@ class Case:
     # "cancel": a programme manager cancels after a first delivery
     after: str = "deliver"
     extra: dict[str, Any] = field(default_factory=dict)
+    call: str | None = None  # None: the scheme's online call
 
     @property
     def final(self) -> str:
@@ -596,8 +611,43 @@ CASES: list[Case] = [
 ]
 
 
+# A batch call: its applications wait for the cut-off, then one round serves as many as the
+# pilot line's six days allow: the three asking for two days; the one asking for three is
+# refused with the round's reason (serving it would leave room for one other only).
+BATCH_CALL = "LOKET-2027-B1"
+BATCH_CUT_OFF_S = 45
+BATCH_CASES: list[Case] = [
+    Case(
+        f"Batch call, {days} days from {country}: {'served' if days == 2 else 'not served'}",
+        "voucher_issued" if days == 2 else "unallocatable",
+        applicant(name, country),
+        "clean-energy",
+        [("pilotline.perovskite-coating", days)],
+        call=BATCH_CALL,
+    )
+    for name, country, days in (
+        ("Lisbon Solar Inks", "PT", 2),
+        ("Tallinn Tandem Cells", "EE", 2),
+        ("Bratislava PV Labs", "SK", 2),
+        ("Ghent Big Coaters", "BE", 3),
+    )
+]
+
+
+def batch_call_body(now: datetime) -> dict[str, Any]:
+    return {
+        "call_id": BATCH_CALL,
+        "title": "Perovskite pilot lines 2027, batch round",
+        "mode": "batch",
+        "opens_at": (now - timedelta(minutes=1)).isoformat(),
+        "closes_at": (now + timedelta(seconds=BATCH_CUT_OFF_S)).isoformat(),
+        "budgets": {"clean-energy": "250000.00"},
+    }
+
+
 def request_body(case: Case) -> dict[str, Any]:
     return {
+        **({"call_id": case.call} if case.call else {}),
         "applicant": case.applicant,
         "priority_area": case.area,
         "needs": [
