@@ -131,12 +131,16 @@ def open_call(state: State, call_id: str) -> Call:
     if found is not None and found.open_at(now):
         return found
     open_now = ", ".join(c.call_id for c in every if c.open_at(now)) or "none"
-    why = "there is no such call" if found is None else f"it is {_when(found, now)}"
+    if found is None:
+        raise Problem(
+            422, "unknown-call", "No such call", f"no call {call_id!r}; open calls: {open_now}"
+        )
     raise Problem(
         422,
         "call-not-open",
         "The call is not open",
-        f"call {call_id!r} takes no applications: {why}; open calls: {open_now}",
+        f"call {call_id!r} takes no applications: it is {_when(found, now)}; "
+        f"open calls: {open_now}",
     )
 
 
