@@ -88,8 +88,18 @@ async def test_a_start_up_from_apply_to_voucher(
     code, said = await cli(loket.stack, tmp_path, "status", app_id, "--follow", token=ada)
     assert code == 0 and "voucher_issued" in said and "V-" in said, said
 
-    code, said = await cli(loket.stack, tmp_path, "apply", "--from", app_id, token=ada)
+    # Applying again from another machine (a fresh home): the gateway keeps what was asked.
+    elsewhere = tmp_path / "another-laptop"
+    elsewhere.mkdir()
+    code, said = await cli(loket.stack, elsewhere, "apply", "--from", app_id, token=ada)
     assert code == 0 and "Submitted app-" in said, said
+    again = said.split("Submitted ")[1].split()[0]
+    asked = (await loket.http.get(f"/v1/applications/{again}/request")).json()
+    assert asked["needs"][0]["service_type"] == site.service_type
+    assert asked["applicant"]["undertaking_id"] == "AT-qubitron"
+    stranger = loket.stack.identity.applicant("DE-someone-else")
+    code, said = await cli(loket.stack, elsewhere, "apply", "--from", app_id, token=stranger)
+    assert code == 1 and "No such application (404)" in said, said
 
 
 async def test_refusals_read_as_problems(loket: Loket, tmp_path: Path) -> None:

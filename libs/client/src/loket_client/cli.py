@@ -105,18 +105,15 @@ def apply(
     from_: Annotated[str | None, typer.Option("--from", help="apply again as APP did")] = None,
 ) -> None:
     """Apply for access vouchers (YAML or JSON, the API's application body)."""
-    if from_:
-        source = _saved(from_, "applications")
-        if not source.exists():
-            raise OSError(f"{from_} was not submitted from here (nothing in {source.parent})")
-        request = ApplicationRequest.model_validate_json(source.read_text())
-    elif file is not None:
-        request = ApplicationRequest.model_validate(yaml.safe_load(file.read_text()))
-    else:
+    if file is None and not from_:
         raise OSError("give an application.yaml or --from APP")
     with client() as loket:
+        if from_:  # as submitted, whoever submitted it (the gateway keeps it)
+            request = loket.submitted(from_)
+        else:
+            assert file is not None
+            request = ApplicationRequest.model_validate(yaml.safe_load(file.read_text()))
         accepted = loket.apply(request)
-    _saved(accepted.application_id, "applications").write_text(request.model_dump_json())
     out.print(f"Submitted [bold]{accepted.application_id}[/] ({accepted.stage})")
     out.print(f"Follow it: loket status {accepted.application_id} --follow")
 

@@ -91,6 +91,10 @@ class LoketClient:
     def status(self, application_id: str) -> ApplicationStatus:
         return self._model(ApplicationStatus, "GET", f"/v1/applications/{application_id}")
 
+    def submitted(self, application_id: str) -> ApplicationRequest:
+        """The body an application was submitted with (yours, or any for a manager)."""
+        return self._model(ApplicationRequest, "GET", f"/v1/applications/{application_id}/request")
+
     def terms(self, application_id: str) -> Terms:
         return self._model(Terms, "GET", f"/v1/applications/{application_id}/terms")
 

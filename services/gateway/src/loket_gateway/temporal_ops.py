@@ -124,6 +124,22 @@ async def query(handle: WorkflowHandle[Any, Any], name: str, result_type: type) 
         raise
 
 
+async def submitted(client: Client, application_id: str) -> ApplicationInput:
+    """What the application was started with: the first event of its history, decoded (and
+    decrypted) by the client's converter."""
+    handle = client.get_workflow_handle(application_id)
+    try:
+        async for event in handle.fetch_history_events():
+            started = event.workflow_execution_started_event_attributes
+            [found] = await client.data_converter.decode(started.input.payloads, [ApplicationInput])
+            return ApplicationInput.model_validate(found)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise not_found(application_id) from exc
+        raise
+    raise not_found(application_id)
+
+
 def witnessed(decision: TermsDecision, request: Request) -> TermsDecision:
     """The request metadata is the gateway's to state, never the client's."""
     seen = RequestMetadata(

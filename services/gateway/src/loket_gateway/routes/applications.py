@@ -199,6 +199,28 @@ async def status(
 
 
 @router.get(
+    "/v1/applications/{application_id}/request",
+    responses=problems.responses(404),
+    response_model=ApplicationRequest,
+)
+async def submitted_request(
+    application_id: AppId, state: StateDep, temporal: ClientDep, who: Reader
+) -> ApplicationRequest:
+    """The body the application was submitted with, to apply again with it (`loket apply
+    --from APP`) or to read what was asked for."""
+    await ensure_owner(state, who, application_id)
+    inp = await temporal_ops.submitted(temporal, application_id)
+    return ApplicationRequest.model_construct(
+        applicant=inp.applicant,
+        priority_area=inp.priority_area,
+        call_id=inp.call_id,
+        needs=inp.needs,
+        applicant_payment_eur=inp.applicant_payment_eur,
+        language=inp.language,
+    )
+
+
+@router.get(
     "/v1/applications/{application_id}/terms",
     responses=problems.responses(404, 409),
     response_model=Terms,
