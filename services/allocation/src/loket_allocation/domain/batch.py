@@ -11,7 +11,8 @@ Only slots that fit a need (service type, access mode, window, transnational rul
 units) become variables; each need keeps its `top_k` best-ranked slots, which bounds the model.
 The LP relaxation of the same model gives the bound the result is measured against. Large
 rounds are solved by rounding the LP solution (HiGHS's MIP does not reach a good incumbent in
-seconds at 10,000 applications); small ones exactly by the MIP.
+seconds at 10,000 applications), one residual dive over what is left, and one exchange pass
+(exchange.py); small ones exactly by the MIP.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from loket_contracts.messages import Need
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
+from loket_allocation.domain.exchange import exchange
 from loket_allocation.domain.model import Candidate, Choice, fits
 
 
@@ -58,7 +60,8 @@ def solve_round(
     time_limit_s: float = 5.0,
     mip_gap: float = 0.005,
     exact_mip_max_variables: int = 20_000,
-    dives: int = 3,
+    dives: int = 1,
+    exchanges: bool = True,
 ) -> RoundResult:
     t0 = time.perf_counter()
     by_type: dict[str, list[Candidate]] = defaultdict(list)
@@ -197,6 +200,7 @@ def solve_round(
             top_k=top_k,
             time_limit_s=max(time_limit_s - spent, 0.0),
             dives=dives - 1,
+            exchanges=False,  # once, over the whole round, below
             exact_mip_max_variables=0,
         )
         index = {r.application_id: a for a, r in enumerate(requests)}
@@ -206,6 +210,19 @@ def solve_round(
                 (c.need_index, slot_of[c.candidate.key], c.units) for c in choices
             ]
         status = "LP rounding + residual dive"
+    if exchanges and country_share_cap is None:
+        capacity = {si: float(slots[si].free_units) for si in slot_rows}
+        for taken in chosen_slots.values():
+            for _, si, units in taken:
+                capacity[si] -= units
+        chosen_slots = exchange(
+            {a: requests[a].weight for a in servable},
+            {a: len(requests[a].needs) for a in servable},
+            {key: [(si, units) for _, si, units in opts] for key, opts in ranked.items()},
+            capacity,
+            chosen_slots,
+        )
+        status += " + exchanges"
     rounded = sum(requests[a].weight for a in chosen_slots)
 
     # An exact MIP when the model is small enough to finish in the time left.
