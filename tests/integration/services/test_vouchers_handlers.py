@@ -157,6 +157,23 @@ def test_issuance_moves_reserved_to_granted_once(engine: Engine) -> None:
     assert noop.event.decode(m.ReservationReleased).released_eur == 0
 
 
+def test_aid_granted_after_the_screenings_day_still_counts(engine: Engine) -> None:
+    """A screening asked for yesterday (the date turned on its way) is decided after a grant
+    dated today: that grant exists, so it counts against the ceiling (found by the ledger
+    property test across midnight)."""
+    h = handlers(engine)
+    apply(engine, h.on_screening_requested, screening("a1", 110_000, prior=prior(150_000)))
+    apply(engine, h.on_issue_requested, ref(m.ISSUE_REQUESTED, "a1"))
+    with unit_of_work(engine) as session:  # issued on a later day than the next one asks
+        row = session.get(AidRow, "a1")
+        assert row is not None
+        row.grant_date = AS_OF + timedelta(days=1)
+    [late] = apply(engine, h.on_screening_requested, screening("a2", 41_000, prior=prior(150_000)))
+    assert late.event.type == m.SCREENING_REFUSED or (
+        late.event.decode(m.AidReserved).instrument != "de_minimis"
+    )
+
+
 def test_budget_is_never_exceeded(engine: Engine) -> None:
     h = handlers(engine)
     total = budget(engine).total_eur  # €1,000,000 for quantum in pilot-2026

@@ -14,7 +14,7 @@ ceiling is checked again at the grant (`fits_at_grant`), against the aid granted
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
@@ -54,6 +54,13 @@ def window_start(grant_date: date, years: int) -> date:
         return grant_date.replace(year=grant_date.year - years)
     except ValueError:  # 29 February
         return grant_date.replace(year=grant_date.year - years, day=28)
+
+
+def granted_by(ledger: list[LedgerEntry], day: date) -> list[LedgerEntry]:
+    """The ledger as it stands when aid for `day` is decided: aid granted after that day (the
+    date turned while the screening was on its way) exists already, so it counts as of `day`
+    instead of falling outside the window. Never grant above a ceiling by a clock's turn."""
+    return [e if e.granted_on <= day else replace(e, granted_on=day) for e in ledger]
 
 
 def used_in_window(

@@ -27,7 +27,7 @@ from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, RedemptionRow
 from loket_vouchers.domain.lifecycle import HELD, AidReservation, AidStatus, NotAllowed, Voucher
 from loket_vouchers.domain.redemption import RedemptionRefused
-from loket_vouchers.domain.state_aid import headroom
+from loket_vouchers.domain.state_aid import granted_by, headroom
 from loket_vouchers.domain.state_aid import screen as screen_aid
 from loket_vouchers.entrypoints import calls
 from loket_vouchers.grant_check import recheck
@@ -81,7 +81,7 @@ class VoucherHandlers(SchemeHandlers):
         result = screen_aid(
             cmd.market_value_eur,
             cmd.applicant_payment_eur,
-            entries,
+            granted_by(entries, cmd.as_of),
             cmd.as_of,
             cmd.sme,
             scheme,
