@@ -18,6 +18,7 @@ seconds at 10,000 applications), one residual dive over what is left, and one ex
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
@@ -67,6 +68,9 @@ def solve_round(
     by_type: dict[str, list[Candidate]] = defaultdict(list)
     for s in slots:
         by_type[s.service_type].append(s)
+    for of_type in by_type.values():  # by start (stable: ties keep the slots' order)
+        of_type.sort(key=lambda s: (s.start, s.market_price_eur))
+    starts = {t: [s.start for s in of_type] for t, of_type in by_type.items()}
     slot_index = {s.key: i for i, s in enumerate(slots)}
 
     # variables: y_a for every servable application, then x[a,n,s]
@@ -75,12 +79,12 @@ def solve_round(
     for a, req in enumerate(requests):
         per_need = []
         for need in req.needs:
-            fitting = [
-                s
-                for s in by_type.get(need.service_type, ())
-                if fits(need, s, req.workplace_country, exempt_forms)
+            # Only slots starting inside the need's window can fit it: found by bisection.
+            of_type, at = by_type.get(need.service_type, []), starts.get(need.service_type, [])
+            window = of_type[
+                bisect_left(at, need.earliest_start) : bisect_right(at, need.latest_end)
             ]
-            fitting.sort(key=lambda s: (s.start, s.market_price_eur))
+            fitting = [s for s in window if fits(need, s, req.workplace_country, exempt_forms)]
             per_need.append(fitting[:top_k])
         if all(per_need):
             servable.append(a)
