@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -20,12 +20,14 @@ from loket_contracts.application import (
     StageChanged,
 )
 
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
 
 @dataclass(frozen=True)
-class Command:
+class Command(Generic[BodyT]):
     type: str
     topic: str
-    body: builtins.type[BaseModel]  # `type` is the event type here
+    body: builtins.type[BodyT]  # `type` is the event type here
     answers: tuple[str, ...] = ()  # empty: nothing comes back (a record, a notice)
 
     def __post_init__(self) -> None:
@@ -82,6 +84,10 @@ TERMS: Final = Command(
     m.TERMS_REQUESTED, topics.CHARTER_COMMANDS, m.TermsRequested, (m.TERMS_RENDERED,)
 )
 RECORD_ACCEPTANCE: Final = Command(m.ACCEPTANCE_RECORDED, topics.CHARTER_COMMANDS, AcceptanceRecord)
+# A batch call's cut-off: the round workflow asks; each queued application gets its own answer.
+ROUND: Final = Command(
+    m.ROUND_REQUESTED, topics.ALLOCATION_COMMANDS, m.RoundRequested, (m.ROUND_SOLVED,)
+)
 STAGE: Final = Command(STAGE_CHANGED, topics.APPLICATION_EVENTS, StageChanged)
 NOTICE: Final = Command(NOTIFICATION, topics.NOTIFICATIONS, Notification)
 
@@ -98,6 +104,7 @@ WORKFLOW_COMMANDS: Final = (
     CLOSE_VOUCHER,
     TERMS,
     RECORD_ACCEPTANCE,
+    ROUND,
     STAGE,
     NOTICE,
 )

@@ -69,7 +69,7 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
             ),
             (
                 topics.ALLOCATION_COMMANDS,
-                [*_asked(topics.ALLOCATION_COMMANDS), m.ROUND_REQUESTED],
+                _asked(topics.ALLOCATION_COMMANDS),
                 "Workflow → allocation",
             ),
             (
@@ -77,7 +77,6 @@ CHANNELS: list[tuple[str, dict[str, type[BaseModel]], str]] = [
                 [
                     *_answered(topics.ALLOCATION_COMMANDS),
                     m.ALLOCATION_INVALIDATED,
-                    m.ROUND_SOLVED,
                     m.DELIVERY_RECORDED,
                 ],
                 "Allocation results",

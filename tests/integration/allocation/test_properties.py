@@ -21,6 +21,7 @@ from loket_contracts import messages as m
 from loket_contracts.envelope import CloudEvent, make_event
 from loket_contracts.scheme import load_scheme
 from loket_messaging.db import create_schema, make_engine, unit_of_work
+from loket_messaging.handlers import invoke
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -188,7 +189,7 @@ class CapacityMachine(RuleBasedStateMachine):
 
     def _command(self, handler: Any, type_: str, body: Any) -> list[Any]:
         with unit_of_work(self.engine) as session:
-            return list(handler(session, make_event(source="t", type_=type_, body=body)))
+            return list(invoke(handler, session, make_event(source="t", type_=type_, body=body)))
 
     @rule(slot=st.sampled_from(["s1", "s2"]), units=st.integers(0, 8))
     def facility_publishes(self, slot: str, units: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -13,9 +13,10 @@ from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts.envelope import CloudEvent, EnvelopeError, make_event
 from loket_contracts.scheme import load_scheme
-from loket_messaging import Handler, Outgoing
+from loket_messaging import Outgoing
 from loket_messaging.db import unit_of_work
 from loket_messaging.failures import Rejected
+from loket_messaging.handlers import invoke
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
@@ -28,9 +29,12 @@ def facility_event(type_: str, body: BaseModel) -> CloudEvent:
     return make_event(source="facility/fr-1", type_=type_, body=body)
 
 
-def apply(engine: Engine, handler: Handler, event: CloudEvent) -> Sequence[Outgoing]:
+def apply(
+    engine: Engine, handler: Callable[..., Sequence[Outgoing]], event: CloudEvent
+) -> Sequence[Outgoing]:
+    """As the runtime calls it: a command's handler gets the decoded body."""
     with unit_of_work(engine) as session:
-        return handler(session, event)
+        return invoke(handler, session, event)
 
 
 def slot(seq: int, units: int) -> CloudEvent:

@@ -16,6 +16,7 @@ from loket_contracts.application import AcceptanceRecord
 from loket_contracts.envelope import CloudEvent, make_event
 from loket_messaging.db import take_after_commit, unit_of_work
 from loket_messaging.failures import Rejected
+from loket_messaging.handlers import invoke
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
@@ -23,7 +24,7 @@ from sqlalchemy import Engine
 def run(engine: Engine, handler, event: CloudEvent) -> list:
     """As the runtime does: the handler in a transaction, its after-commit work after it."""
     with unit_of_work(engine) as session:
-        out = list(handler(session, event))
+        out = list(invoke(handler, session, event))
         later = take_after_commit(session)
     for job in later:
         job()
@@ -78,7 +79,7 @@ def test_documents_are_rendered_after_the_commit_not_in_it(engine: Engine, tmp_p
     h = CharterHandlers(tmp_path)
     req = sample_request().model_copy(update={"application_id": "app-later"})
     with unit_of_work(engine) as session:
-        [out] = h.on_terms_requested(session, command(m.TERMS_REQUESTED, req))
+        [out] = h.on_terms_requested(session, req)
         rendered = out.event.decode(m.TermsRendered)
         assert not Path(rendered.documents["pdf"]).exists()
         later = take_after_commit(session)

@@ -4,7 +4,7 @@ budget reservation, issuance, release, expiry, queries and registers."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -12,9 +12,10 @@ import pytest
 from loket_contracts import messages as m
 from loket_contracts.envelope import CloudEvent, make_event
 from loket_contracts.scheme import load_scheme
-from loket_messaging import Handler, Outgoing
+from loket_messaging import Outgoing
 from loket_messaging.db import unit_of_work
 from loket_messaging.failures import Rejected
+from loket_messaging.handlers import invoke
 from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow
 from loket_vouchers.entrypoints.handlers import VoucherHandlers
@@ -26,9 +27,12 @@ SCHEME = load_scheme("pilot-2026")
 AS_OF = date(2026, 11, 28)
 
 
-def apply(engine: Engine, handler: Handler, event: CloudEvent) -> Sequence[Outgoing]:
+def apply(
+    engine: Engine, handler: Callable[..., Sequence[Outgoing]], event: CloudEvent
+) -> Sequence[Outgoing]:
+    """As the runtime calls it: a command's handler gets the decoded body."""
     with unit_of_work(engine) as session:
-        return handler(session, event)
+        return invoke(handler, session, event)
 
 
 def handlers(engine: Engine) -> VoucherHandlers:
@@ -260,7 +264,7 @@ def test_simultaneous_screenings_of_one_undertaking_cannot_overshoot(engine: Eng
         event = screening(f"c{i}", 40_000, "PT-RACE")
         with unit_of_work(engine) as session:
             start.wait()  # everybody inside a transaction, then go
-            [out] = h.on_screening_requested(session, event)
+            [out] = invoke(h.on_screening_requested, session, event)
         results.append(out.event.decode(m.AidReserved).instrument)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]

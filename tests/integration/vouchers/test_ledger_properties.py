@@ -19,6 +19,7 @@ from loket_contracts import messages as m
 from loket_contracts.envelope import make_event
 from loket_contracts.scheme import parse_scheme
 from loket_messaging.db import create_schema, make_engine, unit_of_work
+from loket_messaging.handlers import invoke
 from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow
 from loket_vouchers.entrypoints.handlers import VoucherHandlers
@@ -78,7 +79,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def run(self, handler, event) -> None:
         with unit_of_work(self.engine) as session:
-            handler(session, event)
+            invoke(handler, session, event)
 
     @rule(
         target=applications,

@@ -31,6 +31,7 @@ from sqlmodel import Session, col
 from loket_messaging import metrics, telemetry
 from loket_messaging.db import create_schema, make_engine, take_after_commit, unit_of_work
 from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt, describe
+from loket_messaging.handlers import command_of, invoke
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.migrations import upgrade
 from loket_messaging.outbox import OutboxEntry, Outgoing, claim, stage, utcnow
@@ -144,6 +145,14 @@ class ServiceRuntime:
 
     def handle(self, topic: str, event_type: str, handler: Handler) -> None:
         self._handlers.setdefault(topic, {})[event_type] = handler
+
+    def answer(self, handler: Callable[[Session, Any], Sequence[Outgoing]]) -> None:
+        """Handle the registered command `handler` is marked for (`@answers`): its topic and
+        type from the registry, its body decoded to the command's model (a body that does not
+        validate goes to the dead-letter topic)."""
+        command = command_of(handler)
+        assert command is not None, f"{handler} is not marked @answers(command)"
+        self.handle(command.topic, command.type, lambda s, e: invoke(handler, s, e))
 
     def verify(self, topic: str, check: Callable[[dict[str, str], CloudEvent], None]) -> None:
         """Check every record of `topic` before its handler (e.g. facility signatures); a

@@ -15,8 +15,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from loket_contracts import commands as c
     from loket_contracts import messages as m
-    from loket_contracts import topics
     from loket_contracts.application import SIGNAL_SERVICE_EVENT, ServiceEvent
     from loket_contracts.calls import ROUND_WORKFLOW, RoundInput
 
@@ -50,8 +50,8 @@ class AllocationRound:
         send = SendCommands(
             commands=[
                 SendCommand(
-                    topic=topics.ALLOCATION_COMMANDS,
-                    type=m.ROUND_REQUESTED,
+                    topic=c.ROUND.topic,
+                    type=c.ROUND.type,
                     event_id=f"{round_id}/round",  # the same event when sent again
                     correlation_id=round_id,
                     body_json=asked.model_dump_json(),

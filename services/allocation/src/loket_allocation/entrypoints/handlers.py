@@ -8,13 +8,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from loket_contracts import capacity as cap
+from loket_contracts import commands as c
 from loket_contracts import messages as m
 from loket_contracts import topics
-from loket_contracts.envelope import CloudEvent
 from loket_contracts.scheme import Scheme, load_scheme
 from loket_messaging import Outgoing, ServiceRuntime
 from loket_messaging.clock import utcnow
-from loket_messaging.handlers import SchemeHandlers
+from loket_messaging.handlers import SchemeHandlers, answers
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -35,9 +35,11 @@ class AllocationHandlers(FacilityCapacity, BatchRounds, Queries, SchemeHandlers)
     facilities' capacity in capacity.py, the batch round in rounds.py, the read side in
     queries.py."""
 
-    def on_booking_close_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    @answers(c.CLOSE_BOOKING)
+    def on_booking_close_requested(
+        self, session: Session, cmd: m.BookingClose
+    ) -> Sequence[Outgoing]:
         """The voucher ended: undelivered units go back to the facilities."""
-        cmd = event.decode(m.BookingClose)
         hold = session.get(HoldRow, cmd.application_id)
         released = delivered = 0
         if hold is not None and hold.status == "confirmed":
@@ -58,8 +60,8 @@ class AllocationHandlers(FacilityCapacity, BatchRounds, Queries, SchemeHandlers)
 
     # ---- holds -----------------------------------------------------------------------------------
 
-    def on_hold_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        cmd = event.decode(m.HoldRequested)
+    @answers(c.HOLD)
+    def on_hold_requested(self, session: Session, cmd: m.HoldRequested) -> Sequence[Outgoing]:
         existing = session.get(HoldRow, cmd.application_id)
         if existing is not None and existing.status in ("held", "confirmed"):
             # Idempotent by application id: the same hold again.
@@ -136,8 +138,8 @@ class AllocationHandlers(FacilityCapacity, BatchRounds, Queries, SchemeHandlers)
         session.add(row)
         return emit(m.HOLD_PLACED, placed, cmd.application_id)
 
-    def on_confirm_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        cmd = event.decode(m.AllocationRef)
+    @answers(c.CONFIRM)
+    def on_confirm_requested(self, session: Session, cmd: m.AllocationRef) -> Sequence[Outgoing]:
         hold = session.get(HoldRow, cmd.application_id)
         if hold is None or hold.status in ("released", "expired"):
             status = "missing" if hold is None else hold.status
@@ -172,8 +174,8 @@ class AllocationHandlers(FacilityCapacity, BatchRounds, Queries, SchemeHandlers)
         session.add(hold)
         return units
 
-    def on_release_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        cmd = event.decode(m.AllocationRef)
+    @answers(c.RELEASE_HOLD)
+    def on_release_requested(self, session: Session, cmd: m.AllocationRef) -> Sequence[Outgoing]:
         self.withdraw_from_round(session, cmd.application_id)
         hold = session.get(HoldRow, cmd.application_id)
         units = 0
@@ -205,13 +207,14 @@ def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> Allocatio
     runtime.handle(topics.FACILITY_CAPACITY, cap.SLOT_WITHDRAWN, h.on_slot_withdrawn)
     runtime.handle(topics.FACILITY_CAPACITY, cap.DELIVERY, h.on_delivery)
     runtime.ignore(topics.FACILITY_CAPACITY, cap.TERMS)  # the charter service's business
-    runtime.handle(topics.ALLOCATION_COMMANDS, m.HOLD_REQUESTED, h.on_hold_requested)
-    runtime.handle(topics.ALLOCATION_COMMANDS, m.ROUND_REQUESTED, h.on_round_requested)
-    runtime.handle(topics.ALLOCATION_COMMANDS, m.CONFIRM_REQUESTED, h.on_confirm_requested)
-    runtime.handle(topics.ALLOCATION_COMMANDS, m.RELEASE_REQUESTED, h.on_release_requested)
-    runtime.handle(
-        topics.ALLOCATION_COMMANDS, m.BOOKING_CLOSE_REQUESTED, h.on_booking_close_requested
-    )
+    for answer in (
+        h.on_hold_requested,
+        h.on_round_requested,
+        h.on_confirm_requested,
+        h.on_release_requested,
+        h.on_booking_close_requested,
+    ):
+        runtime.answer(answer)  # topic, type and body from the command registry
     runtime.handle(topics.ALLOCATION_QUERIES, m.CATALOGUE_QUERY, h.on_catalogue_query)
     runtime.handle(topics.ALLOCATION_QUERIES, m.UTILISATION_QUERY, h.on_utilisation_query)
     runtime.every(EXPIRY_SWEEP_S, h.expire_holds)

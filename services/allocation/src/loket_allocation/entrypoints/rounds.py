@@ -6,10 +6,11 @@ from abc import abstractmethod
 from collections import Counter
 from collections.abc import Sequence
 
+from loket_contracts import commands as c
 from loket_contracts import messages as m
-from loket_contracts.envelope import CloudEvent
 from loket_contracts.scheme import Scheme
 from loket_messaging import Outgoing
+from loket_messaging.handlers import answers
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -68,9 +69,9 @@ class BatchRounds:
             )
         )
 
-    def on_round_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    @answers(c.ROUND)
+    def on_round_requested(self, session: Session, cmd: m.RoundRequested) -> Sequence[Outgoing]:
         """Batch mode at a call's cut-off: one optimal round over everyone still waiting."""
-        cmd = event.decode(m.RoundRequested)
         out: list[Outgoing] = []
         pending = []
         queued = self._queued(session, cmd.call_id) if cmd.call_id else []

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from loket_contracts import capacity as cap
+from loket_contracts import commands as c
 from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.application import AcceptanceRecord
@@ -14,6 +15,7 @@ from loket_contracts.envelope import CloudEvent
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.db import after_commit
 from loket_messaging.failures import Rejected
+from loket_messaging.handlers import answers
 from sqlmodel import Session
 
 from loket_charter.adapters.tables import AcceptanceRow, FacilityTermsRow, TermsDocumentRow
@@ -52,8 +54,8 @@ class CharterHandlers:
         session.add(row)
         return []
 
-    def on_terms_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        cmd = event.decode(m.TermsRequested)
+    @answers(c.TERMS)
+    def on_terms_requested(self, session: Session, cmd: m.TermsRequested) -> Sequence[Outgoing]:
         addenda = {}
         for facility_id in {line.facility_id for line in cmd.lines}:
             row = session.get(FacilityTermsRow, facility_id)
@@ -142,7 +144,7 @@ class CharterHandlers:
 
 def register(runtime: ServiceRuntime) -> CharterHandlers:
     handlers = CharterHandlers(runtime.settings.data_dir / "agreements")
-    runtime.handle(topics.CHARTER_COMMANDS, m.TERMS_REQUESTED, handlers.on_terms_requested)
+    runtime.answer(handlers.on_terms_requested)
     runtime.handle(topics.CHARTER_COMMANDS, m.ACCEPTANCE_RECORDED, handlers.on_acceptance_recorded)
     runtime.handle(topics.FACILITY_CAPACITY, cap.TERMS, handlers.on_facility_terms)
     runtime.handle(topics.CHARTER_QUERIES, m.DOCUMENT_QUERY, handlers.on_document_query)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from loket_contracts import commands as c
 from loket_contracts import messages as m
 from loket_contracts import topics
-from loket_contracts.envelope import CloudEvent
 from loket_contracts.scheme import Scheme, load_scheme, packaged_versions
 from loket_messaging import Emitter, Outgoing, ServiceRuntime
-from loket_messaging.handlers import SchemeHandlers
+from loket_messaging.handlers import SchemeHandlers, answers
 from sqlmodel import Session
 
 from loket_eligibility.adapters.tables import EligibilityDecisionRow
@@ -23,8 +23,10 @@ emit = Emitter(topics.ELIGIBILITY_EVENTS, SOURCE)
 class EligibilityHandlers(SchemeHandlers):
     """The handlers, bound to one scheme configuration (tests bind their own)."""
 
-    def on_eligibility_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        cmd = event.decode(m.EligibilityRequested)
+    @answers(c.ELIGIBILITY)
+    def on_eligibility_requested(
+        self, session: Session, cmd: m.EligibilityRequested
+    ) -> Sequence[Outgoing]:
         scheme = self.scheme_of(cmd.scheme_version)
         decision = decide(cmd.applicant, cmd.priority_area, cmd.as_of, scheme)
         session.add(
@@ -54,7 +56,5 @@ def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> Eligibili
     # service here, loudly.
     handlers = EligibilityHandlers(scheme or load_scheme())
     packaged_versions()
-    runtime.handle(
-        topics.ELIGIBILITY_COMMANDS, m.ELIGIBILITY_REQUESTED, handlers.on_eligibility_requested
-    )
+    runtime.answer(handlers.on_eligibility_requested)
     return handlers

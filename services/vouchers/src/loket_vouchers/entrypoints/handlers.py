@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
+from loket_contracts import commands as c
 from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.calls import CALL_CHANGED
@@ -19,7 +20,7 @@ from loket_messaging import Emitter, Outgoing, ServiceRuntime, metrics
 from loket_messaging.clock import utcnow
 from loket_messaging.db import unit_of_work
 from loket_messaging.failures import Rejected
-from loket_messaging.handlers import SchemeHandlers
+from loket_messaging.handlers import SchemeHandlers, answers
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -67,8 +68,10 @@ class VoucherHandlers(SchemeHandlers):
         )
         return [emit(m.SCREENING_REFUSED, body, application_id)]
 
-    def on_screening_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        cmd = event.decode(m.ScreeningRequested)
+    @answers(c.SCREENING)
+    def on_screening_requested(
+        self, session: Session, cmd: m.ScreeningRequested
+    ) -> Sequence[Outgoing]:
         existing = session.get(AidRow, cmd.application_id)
         if existing is not None and existing.status in HELD:
             return [emit(m.AID_RESERVED, _reserved_body(existing), cmd.application_id)]
@@ -148,8 +151,8 @@ class VoucherHandlers(SchemeHandlers):
             )
         return [emit(m.AID_RESERVED, _reserved_body(row), cmd.application_id)]
 
-    def on_issue_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        cmd = event.decode(m.VoucherRef)
+    @answers(c.ISSUE)
+    def on_issue_requested(self, session: Session, cmd: m.VoucherRef) -> Sequence[Outgoing]:
         row = session.get(AidRow, cmd.application_id)
         if row is None:
             raise Rejected(f"no reservation to issue a voucher from for {cmd.application_id}")
@@ -184,8 +187,8 @@ class VoucherHandlers(SchemeHandlers):
         rule = self.scheme_of(row.scheme_version).state_aid.de_minimis_checked_at_grant
         return row.instrument == "de_minimis" and rule is not None and rule.value
 
-    def on_redeem_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        cmd = event.decode(m.Redemption)
+    @answers(c.REDEEM)
+    def on_redeem_requested(self, session: Session, cmd: m.Redemption) -> Sequence[Outgoing]:
         row = session.get(AidRow, cmd.application_id)
         done = session.get(RedemptionRow, cmd.delivery_id)
         if done is None:
@@ -216,10 +219,10 @@ class VoucherHandlers(SchemeHandlers):
         )
         return [emit(m.VOUCHER_REDEEMED, body, cmd.application_id)]
 
-    def on_close_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+    @answers(c.CLOSE_VOUCHER)
+    def on_close_requested(self, session: Session, cmd: m.VoucherClose) -> Sequence[Outgoing]:
         """The voucher ends (expiry, fully used, cancellation, withdrawn capacity): the unused
         value goes back to the call budget and the ledger keeps the aid the scheme says."""
-        cmd = event.decode(m.VoucherClose)
         row = session.get(AidRow, cmd.application_id)
         if row is None:
             raise Rejected(f"cannot close the voucher of {cmd.application_id}: no voucher")
@@ -250,8 +253,8 @@ class VoucherHandlers(SchemeHandlers):
         session.add(row)
         return released
 
-    def on_release_requested(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        cmd = event.decode(m.VoucherRef)
+    @answers(c.RELEASE_RESERVATION)
+    def on_release_requested(self, session: Session, cmd: m.VoucherRef) -> Sequence[Outgoing]:
         row = session.get(AidRow, cmd.application_id)
         released = Decimal(0)
         if row is not None and AidReservation(row).reserved:
@@ -374,14 +377,14 @@ def voucher_id_for(application_id: str) -> str:
 def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> VoucherHandlers:
     handlers = VoucherHandlers(scheme or load_scheme())  # a bad scheme stops the service here
     packaged_versions()  # and so does a bad version that an application may carry
-    for type_, handler in (
-        (m.SCREENING_REQUESTED, handlers.on_screening_requested),
-        (m.ISSUE_REQUESTED, handlers.on_issue_requested),
-        (m.RESERVATION_RELEASE_REQUESTED, handlers.on_release_requested),
-        (m.REDEEM_REQUESTED, handlers.on_redeem_requested),
-        (m.VOUCHER_CLOSE_REQUESTED, handlers.on_close_requested),
+    for answer in (
+        handlers.on_screening_requested,
+        handlers.on_issue_requested,
+        handlers.on_release_requested,
+        handlers.on_redeem_requested,
+        handlers.on_close_requested,
     ):
-        runtime.handle(topics.VOUCHERS_COMMANDS, type_, handler)
+        runtime.answer(answer)  # topic, type and body from the command registry
     for type_, handler in (
         (m.HEADROOM_QUERY, handlers.on_headroom_query),
         (m.BUDGET_QUERY, handlers.on_budget_query),
