@@ -63,3 +63,27 @@ def drop_outbox_failures() -> None:
         batch.drop_column("failure_reason")
         batch.drop_column("failed_at")
         batch.drop_column("caused_by")
+
+
+def make_append_only(table: str) -> None:
+    """The database itself refuses UPDATE and DELETE on `table` (a record, not a state):
+    a trigger function on PostgreSQL, two triggers on SQLite."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            f"BEGIN RAISE EXCEPTION '{table} is append-only'; END $$;\n"
+            f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table}\n"
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only();"
+        )
+        return
+    for verb in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        )
+
+
+def drop_append_only(table: str) -> None:
+    """After the table is dropped (its triggers go with it): the PostgreSQL function."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")

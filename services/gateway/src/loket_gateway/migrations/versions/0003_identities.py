@@ -7,6 +7,7 @@ Revises: 0002
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
+from loket_messaging.schema_ops import drop_append_only, make_append_only
 
 revision = "0003"
 down_revision = "0002"
@@ -14,18 +15,6 @@ branch_labels = None
 depends_on = None
 
 _STR = sqlmodel.sql.sqltypes.AutoString
-# The trail is append-only in the database itself, not only by the gateway's good manners.
-_POSTGRES_GUARD = """
-CREATE FUNCTION gw_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'gw_audit is append-only'; END $$;
-CREATE TRIGGER gw_audit_no_change BEFORE UPDATE OR DELETE ON gw_audit
-FOR EACH ROW EXECUTE FUNCTION gw_audit_append_only();
-"""
-_SQLITE_GUARDS = [
-    f"CREATE TRIGGER gw_audit_no_{verb.lower()} BEFORE {verb} ON gw_audit "
-    "BEGIN SELECT RAISE(ABORT, 'gw_audit is append-only'); END"
-    for verb in ("UPDATE", "DELETE")
-]
 
 
 def upgrade() -> None:
@@ -51,17 +40,12 @@ def upgrade() -> None:
     )
     for column in ("at", "subject", "action", "application_id"):
         op.create_index(op.f(f"ix_gw_audit_{column}"), "gw_audit", [column], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_POSTGRES_GUARD)
-    else:
-        for guard in _SQLITE_GUARDS:
-            op.execute(guard)
+    make_append_only("gw_audit")  # a record: the database refuses to change it
 
 
 def downgrade() -> None:
     op.drop_table("gw_audit")
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS gw_audit_append_only()")
+    drop_append_only("gw_audit")
     with op.batch_alter_table("gw_application") as batch:
         batch.drop_index(op.f("ix_gw_application_owner_org"))
         batch.drop_column("owner_org")

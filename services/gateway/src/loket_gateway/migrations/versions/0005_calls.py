@@ -7,6 +7,7 @@ Revises: 0004
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
+from loket_messaging.schema_ops import drop_append_only, make_append_only
 
 revision = "0005"
 down_revision = "0004"
@@ -14,18 +15,6 @@ branch_labels = None
 depends_on = None
 
 _STR = sqlmodel.sql.sqltypes.AutoString
-# A call's versions are its record: the database refuses to change or delete one.
-_POSTGRES_GUARD = """
-CREATE FUNCTION gw_call_version_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'gw_call_version is append-only'; END $$;
-CREATE TRIGGER gw_call_version_no_change BEFORE UPDATE OR DELETE ON gw_call_version
-FOR EACH ROW EXECUTE FUNCTION gw_call_version_append_only();
-"""
-_SQLITE_GUARDS = [
-    f"CREATE TRIGGER gw_call_version_no_{verb.lower()} BEFORE {verb} ON gw_call_version "
-    "BEGIN SELECT RAISE(ABORT, 'gw_call_version is append-only'); END"
-    for verb in ("UPDATE", "DELETE")
-]
 
 
 def upgrade() -> None:
@@ -47,15 +36,10 @@ def upgrade() -> None:
         sa.Column("call_json", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("call_id", "version"),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_POSTGRES_GUARD)
-    else:
-        for guard in _SQLITE_GUARDS:
-            op.execute(guard)
+    make_append_only("gw_call_version")  # a record: the database refuses to change it
 
 
 def downgrade() -> None:
     op.drop_table("gw_call_version")
     op.drop_table("gw_call")
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS gw_call_version_append_only()")
+    drop_append_only("gw_call_version")
