@@ -96,3 +96,35 @@ def test_upgrade_from_the_previous_schema_keeps_the_data(
             None,
         )
         assert conn.execute(text("SELECT count(*) FROM msg_inbox")).scalar() == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "row"),
+    [
+        (
+            "gw_audit",
+            "INSERT INTO gw_audit (at, subject, name, roles, action, method, path, status, "
+            "request_id) VALUES (:at, 's', 'n', 'manager', 'open_call', 'POST', '/v1/calls', "
+            "201, 'r-1')",
+        ),
+        (
+            "gw_call_version",
+            "INSERT INTO gw_call_version (call_id, version, changed_at, changed_by, reason, "
+            "call_json) VALUES ('C-1', 1, :at, 'Mina Manager', 'opened', '{}')",
+        ),
+    ],
+)
+def test_records_are_append_only_in_the_database_itself(
+    engine: Engine, table: str, row: str
+) -> None:
+    """The audit trail and a call's versions: inserted, never changed nor deleted, whatever
+    the code asks (triggers from the gateway's migrations)."""
+    upgrade(engine, "loket_gateway")
+    with engine.begin() as conn:
+        conn.execute(text(row), {"at": datetime.now(UTC)})
+    for change in (f"UPDATE {table} SET changed_by = 'x'", f"DELETE FROM {table}"):
+        change = change.replace("changed_by", "name") if table == "gw_audit" else change
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text(change))
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 1
