@@ -79,6 +79,17 @@ def test_closing_early_moves_the_cut_off_to_now() -> None:
     assert not call.open_at(NOW - timedelta(seconds=1))  # closed is closed, whatever the time
 
 
+def test_a_call_closed_before_it_opens_keeps_its_dates() -> None:
+    upcoming = batch_call(opens_at=NOW + timedelta(days=1), closes_at=NOW + timedelta(days=9))
+    call = calls.closed(upcoming, CallClosing(version=1, reason="withdrawn"), "M", NOW)
+    assert (call.status, call.opens_at, call.closes_at) == (
+        "closed",
+        upcoming.opens_at,
+        upcoming.closes_at,
+    )
+    assert not call.open_at(NOW + timedelta(days=2))
+
+
 def test_a_call_is_open_between_its_dates_only() -> None:
     call = batch_call()
     assert call.open_at(NOW)

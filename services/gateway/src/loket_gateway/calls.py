@@ -81,10 +81,11 @@ def amended(call: Call, change: CallAmendment, who: str, now: datetime) -> Call:
 def closed(call: Call, closing: CallClosing, who: str, now: datetime) -> Call:
     """Closed now: no new applications; a batch call's round runs now."""
     _current(call, closing.version)
-    closes_at = now if call.closes_at is None or call.closes_at > now else call.closes_at
+    open_now = call.opens_at < now and (call.closes_at is None or call.closes_at > now)
     values = call.model_dump() | {
         "status": "closed",
-        "closes_at": max(closes_at, call.opens_at),
+        # a call closed before it opened keeps its dates: it never took an application
+        "closes_at": now if open_now else call.closes_at,
         "version": call.version + 1,
         "changed_at": now,
         "changed_by": who,
