@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 from loket_contracts import messages as m
+from loket_contracts.bounds import NAME_MAX
 from loket_contracts.calls import (
     Call,
     CallAmendment,
@@ -73,7 +74,7 @@ async def open_call(
     now = datetime.now(UTC)
     if spec.closes_at is not None and spec.closes_at <= now:
         raise Problem(422, "closes-in-the-past", "Closing time in the past", "closes_at < now")
-    call = calls.opened(spec, who.name, now)
+    call = calls.opened(spec, _named(who), now)
     await _save(state, call, "opened")
     response.headers["Location"] = f"/v1/calls/{call.call_id}"
     await _plan_round(temporal, call)
@@ -90,7 +91,7 @@ async def amend_call(
     budget never drops below what the call has already reserved and granted."""
     with unit_of_work(state.engine) as session:
         current = calls.get(session, call_id)
-    call = calls.amended(current, change, who.name, datetime.now(UTC))
+    call = calls.amended(current, change, _named(who), datetime.now(UTC))
     if change.budgets:
         await _committed_within(state, call)
     await _save(state, call, change.reason)
@@ -112,7 +113,7 @@ async def close_call(
     now = datetime.now(UTC)
     with unit_of_work(state.engine) as session:
         current = calls.get(session, call_id)
-    call = calls.closed(current, closing, who.name, now)
+    call = calls.closed(current, closing, _named(who), now)
     await _save(state, call, closing.reason)
     if call.mode == "batch" and current.closes_at is not None and current.closes_at > now:
         try:
@@ -133,6 +134,11 @@ async def call_round(
     with unit_of_work(state.engine) as session:
         call = calls.get(session, call_id)
     return await rounds.view(temporal, call)
+
+
+def _named(who: Principal) -> str:
+    """Who changed the call, as the version records it (bounded like the column)."""
+    return (who.name or who.subject)[:NAME_MAX]
 
 
 async def _save(state: State, call: Call, reason: str) -> None:
