@@ -125,6 +125,10 @@ def all_calls(session: Session) -> list[Call]:
     return [Call.model_validate_json(r.call_json) for r in rows]
 
 
+def ids(session: Session) -> list[str]:
+    return list(session.scalars(select(col(CallRow.call_id)).order_by(col(CallRow.call_id))))
+
+
 def versions(session: Session, call_id: str) -> list[CallVersion]:
     rows = session.scalars(
         select(CallVersionRow)

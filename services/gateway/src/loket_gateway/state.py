@@ -80,7 +80,7 @@ class State:
 
     def call_ids(self) -> list[str]:
         with unit_of_work(self.engine) as session:
-            return [c.call_id for c in calls.all_calls(session)]
+            return calls.ids(session)
 
 
 def get_state(request: Request) -> State:

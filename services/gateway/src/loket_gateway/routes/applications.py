@@ -126,10 +126,10 @@ def open_call(state: State, call_id: str) -> Call:
     """The call applied to, open now; else a 422 that names the calls open now."""
     now = datetime.now(UTC)
     with unit_of_work(state.engine) as session:
-        every = calls.all_calls(session)
-    found = next((c for c in every if c.call_id == call_id), None)
-    if found is not None and found.open_at(now):
-        return found
+        found = calls.find(session, call_id)
+        if found is not None and found.open_at(now):
+            return found
+        every = calls.all_calls(session)  # only to name the open ones in the refusal
     open_now = ", ".join(c.call_id for c in every if c.open_at(now)) or "none"
     if found is None:
         raise Problem(
