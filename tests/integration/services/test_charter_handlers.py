@@ -3,8 +3,10 @@ acceptances are kept once and only for agreements that exist, documents are writ
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from loket_charter.adapters.tables import AcceptanceRow, TermsDocumentRow
@@ -19,6 +21,8 @@ from loket_messaging.failures import Rejected
 from loket_messaging.handlers import invoke
 from pydantic import BaseModel
 from sqlalchemy import Engine
+
+Format = Literal["md", "html", "pdf"]
 
 
 def run(engine: Engine, handler, event: CloudEvent) -> list:
@@ -68,14 +72,24 @@ def test_an_addendum_update_changes_only_agreements_drafted_after_it(
     with unit_of_work(engine) as session:
         kept = session.get(TermsDocumentRow, before.sha256)
         assert kept is not None and "badge v1" in kept.text  # the earlier agreement stands
-    pdf = Path(after.documents["pdf"])
-    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert fetch(engine, h, after, "pdf").startswith(b"%PDF-")
     assert Path(after.documents["html"]).read_text().count("<h3>") >= 3  # two sites + annex
 
 
+def fetch(engine: Engine, h: CharterHandlers, rendered: m.TermsRendered, fmt: Format) -> bytes:
+    """A document query, as the gateway sends it for the owner."""
+    query = m.DocumentQuery(
+        application_id=rendered.application_id, sha256=rendered.sha256, format=fmt
+    )
+    [out] = run(engine, h.on_document_query, command(m.DOCUMENT_QUERY, query))
+    answer = out.event.decode(m.DocumentReply)
+    assert answer.found and answer.content_b64 is not None
+    return base64.b64decode(answer.content_b64)
+
+
 def test_documents_are_rendered_after_the_commit_not_in_it(engine: Engine, tmp_path: Path) -> None:
-    """No transaction waits on the PDF: the text and its hash are committed, the renderings
-    follow (and a document query renders from the stored text meanwhile)."""
+    """No transaction waits on a rendering: the text and its hash are committed, Markdown and
+    HTML follow, and the PDF is made when it is first asked for (then kept: same bytes)."""
     h = CharterHandlers(tmp_path)
     req = sample_request().model_copy(update={"application_id": "app-later"})
     with unit_of_work(engine) as session:
@@ -85,8 +99,14 @@ def test_documents_are_rendered_after_the_commit_not_in_it(engine: Engine, tmp_p
         later = take_after_commit(session)
     assert len(later) == 1
     later[0]()
-    assert Path(rendered.documents["pdf"]).read_bytes().startswith(b"%PDF-")
     assert Path(rendered.documents["md"]).read_text() == rendered.text
+    assert "<h3>" in Path(rendered.documents["html"]).read_text()
+    assert not Path(rendered.documents["pdf"]).exists()  # nobody has asked for it yet
+    first = fetch(engine, h, rendered, "pdf")
+    assert first.startswith(b"%PDF-")
+    assert Path(rendered.documents["pdf"]).read_bytes() == first
+    assert fetch(engine, h, rendered, "pdf") == first
+    assert not list(Path(rendered.documents["pdf"]).parent.glob("*.tmp"))
 
 
 def test_acceptance_is_recorded_once_and_only_for_a_drafted_agreement(

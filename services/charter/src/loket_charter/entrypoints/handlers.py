@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from loket_contracts import capacity as cap
@@ -30,6 +31,7 @@ RENDERINGS: dict[str, Callable[[str], bytes]] = {
     "html": lambda text: to_html(text).encode(),
     "pdf": to_pdf,
 }
+EAGER = ("md", "html")  # cheap; the PDF waits for its first reader
 
 
 class CharterHandlers:
@@ -84,10 +86,12 @@ class CharterHandlers:
             language=cmd.language,
             documents=self._paths(cmd.application_id, terms.sha256),
         )
-        # The text and its hash are the agreement; HTML and PDF are renderings of it, made
-        # after the commit so that no transaction waits on them (a document query renders
-        # from the stored text if a file is missing).
-        after_commit(session, lambda: self._write(cmd.application_id, terms.sha256, terms.text))
+        # The text and its hash are the agreement; the renderings are made after the commit so
+        # that no transaction waits on them. The PDF (fpdf2, ~20 ms) only when first asked
+        # for: most applicants accept from the text, and it is the same bytes whenever made.
+        after_commit(
+            session, lambda: self._write(cmd.application_id, terms.sha256, terms.text, EAGER)
+        )
         return [emit(m.TERMS_RENDERED, body, cmd.application_id)]
 
     def on_acceptance_recorded(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
@@ -116,7 +120,8 @@ class CharterHandlers:
         if row is None or row.application_id != q.application_id:
             body = m.DocumentReply(application_id=q.application_id, found=False)
         else:
-            content = RENDERINGS[q.format](row.text)
+            self._write(q.application_id, q.sha256, row.text, (q.format,))
+            content = Path(self._paths(q.application_id, q.sha256)[q.format]).read_bytes()
             body = m.DocumentReply(
                 application_id=q.application_id,
                 found=True,
@@ -130,14 +135,15 @@ class CharterHandlers:
         folder = self.documents_dir / application_id
         return {fmt: str(folder / f"agreement-{sha256[:16]}.{fmt}") for fmt in RENDERINGS}
 
-    def _write(self, application_id: str, sha256: str, text: str) -> None:
+    def _write(self, application_id: str, sha256: str, text: str, formats: Iterable[str]) -> None:
         """Each rendering written once, atomically: rewriting is harmless."""
-        for fmt, path_text in self._paths(application_id, sha256).items():
-            path = Path(path_text)
+        paths = self._paths(application_id, sha256)
+        for fmt in formats:
+            path = Path(paths[fmt])
             if path.exists():
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp = path.with_suffix(f"{path.suffix}.{uuid.uuid4().hex[:8]}.tmp")  # writers race
             tmp.write_bytes(RENDERINGS[fmt](text))
             tmp.replace(path)
 
