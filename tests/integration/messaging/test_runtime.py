@@ -21,7 +21,7 @@ from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from loket_contracts.envelope import CloudEvent, header_map, make_event
 from loket_contracts.topics import dlq
-from loket_infra.kafka_tools import partitions
+from loket_infra.kafka_tools import partitions, wait_caught_up
 from loket_infra.stack import create_topics
 from loket_messaging import Outgoing, ServiceRuntime, Settings
 from loket_messaging.failures import RetryPolicy
@@ -278,6 +278,34 @@ class TestRealBroker(RuntimeContract):
             return out
         finally:
             await consumer.stop()
+
+    async def test_a_burst_is_committed_in_a_few_commits_and_to_its_end(
+        self, runtime: ServiceRuntime
+    ) -> None:
+        """Offsets go out after the work and several records to one commit: forty records
+        handled, every one committed, in fewer commits than records."""
+        burst = range(100, 140)
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0)
+        await producer.start()
+        try:
+            sent = []
+            for n in burst:
+                event = make_event(
+                    source="test", type_="test.ping.v1", body=Ping(n=n), correlation_id=f"app-{n}"
+                )
+                sent.append(
+                    await producer.send(
+                        self.IN, value=event.data, key=b"k", headers=event.kafka_headers()
+                    )
+                )
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+        for n in burst:
+            await self.wait_records(self.OUT, self.pongs(n), 1)
+        await wait_caught_up(self.bootstrap, runtime.group_id, self.IN)
+        assert 1 <= runtime._offsets.commits < len(burst)
+        assert all(self.calls[n] == 1 for n in burst)
 
     async def test_a_header_that_is_not_utf8_is_parked_with_the_reason(
         self, runtime: ServiceRuntime

@@ -1,7 +1,7 @@
 """`python -m loket_workflows.bridge`: service events on Kafka → signals to application workflows.
 
-Consumer group `loket-bridge`. The offset is committed only after Temporal accepted the signal;
-the workflow drops a redelivered event by its id. An event for a workflow that no longer runs
+Consumer group `loket-bridge`. The offset is committed only after Temporal accepted the signal
+(`DurableOffsets`); the workflow drops a redelivered event by its id. An event for a workflow that no longer runs
 (finished, or never existed) is logged and skipped; an undecodable one goes to the DLQ at
 once, and one Temporal keeps refusing goes there after bounded retries.
 """
@@ -9,6 +9,7 @@ once, and one Temporal keeps refusing goes there after bounded retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -23,6 +24,7 @@ from loket_contracts.topics import SERVICE_EVENT_TOPICS
 from loket_messaging import telemetry
 from loket_messaging.failures import GaveUp, Rejected, RetryPolicy, attempt
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
+from loket_messaging.offsets import DurableOffsets
 from loket_messaging.runtime import ProducerSender, dead_letter, raw_body, tolerant_parser
 from loket_messaging.settings import Settings
 from temporalio.client import Client
@@ -61,12 +63,15 @@ class Bridge:
         self.client: Client | None = None
         self.producer: AIOKafkaProducer | None = None
         self.retry = RetryPolicy.from_env()
+        self.offsets = DurableOffsets()
+        self._committer: asyncio.Task[None] | None = None
         self.broker.subscriber(
             *SERVICE_EVENT_TOPICS,
             group_id=GROUP,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            ack_policy=AckPolicy.MANUAL,  # DurableOffsets commits, after the signal
             decoder=raw_body,
             parser=tolerant_parser,
+            listener=self.offsets,
             **consumer_options(),
         )(self.forward)
         self.app.on_startup(self._start)
@@ -81,13 +86,21 @@ class Bridge:
         await self.producer.start()
 
     async def _ready(self) -> None:
+        self._committer = asyncio.create_task(self.offsets.run(), name="offset-committer")
         self.settings.mark_ready()
 
     async def _stop(self) -> None:
+        with contextlib.suppress(Exception):  # what is not committed comes again: harmless
+            await self.offsets.flush()
+        if self._committer is not None:
+            self._committer.cancel()
         if self.producer is not None:
             await self.producer.stop()
 
     async def forward(self, body: bytes, msg: KafkaMessage) -> None:
+        await self.offsets.around(msg, lambda: self._forward(body, msg))
+
+    async def _forward(self, body: bytes, msg: KafkaMessage) -> None:
         assert self.client is not None and self.producer is not None
         record: ConsumerRecord[Any, Any] = msg.raw_message
         try:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -34,6 +34,7 @@ from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt
 from loket_messaging.handlers import command_of, invoke
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.migrations import upgrade
+from loket_messaging.offsets import DurableOffsets
 from loket_messaging.outbox import OutboxEntry, Outgoing, claim, stage, utcnow
 from loket_messaging.settings import Settings
 
@@ -84,17 +85,6 @@ class BrokerSender:
         )
 
 
-class _Assigned(ConsumerRebalanceListener):
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        self.event.set()
-
-
 class ServiceRuntime:
     def __init__(
         self, settings: Settings, *, in_memory: bool = False, migrations: str | None = None
@@ -127,7 +117,7 @@ class ServiceRuntime:
         self._relay_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._later: set[asyncio.Task[None]] = set()  # after-commit work in flight
-        self._assigned = _Assigned()
+        self._offsets = DurableOffsets()
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self.retry = RetryPolicy.from_env()
         metrics.observe(
@@ -183,10 +173,10 @@ class ServiceRuntime:
         subscriber = self.broker.subscriber(
             *topics,
             group_id=self.group_id,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            ack_policy=AckPolicy.MANUAL,  # DurableOffsets commits, after the work
             decoder=raw_body,
             parser=tolerant_parser,
-            listener=self._assigned,
+            listener=self._offsets,
             **consumer_options(),
         )
         subscriber(self._consume)
@@ -212,13 +202,16 @@ class ServiceRuntime:
         for seconds, job in self._periodic:
             self._tasks.append(asyncio.create_task(self._periodic_loop(seconds, job)))
         self._tasks.append(asyncio.create_task(self._ready_when_assigned()))
+        self._tasks.append(asyncio.create_task(self._offsets.run(), name="offset-committer"))
 
     async def _ready_when_assigned(self) -> None:
-        await self._assigned.event.wait()
+        await self._offsets.assigned.wait()
         self.settings.mark_ready()
         log.info("%s ready: partitions assigned for group %s", self.name, self.group_id)
 
     async def _on_shutdown(self) -> None:
+        with contextlib.suppress(Exception):  # what is not committed comes again: harmless
+            await self._offsets.flush()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -250,6 +243,9 @@ class ServiceRuntime:
     # ---- consuming ------------------------------------------------------------------------
 
     async def _consume(self, body: bytes, msg: KafkaMessage) -> None:
+        await self._offsets.around(msg, lambda: self._consume_record(body, msg))
+
+    async def _consume_record(self, body: bytes, msg: KafkaMessage) -> None:
         record: ConsumerRecord[Any, Any] = msg.raw_message
         metrics.consumer_lag(
             getattr(msg, "consumer", None),
@@ -327,19 +323,21 @@ class ServiceRuntime:
 
     # ---- outbox relay ---------------------------------------------------------------------
 
-    async def _relay_loop(self) -> None:
+    async def _relay_loop(self, limit: int = 200) -> None:
         pause = 0.2
         while True:
+            # Cleared before the pass: a commit during it wakes the next one, and a pass that
+            # found less than a full page needs no empty pass after it to know it is done.
+            self._relay_wake.clear()
             try:
-                sent = await self._publish_pending()
+                sent = await self._publish_pending(limit)
             except Exception as exc:
                 log.warning("outbox relay paused (%s); retrying in %.1fs", describe(exc), pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 10.0)
                 continue
             pause = 0.2
-            if sent == 0:
-                self._relay_wake.clear()
+            if sent < limit:
                 # Woken right after a commit that staged something; the safety-net pass
                 # catches rows a crashed replica's relay left behind.
                 with contextlib.suppress(TimeoutError):
