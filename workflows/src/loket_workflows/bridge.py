@@ -1,9 +1,9 @@
 """`python -m loket_workflows.bridge`: service events on Kafka → signals to application workflows.
 
 Consumer group `loket-bridge`. The offset is committed only after Temporal accepted the signal
-(`DurableOffsets`); the workflow drops a redelivered event by its id. An event for a workflow that no longer runs
-(finished, or never existed) is logged and skipped; an undecodable one goes to the DLQ at
-once, and one Temporal keeps refusing goes there after bounded retries.
+(`DurableOffsets`); the workflow drops a redelivered event by its id. An event for a workflow
+that no longer runs (finished, or never existed) is logged and skipped; an undecodable one goes
+to the DLQ at once, and one Temporal keeps refusing goes there after bounded retries.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from loket_messaging import telemetry
 from loket_messaging.failures import GaveUp, Rejected, RetryPolicy, attempt
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.offsets import DurableOffsets
-from loket_messaging.runtime import ProducerSender, dead_letter, raw_body, tolerant_parser
+from loket_messaging.runtime import raw_body, tolerant_parser
+from loket_messaging.senders import ProducerSender, dead_letter
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode

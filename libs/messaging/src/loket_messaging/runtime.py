@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import FastStream
@@ -24,18 +23,24 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, strict_headers
-from loket_contracts.topics import dlq
 from sqlalchemy import CursorResult, Engine, func, select, update
 from sqlmodel import Session, col
 
 from loket_messaging import metrics, telemetry
 from loket_messaging.db import create_schema, make_engine, take_after_commit, unit_of_work
-from loket_messaging.failures import UNPUBLISHABLE, GaveUp, RetryPolicy, attempt, describe
+from loket_messaging.failures import GaveUp, RetryPolicy, attempt, describe
 from loket_messaging.handlers import command_of, invoke
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.migrations import upgrade
 from loket_messaging.offsets import DurableOffsets
 from loket_messaging.outbox import OutboxEntry, Outgoing, claim, stage, utcnow
+from loket_messaging.senders import (
+    BrokerSender,
+    ProducerSender,
+    Sender,
+    dead_letter,
+    publish_pending,
+)
 from loket_messaging.settings import Settings
 
 log = logging.getLogger("loket.messaging")
@@ -49,40 +54,6 @@ Periodic = Callable[[Session], Sequence[Outgoing]]
 
 def _skip(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     return []
-
-
-class Sender(Protocol):
-    """Where the runtime publishes outbox rows and dead letters."""
-
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None: ...
-
-
-class ProducerSender:
-    """The real thing: an aiokafka producer, acks=all, no linger."""
-
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self.producer = producer
-
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        await self.producer.send_and_wait(topic, value=value, key=key, headers=headers)
-
-
-class BrokerSender:
-    """Publishes through the FastStream broker: with TestKafkaBroker it stays in memory."""
-
-    def __init__(self, broker: KafkaBroker) -> None:
-        self.broker = broker
-
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        await self.broker.publish(
-            value, topic, key=key, headers={k: v.decode() for k, v in headers}
-        )
 
 
 class ServiceRuntime:
@@ -344,33 +315,8 @@ class ServiceRuntime:
                     await asyncio.wait_for(self._relay_wake.wait(), timeout=RELAY_SAFETY_NET_S)
 
     async def _publish_pending(self, limit: int = 200) -> int:
-        """Publish staged rows in order. A row the broker can never take (too large, bad
-        topic) is marked failed with the reason and skipped: one bad row must not stop every
-        event behind it. A broker that is away stops the pass; the loop retries it."""
         assert self._sender is not None
-        with unit_of_work(self.engine) as session:
-            rows = session.scalars(
-                select(OutboxEntry)
-                .where(OutboxEntry.published_at.is_(None))  # type: ignore[union-attr]
-                .where(OutboxEntry.failed_at.is_(None))  # type: ignore[union-attr]
-                .order_by(OutboxEntry.id)  # type: ignore[arg-type]
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            for row in rows:
-                try:
-                    headers = [(k, v.encode()) for k, v in json.loads(row.headers_json)]
-                    key = row.key.encode() if row.key else None
-                    await self._sender.send(row.topic, row.body, key, headers)
-                except UNPUBLISHABLE as exc:
-                    log.error("outbox row %s (%s) cannot be published: %s", row.id, row.topic, exc)
-                    row.failed_at, row.failure_reason = utcnow(), describe(exc)
-                    continue
-                except Exception:
-                    session.commit()  # keep what went out; the rest waits for the broker
-                    raise
-                row.published_at = utcnow()
-            return len(rows)
+        return await publish_pending(self.engine, self._sender, limit)
 
     def _outbox_age(self, session: Session) -> metrics.Reading:
         oldest = session.scalar(
@@ -402,26 +348,6 @@ class ServiceRuntime:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite
-
-
-async def dead_letter(
-    sender: Sender, record: ConsumerRecord[Any, Any], reason: str, group_id: str
-) -> None:
-    """Park `record` on `<topic>.dlq` with the reason and where it came from; nothing is lost."""
-    log.warning(
-        "dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason
-    )
-    headers = [
-        *(record.headers or ()),
-        ("dlq_reason", reason.encode()),
-        ("dlq_source_topic", record.topic.encode()),
-        ("dlq_source_partition", str(record.partition).encode()),
-        ("dlq_source_offset", str(record.offset).encode()),
-        ("dlq_consumer_group", group_id.encode()),
-        ("dlq_time", datetime.now(UTC).isoformat().encode()),
-    ]
-    await sender.send(dlq(record.topic), record.value, record.key, headers)
-    metrics.DLQ_RECORDS.add(1, {"messaging.destination.name": record.topic, "group": group_id})
 
 
 async def tolerant_parser(
