@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from loket_contracts.calls import Call, CallAmendment, CallClosing, CallSpec
-from loket_gateway import calls
+from loket_gateway import calls, rounds
 from loket_gateway.problems import Problem
 from pydantic import ValidationError
 
@@ -122,3 +122,23 @@ def test_a_call_is_bounded_where_it_enters(bad: dict[str, object]) -> None:
     }
     with pytest.raises(ValidationError):
         CallSpec.model_validate(fields)
+
+
+@pytest.mark.parametrize(
+    ("cut_off", "fires"),
+    [
+        (datetime(2027, 3, 31, 23, 59, 59, 700_000, tzinfo=UTC), datetime(2027, 4, 1, tzinfo=UTC)),
+        (datetime(2027, 3, 31, 12, 0, 8, tzinfo=UTC), datetime(2027, 3, 31, 12, 0, 8, tzinfo=UTC)),
+        (
+            datetime(2027, 3, 31, 14, 0, 8, 1, tzinfo=timezone(timedelta(hours=2))),
+            datetime(2027, 3, 31, 12, 0, 9, tzinfo=UTC),
+        ),
+    ],
+)
+def test_a_round_never_fires_before_its_cut_off(cut_off: datetime, fires: datetime) -> None:
+    """The schedule matches one whole second (UTC): never the cut-off's own second when the
+    cut-off falls inside it, or the round could run while the call still takes applications."""
+    [calendar] = rounds.at_once(cut_off).calendars
+    fields = ("year", "month", "day_of_month", "hour", "minute", "second")
+    values = [getattr(calendar, f)[0].start for f in fields]
+    assert datetime(*values, tzinfo=UTC) == fires >= cut_off

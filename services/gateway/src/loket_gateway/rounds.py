@@ -49,8 +49,12 @@ def schedule_id(call_id: str) -> str:
     return ROUND_SCHEDULE_PREFIX + call_id
 
 
-def at_once(moment: datetime) -> ScheduleSpec:
-    """A calendar that matches one second (UTC)."""
+def at_once(cut_off: datetime) -> ScheduleSpec:
+    """A calendar that matches one second (UTC): the first whole second not before the cut-off
+    (a round that fired in the cut-off's own second could run while the call is still open)."""
+    moment = cut_off.astimezone(UTC)
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
 
     def one(value: int) -> list[ScheduleRange]:
         return [ScheduleRange(value)]
