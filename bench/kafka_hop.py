@@ -130,7 +130,7 @@ async def service_hop(bootstrap: str, tmp: Path, fetch_wait: int) -> list[float]
     )
     runtime.handle("bench.in", "bench.ping.v1", pong)
     async with runtime.running():
-        await asyncio.wait_for(runtime._assigned.event.wait(), 30)
+        await asyncio.wait_for(runtime._offsets.assigned.wait(), 30)
         return await measure(bootstrap, "bench.in", "bench.out", True, fetch_wait)
 
 

@@ -140,5 +140,5 @@ def test_a_round_never_fires_before_its_cut_off(cut_off: datetime, fires: dateti
     cut-off falls inside it, or the round could run while the call still takes applications."""
     [calendar] = rounds.at_once(cut_off).calendars
     fields = ("year", "month", "day_of_month", "hour", "minute", "second")
-    values = [getattr(calendar, f)[0].start for f in fields]
-    assert datetime(*values, tzinfo=UTC) == fires >= cut_off
+    year, month, day, hour, minute, second = (getattr(calendar, f)[0].start for f in fields)
+    assert datetime(year, month, day, hour, minute, second, tzinfo=UTC) == fires >= cut_off

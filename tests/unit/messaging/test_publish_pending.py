@@ -16,7 +16,7 @@ from loket_messaging.outbox import OutboxEntry, Outgoing, stage
 from loket_messaging.senders import Headers, publish_pending
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 
 class Note(BaseModel):
@@ -63,7 +63,7 @@ def engine(tmp_path: Path) -> Engine:
 
 def published(engine: Engine) -> tuple[list[int], list[int]]:
     with Session(engine) as session:
-        rows = session.scalars(select(OutboxEntry).order_by(OutboxEntry.id)).all()
+        rows = session.scalars(select(OutboxEntry).order_by(col(OutboxEntry.id))).all()
     n = [Note.model_validate_json(r.body).n for r in rows]
     return (
         [x for x, r in zip(n, rows, strict=True) if r.published_at is not None],

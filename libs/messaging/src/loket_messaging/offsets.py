@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 
 log = logging.getLogger("loket.messaging")
 COMMIT_INTERVAL_S = float(os.environ.get("LOKET_OFFSET_COMMIT_INTERVAL_S", 0.2))
@@ -66,7 +65,10 @@ class DurableOffsets(ConsumerRebalanceListener):
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # the committer must not die; uncommitted records come again
+                log.exception("offset commit failed")
             await asyncio.sleep(self.interval_s)
 
     async def flush(self, only: set[TopicPartition] | None = None) -> None:
@@ -83,7 +85,7 @@ class DurableOffsets(ConsumerRebalanceListener):
         try:
             await consumer.commit(taken)
             self.commits += 1
-        except KafkaError as exc:
+        except Exception as exc:
             # The broker is away or the group is rebalancing: keep what is not newer for the
             # next commit (the next record done, or the revocation). No loop of our own: a
             # record not committed comes again and the inbox drops it.
