@@ -27,6 +27,7 @@ from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.offsets import DurableOffsets
 from loket_messaging.runtime import raw_body, tolerant_parser
 from loket_messaging.senders import ProducerSender, dead_letter
+from loket_messaging.serving import serve
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -141,7 +142,7 @@ class Bridge:
 
 def main() -> None:
     telemetry.configure_logging("bridge")
-    asyncio.run(Bridge(Settings.from_env("bridge")).app.run())
+    asyncio.run(serve(Bridge(Settings.from_env("bridge")).app, "bridge"))
 
 
 if __name__ == "__main__":

@@ -72,10 +72,13 @@ def access(target: KafkaAccess | str) -> KafkaAccess:
 
 def consumer_options() -> dict[str, Any]:
     session = int(os.environ.get("LOKET_KAFKA_SESSION_TIMEOUT_MS", DEFAULT_SESSION_TIMEOUT_MS))
+    fetch_wait = int(os.environ.get("LOKET_KAFKA_FETCH_MAX_WAIT_MS", FETCH_MAX_WAIT_MS))
     return {
-        "fetch_max_wait_ms": int(
-            os.environ.get("LOKET_KAFKA_FETCH_MAX_WAIT_MS", FETCH_MAX_WAIT_MS)
-        ),
+        "fetch_max_wait_ms": fetch_wait,
+        # aiokafka's fetcher also wakes on this timer (200 ms by default) although every
+        # event it waits for (a fetch answered, records consumed, a seek, a rebalance) wakes
+        # it anyway: a timer as long as the fetch wait only rests an idle consumer.
+        "consumer_timeout_ms": max(200, fetch_wait),
         "session_timeout_ms": session,
         # A record may be retried in place for LOKET_TRANSIENT_RETRY_S (300 s) while the
         # database is away: the group must not take the partition away meanwhile.

@@ -41,6 +41,7 @@ from loket_messaging.senders import (
     dead_letter,
     publish_pending,
 )
+from loket_messaging.serving import serve
 from loket_messaging.settings import Settings
 
 log = logging.getLogger("loket.messaging")
@@ -199,7 +200,7 @@ class ServiceRuntime:
     def run(self) -> None:
         telemetry.configure_logging(self.name)
         self.subscribe()
-        asyncio.run(self.app.run())
+        asyncio.run(serve(self.app, self.name))
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ServiceRuntime]:

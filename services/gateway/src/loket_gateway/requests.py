@@ -47,10 +47,12 @@ class KafkaRequests:
             for topic in self.topics
             for p in sorted(await self.producer.partitions_for(topic))
         ]
+        options = consumer_options()
         self._consumer = AIOKafkaConsumer(
             **KafkaAccess.from_env(self.bootstrap).client_kwargs(),
             enable_auto_commit=False,
-            fetch_max_wait_ms=consumer_options()["fetch_max_wait_ms"],
+            fetch_max_wait_ms=options["fetch_max_wait_ms"],
+            consumer_timeout_ms=options["consumer_timeout_ms"],
         )
         await self._consumer.start()
         self._consumer.assign(parts)
