@@ -53,8 +53,8 @@ WORKERS: dict[str, str] = {
 PARTITIONS = 3
 MAX_RESTARTS = 10
 MAX_BACKOFF_S = 60.0
-TASK_QUEUE_READERS = ("transfer", "timer", "visibility")
 STABLE_AFTER_S = 120.0
+TASK_QUEUE_READERS = ("transfer", "timer", "visibility")  # Temporal's, per history shard
 
 
 @dataclass
@@ -285,7 +285,7 @@ class EmbeddedStack:
         # The dev server has one history shard, and each shard reads its task queues at most
         # 20 times a second (the default): once the limiter's burst is spent, every workflow
         # task waits for the next read, ~25 ms, and a one-activity workflow takes 100 ms
-        # instead of 35. A cluster spreads the same reads over many shards.
+        # instead of 20 (bench.per_application). A cluster spreads the same reads over many shards.
         for queue in TASK_QUEUE_READERS:
             argv += ["--dynamic-config-value", f"history.{queue}ProcessorMaxPollRPS=1000"]
         # The managers' filters in the Temporal UI (the gateway registers them too, for a
