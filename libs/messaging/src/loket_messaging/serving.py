@@ -1,7 +1,7 @@
 """Serve a FastStream application until SIGTERM or SIGINT, without a polling loop.
 
 `FastStream.run()` checks an exit flag every 0.1 s: an idle service woke ten times a second
-for nothing, the largest share of its idle CPU (bench/idle.py). Here the signal itself ends
+for nothing, the most frequent of its wake-ups (bench/idle.py). Here the signal itself ends
 the wait.
 """
 
