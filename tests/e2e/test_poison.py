@@ -115,13 +115,16 @@ async def parked(
     topic: str,
     marker: Callable[[dict[str, str], bytes], bool],
     deadline_s: float = PATIENCE_S,
+    groups: set[str] | None = None,
 ) -> list[dict[str, str]]:
+    """The parked records `marker` picks, once any are there (or, with `groups`, once each of
+    those consumer groups has parked one: they park independently)."""
     end = time.monotonic() + deadline_s
     while True:
         found = [h for h, v in await loket.records(dlq(topic)) if marker(h, v)]
-        if found:
+        if found and (groups is None or groups <= {h["dlq_consumer_group"] for h in found}):
             return found
-        assert time.monotonic() < end, f"nothing parked on {dlq(topic)}"
+        assert time.monotonic() < end, f"not parked on {dlq(topic)} by {groups or 'anyone'}"
         await asyncio.sleep(0.3)
 
 
