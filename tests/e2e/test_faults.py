@@ -160,7 +160,7 @@ def faults() -> dict[str, Callable[[EmbeddedStack], None]]:
 
     out = {
         f"kill-9-{name}": kill(name)
-        for name in ("eligibility", "allocation", "vouchers", "charter", "workflows", "bridge")
+        for name in ("eligibility", "allocation", "vouchers", "charter", "workflows")
     }
     out["kill-9-gateway"] = kill("gateway")
     out["broker-restart"] = restart("kafka")

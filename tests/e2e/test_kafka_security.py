@@ -122,5 +122,5 @@ async def test_the_bridge_signals_only_what_a_service_said_on_its_own_topic(
     )
     await loket.produce(ELIGIBILITY_EVENTS, b"{}", b"app-nobody", event.kafka_headers())
     [seen] = await parked(loket, ELIGIBILITY_EVENTS, lambda h, v: h.get("ce_id") == event.id)
-    assert seen["dlq_consumer_group"] == "loket-bridge"
+    assert seen["dlq_consumer_group"] == "loket-workflows"
     assert "not loket/eligibility" in seen["dlq_reason"]

@@ -157,7 +157,7 @@ async def test_a_service_event_that_is_not_utf8_is_parked_by_the_bridge(loket: L
         ALLOCATION_EVENTS, b"\xff\xfe" + marker, b"app-nobody", event.kafka_headers()
     )
     [seen] = await parked(loket, ALLOCATION_EVENTS, lambda h, v: marker in v)
-    assert seen["dlq_consumer_group"] == "loket-bridge"
+    assert seen["dlq_consumer_group"] == "loket-workflows"
     assert seen["dlq_reason"].startswith("poison: ")
     # and the bridge goes on: a new application still reaches its terms
     site = await loket.facility("BE")

@@ -1,7 +1,7 @@
 """OpenTelemetry end to end: a platform exporting over OTLP to a real endpoint on a socket.
 
 One application, from `POST` to voucher, is one connected trace through the gateway, the
-workflow, every service, the bridge and the signals back; metrics and logs arrive too."""
+workflow, every service and the answers back into the worker; metrics and logs arrive too."""
 
 from __future__ import annotations
 
@@ -90,11 +90,15 @@ async def test_one_application_is_one_connected_trace(traced: Loket, otlp: OtlpR
         issued_by_vouchers = [
             s for s in spans if s.service == "loket-vouchers" and "process" in s.name
         ]
-        signals = [s for s in spans if s.name == f"HandleSignal:{SIGNAL_SERVICE_EVENT}"]
         # Each process exports in its own batches, children before parents (they end first):
         # wait until every parent is there and every signal sent has been handled.
         connected = not orphans_of(spans) and not unhandled(spans)
-        return spans if len(issued_by_vouchers) >= 2 and len(signals) >= 4 and connected else None
+        done = len(issued_by_vouchers) >= 2 and len(answers_read(spans)) >= 4
+        return spans if done and connected else None
+
+    def answers_read(spans: list[Span]) -> list[Span]:
+        """The worker reading the services' events (its bridge)."""
+        return [s for s in spans if s.service == "loket-workflows" and "process" in s.name]
 
     def unhandled(spans: list[Span]) -> set[str]:
         sent = {s.span_id for s in spans if s.name == f"SignalWorkflow:{SIGNAL_SERVICE_EVENT}"}
@@ -113,13 +117,13 @@ async def test_one_application_is_one_connected_trace(traced: Loket, otlp: OtlpR
         raise
     names = {s.name for s in spans}
     services = {s.service for s in spans}
-    assert {f"loket-{name}" for name in (*SERVICES, "gateway", "workflows", "bridge")} <= services
+    assert {f"loket-{name}" for name in (*SERVICES, "gateway", "workflows")} <= services
 
     # Connected (waited for above): one root, the gateway's, under the applicant's span.
     roots = [s for s in spans if s.parent_id == root_span]
     assert [(s.service, s.name) for s in roots] == [("loket-gateway", "POST /v1/applications")]
 
-    # The shape: gateway → workflow → each service → bridge → signal into the workflow.
+    # The shape: gateway → workflow → each service → the answer read in the worker.
     assert {f"StartWorkflow:{WORKFLOW_NAME}", f"RunWorkflow:{WORKFLOW_NAME}"} <= names
     for service in SERVICES:
         consumed = [s for s in spans if s.service == f"loket-{service}" and "process" in s.name]
@@ -128,14 +132,14 @@ async def test_one_application_is_one_connected_trace(traced: Loket, otlp: OtlpR
             _chain(s, spans)[:3] == ["loket-gateway", "loket-gateway", "loket-workflows"]
             for s in consumed
         ), [_chain(s, spans) for s in consumed]
-    # A service's answer reaches the workflow: its consume span → the bridge's → the signal,
-    # which the workflow's HandleSignal span links to (it is parented by the workflow run).
-    bridge_signals = [s for s in spans if s.name == f"SignalWorkflow:{SIGNAL_SERVICE_EVENT}"]
-    answered_by = {_chain(s, spans)[-3] for s in bridge_signals}
+    # A service's answer reaches the worker under the service's span (its bridge reads it and
+    # hands it to the waiting send). An event no send waits for becomes a signal, which the
+    # workflow's HandleSignal span links to (it is parented by the workflow run).
+    answered_by = {_chain(s, spans)[-2] for s in answers_read(spans)}
     assert {f"loket-{name}" for name in SERVICES} <= answered_by, _tree(spans, root_span)
+    signals = [s for s in spans if s.name == f"SignalWorkflow:{SIGNAL_SERVICE_EVENT}"]
     handled = [s for s in spans if s.name == f"HandleSignal:{SIGNAL_SERVICE_EVENT}"]
-    linked = {link for s in handled for link in s.links}
-    assert {s.span_id for s in bridge_signals} <= linked
+    assert {s.span_id for s in signals} <= {link for s in handled for link in s.links}
     assert all(_chain(s, spans)[-2:] == ["loket-gateway", "loket-workflows"] for s in handled)
     # The services' database work is in the trace too.
     assert any(s.service == "loket-vouchers" and s.attributes.get("db.system") for s in spans)

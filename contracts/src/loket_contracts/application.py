@@ -134,7 +134,8 @@ class ApplicationInput(BaseModel):
 
 
 class ServiceEvent(BaseModel):
-    """A service's result, forwarded by the bridge from Kafka to the workflow as a signal."""
+    """A service's result, brought from Kafka to the workflow by the worker's bridge: as the
+    result of the send that asked, or as a signal."""
 
     event_id: str
     type: str

@@ -3,7 +3,8 @@
 Attributes travel as `ce_<name>` headers, the JSON body is the event's data
 (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/kafka-protocol-binding.md).
 `correlationid` is a CloudEvents extension (names are lowercase alphanumerics only) that carries
-Loket's `correlation_id`: the application id the event belongs to.
+Loket's `correlation_id`: the application id the event belongs to; `causationid` names the
+command an answer answers (the workflow worker hands an awaited answer straight to its send).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class CloudEvent(BaseModel):
     subject: str | None = None
     datacontenttype: str = JSON
     correlation_id: str | None = None
+    causation_id: str | None = None
     data: bytes = b"{}"
 
     def kafka_headers(self) -> Headers:
@@ -50,6 +52,8 @@ class CloudEvent(BaseModel):
             headers.append(("ce_subject", self.subject.encode()))
         if self.correlation_id is not None:
             headers.append(("ce_correlationid", self.correlation_id.encode()))
+        if self.causation_id is not None:
+            headers.append(("ce_causationid", self.causation_id.encode()))
         return headers
 
     def decode(self, model: builtins.type[BodyT]) -> BodyT:  # `type` is a field here
@@ -114,6 +118,7 @@ def from_kafka(headers: dict[str, str], body: bytes) -> CloudEvent:
         subject=headers.get("ce_subject"),
         datacontenttype=JSON,
         correlation_id=headers.get("ce_correlationid"),
+        causation_id=headers.get("ce_causationid"),
         data=body,
     )
 

@@ -190,7 +190,7 @@ def asyncapi() -> dict[str, Any]:
             "ACLs let each write only the topics it owns: a service its events, replies and the "
             "DLQs of what it consumes; the workflow worker the commands, notifications and "
             "stage events; the gateway the queries and the capacity topic; facilities only the "
-            "capacity topic. The bridge turns into signals only events whose ce_source is the "
+            "capacity topic. The worker's bridge takes only events whose ce_source is the "
             "service owning the topic.",
         },
         "servers": {

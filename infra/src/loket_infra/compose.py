@@ -191,7 +191,7 @@ async def refuses_strangers(platform: ComposePlatform) -> list[str]:
 
 def traced(platform: ComposePlatform, deadline_s: float = 60) -> str:
     """Jaeger holds connected traces that cross the platform: raises if not."""
-    wanted = {f"loket-{name}" for name in ("gateway", "workflows", "bridge", "eligibility",
+    wanted = {f"loket-{name}" for name in ("gateway", "workflows", "eligibility",
               "allocation", "charter", "vouchers")}  # fmt: skip
     end = time.monotonic() + deadline_s
     while True:

@@ -1,8 +1,8 @@
 """Who may do what on Apache Kafka: one SASL/SCRAM principal per Loket process, and the ACLs
 that let each read what it consumes and write what it owns. Internal topics are written only
-by their own service; the bridge reads only the services' event topics; facilities (one
-shared principal, their events signed per facility) may write the public capacity topic and
-nothing else. No ACL, no access (`allow.everyone.if.no.acl.found=false`)."""
+by their own service; the worker (its bridge) reads only the services' event topics;
+facilities (one shared principal, their events signed per facility) may write the public
+capacity topic and nothing else. No ACL, no access (`allow.everyone.if.no.acl.found=false`)."""
 
 from __future__ import annotations
 
@@ -62,9 +62,17 @@ GRANTS: dict[str, Grant] = {
             *_dlq(t.CHARTER_COMMANDS, t.CHARTER_QUERIES, t.FACILITY_CAPACITY),
         ),
     ),
-    # The workflow worker's activities send the commands, notifications and stage events.
-    "workflows": Grant((), (*t.COMMAND_TOPICS, t.NOTIFICATIONS, t.APPLICATION_EVENTS), False),
-    "bridge": Grant(t.SERVICE_EVENT_TOPICS, _dlq(*t.SERVICE_EVENT_TOPICS)),
+    # The workflow worker's activities send the commands, notifications and stage events; its
+    # bridge reads the services' events (and parks what it cannot take).
+    "workflows": Grant(
+        t.SERVICE_EVENT_TOPICS,
+        (
+            *t.COMMAND_TOPICS,
+            t.NOTIFICATIONS,
+            t.APPLICATION_EVENTS,
+            *_dlq(*t.SERVICE_EVENT_TOPICS),
+        ),
+    ),
     "gateway": Grant(
         (t.APPLICATION_EVENTS, t.VOUCHERS_REPLIES, t.ALLOCATION_REPLIES, t.CHARTER_REPLIES),
         (

@@ -1,4 +1,4 @@
-"""The embedded Loket stack: broker, Temporal dev server, four services, worker, bridge, gateway.
+"""The embedded Loket stack: broker, Temporal dev server, four services, worker, gateway.
 
 Everything listens on 127.0.0.1. `with EmbeddedStack(config) as stack:` starts it with
 readiness deadlines and stops every process on exit, error or Ctrl-C.
@@ -47,8 +47,7 @@ SERVICES: dict[str, str] = {
     "charter": "loket_charter",
 }
 WORKERS: dict[str, str] = {
-    "workflows": "loket_workflows.application.worker",
-    "bridge": "loket_workflows.bridge",
+    "workflows": "loket_workflows.application.worker",  # with the bridge
 }
 PARTITIONS = 3
 MAX_RESTARTS = 10

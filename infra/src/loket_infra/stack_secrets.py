@@ -19,7 +19,6 @@ from loket_infra import kafka_acls
 NEEDS: dict[str, tuple[str, ...]] = {
     "gateway": (payload_codec.KEYS_ENV, seals.KEYS_ENV, facility_keys.MASTER_ENV),
     "workflows": (payload_codec.KEYS_ENV, seals.KEYS_ENV),
-    "bridge": (payload_codec.KEYS_ENV,),
     "allocation": (facility_keys.MASTER_ENV,),
     "charter": (facility_keys.MASTER_ENV,),
 }

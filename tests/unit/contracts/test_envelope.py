@@ -18,6 +18,8 @@ def test_round_trip_through_kafka_headers() -> None:
     back = from_kafka(header_map(event.kafka_headers()), event.data)
     assert back == event
     assert back.decode(HoldFailed).reason == "none free"
+    answer = event.model_copy(update={"causation_id": "app-1/hold"})
+    assert from_kafka(header_map(answer.kafka_headers()), answer.data) == answer
 
 
 @pytest.mark.parametrize(

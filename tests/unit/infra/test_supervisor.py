@@ -59,13 +59,13 @@ def test_a_child_that_keeps_dying_is_given_up(tmp_path: Path) -> None:
 
 
 def test_a_child_that_ran_long_enough_has_its_crashes_forgotten(tmp_path: Path) -> None:
-    stack, children = stack_with(tmp_path, "bridge")
-    children["bridge"].running = False
+    stack, children = stack_with(tmp_path, "workflows")
+    children["workflows"].running = False
     stack.supervise(now=1.0)
     stack.supervise(now=3.0)  # restart 1
     assert stack.supervise(now=500.0) == []  # ran stable since 3.0
-    children["bridge"].running = False
-    assert stack.supervise(now=501.0) == ["bridge exited (code None); restarting in 1s"]
+    children["workflows"].running = False
+    assert stack.supervise(now=501.0) == ["workflows exited (code None); restarting in 1s"]
 
 
 def test_a_child_stopped_for_maintenance_is_left_alone(tmp_path: Path) -> None:

@@ -92,3 +92,32 @@ async def test_rows_from_the_first_refused_one_wait_for_the_next_pass(engine: En
 async def test_a_row_the_broker_can_never_take_is_set_aside(engine: Engine) -> None:
     assert await publish_pending(engine, Recording({2: MessageSizeTooLargeError()})) == 5
     assert published(engine) == ([1, 3, 4, 5], [2])
+
+
+class Headed(Recording):
+    """Keeps each row's CloudEvents headers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: dict[int, dict[str, str]] = {}
+
+    async def enqueue(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
+    ) -> Awaitable[Any]:
+        n = Note.model_validate_json(value or b"").n
+        self.headers[n] = {k: v.decode() for k, v in headers}
+        return await super().enqueue(topic, value, key, headers)
+
+
+async def test_an_answer_names_the_command_that_caused_it(tmp_path: Path) -> None:
+    """The workflow worker hands an answer straight to the send that asked by this name."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'answers.db'}")
+    create_schema(engine)
+    with unit_of_work(engine) as session:
+        for n, cause in ((1, "app-1/eligibility"), (2, None)):
+            event = make_event(source="test", type_="test.note.v1", body=Note(n=n))
+            stage(session, Outgoing("test.notes.v1", event, key="k"), caused_by=cause)
+    sender = Headed()
+    assert await publish_pending(engine, sender) == 2
+    assert sender.headers[1]["ce_causationid"] == "app-1/eligibility"
+    assert "ce_causationid" not in sender.headers[2]

@@ -1,1 +1,2 @@
-"""Temporal workflows that orchestrate each voucher application, plus the Kafka→signal bridge."""
+"""Temporal workflows that orchestrate each voucher application, and the bridge that brings the
+services' events to them."""

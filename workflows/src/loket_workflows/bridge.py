@@ -1,7 +1,11 @@
-"""`python -m loket_workflows.bridge`: service events on Kafka → signals to application workflows.
+"""Service events on Kafka → the application workflows, inside the worker process.
 
-Consumer group `loket-bridge`. The offset is committed only after Temporal accepted the signal
-(`DurableOffsets`); the workflow drops a redelivered event by its id. An event for a workflow
+An answer a send in this process is waiting for goes to it (answers.py: the workflow gets it
+as the send's result, in the same workflow task); any other event becomes a signal. Consumer
+group `loket-workflows`. The offset is committed only after Temporal accepted the signal, or
+after the waiting send took the answer (`DurableOffsets`): should the worker die before
+Temporal recorded that result, the send runs again with the same event id and the service
+answers it again. The workflow drops a redelivered event by its id. An event for a workflow
 that no longer runs (finished, or never existed) is logged and skipped; an undecodable one goes
 to the DLQ at once, and one Temporal keeps refusing goes there after bounded retries.
 """
@@ -27,15 +31,14 @@ from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.offsets import DurableOffsets
 from loket_messaging.runtime import raw_body, tolerant_parser
 from loket_messaging.senders import ProducerSender, dead_letter
-from loket_messaging.serving import serve
 from loket_messaging.settings import Settings
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from loket_workflows.temporal import connect
+from loket_workflows.application.answers import AnswerDesk
 
 log = logging.getLogger("loket.bridge")
-GROUP = "loket-bridge"
+GROUP = "loket-workflows"
 # Temporal is restarting or overloaded: wait and signal again.
 TEMPORAL_TRANSIENT = frozenset(
     {
@@ -51,25 +54,29 @@ TEMPORAL_TRANSIENT = frozenset(
 
 
 class Bridge:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, client: Client, desk: AnswerDesk, group: str = GROUP
+    ) -> None:
         self.settings = settings
+        self.client = client
+        self.desk = desk
+        self.group = group
         login = KafkaLogin.from_env()
         self.broker = KafkaBroker(
             settings.kafka_bootstrap,
-            client_id=GROUP,
+            client_id=group,
             log_level=logging.DEBUG,
             security=login.faststream() if login else None,
             middlewares=telemetry.kafka_middlewares(),
         )
         self.app = FastStream(self.broker)
-        self.client: Client | None = None
         self.producer: AIOKafkaProducer | None = None
         self.retry = RetryPolicy.from_env()
         self.offsets = DurableOffsets()
         self._committer: asyncio.Task[None] | None = None
         self.broker.subscriber(
             *SERVICE_EVENT_TOPICS,
-            group_id=GROUP,
+            group_id=group,
             ack_policy=AckPolicy.MANUAL,  # DurableOffsets commits, after the signal
             decoder=raw_body,
             parser=tolerant_parser,
@@ -81,15 +88,11 @@ class Bridge:
         self.app.on_shutdown(self._stop)
 
     async def _start(self) -> None:
-        self.client = await connect(
-            self.settings.temporal_address, self.settings.temporal_namespace
-        )
-        self.producer = make_producer(self.settings.kafka_bootstrap, GROUP)
+        self.producer = make_producer(self.settings.kafka_bootstrap, self.group)
         await self.producer.start()
 
     async def _ready(self) -> None:
         self._committer = asyncio.create_task(self.offsets.run(), name="offset-committer")
-        self.settings.mark_ready()
 
     async def _stop(self) -> None:
         with contextlib.suppress(Exception):  # what is not committed comes again: harmless
@@ -103,7 +106,7 @@ class Bridge:
         await self.offsets.around(msg, lambda: self._forward(body, msg))
 
     async def _forward(self, body: bytes, msg: KafkaMessage) -> None:
-        assert self.client is not None and self.producer is not None
+        assert self.producer is not None
         record: ConsumerRecord[Any, Any] = msg.raw_message
         try:
             event = from_kafka(strict_headers(record.headers), body)
@@ -114,6 +117,8 @@ class Bridge:
                 raise EnvelopeError(f"ce_source {event.source!r} on {record.topic}: not {expected}")
             if not event.correlation_id:
                 raise EnvelopeError("missing ce_correlationid: cannot route to an application")
+            if self.desk.offer(event):
+                return
             signal = ServiceEvent(event_id=event.id, type=event.type, data=event.data.decode())
             await attempt(
                 lambda: self._signal(event.correlation_id or "", signal),
@@ -121,14 +126,13 @@ class Bridge:
                 f"bridge: {event.type} {event.id}",
             )
         except (EnvelopeError, UnicodeDecodeError) as exc:
-            await dead_letter(ProducerSender(self.producer), record, f"poison: {exc}", GROUP)
+            await dead_letter(ProducerSender(self.producer), record, f"poison: {exc}", self.group)
         except GaveUp as exc:
             await dead_letter(
-                ProducerSender(self.producer), record, f"{exc.verdict}: {exc.reason}", GROUP
+                ProducerSender(self.producer), record, f"{exc.verdict}: {exc.reason}", self.group
             )
 
     async def _signal(self, workflow_id: str, signal: ServiceEvent) -> None:
-        assert self.client is not None
         try:
             await self.client.get_workflow_handle(workflow_id).signal(SIGNAL_SERVICE_EVENT, signal)
         except RPCError as exc:
@@ -138,12 +142,3 @@ class Bridge:
             if exc.status in TEMPORAL_TRANSIENT:
                 raise ConnectionError(f"Temporal: {exc.status.name} {exc.message}") from exc
             raise Rejected(f"Temporal refused the signal: {exc.status.name} {exc.message}") from exc
-
-
-def main() -> None:
-    telemetry.configure_logging("bridge")
-    asyncio.run(serve(Bridge(Settings.from_env("bridge")).app, "bridge"))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""Temporal client settings shared by the worker and the bridge: pydantic payloads, encrypted."""
+"""Temporal client settings of the worker and its bridge: pydantic payloads, encrypted."""
 
 from __future__ import annotations
 

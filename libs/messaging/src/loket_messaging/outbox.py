@@ -87,8 +87,12 @@ def claim(session: Session, event_id: str, event_type: str, topic: str) -> bool:
 
 
 def stage(session: Session, outgoing: Outgoing, caused_by: str | None = None) -> None:
-    # The trace of the work that staged the event goes with it (the relay publishes later).
-    raw = outgoing.event.kafka_headers()
+    # The trace of the work that staged the event goes with it (the relay publishes later),
+    # and the event that caused it: an answer names its command.
+    event = outgoing.event
+    if caused_by is not None and event.causation_id is None:
+        event = event.model_copy(update={"causation_id": caused_by})
+    raw = event.kafka_headers()
     telemetry.inject(raw)
     headers = [(k, v.decode()) for k, v in raw]
     session.add(

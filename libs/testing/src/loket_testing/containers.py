@@ -32,7 +32,7 @@ from testcontainers.core.container import DockerContainer
 
 REALM_FILE = Path(kc.__file__).resolve().parents[3] / "infra" / "keycloak" / "loket-realm.json"
 LOKET_IMAGE = "loket/loket:dev"
-SERVICES = ("eligibility", "allocation", "vouchers", "charter", "workflows", "bridge")
+SERVICES = ("eligibility", "allocation", "vouchers", "charter", "workflows")
 WITH_DATABASE = ("eligibility", "allocation", "vouchers", "charter", "gateway")
 NAMESPACE = "loket"
 

@@ -3,13 +3,16 @@ durable waits, stage changes (each with the notices it implies).
 
 Everything queued (commands, stage events, notices) goes out when the application next waits:
 messages that leave together share one send. A send is a local activity: a retry sends the
-same event ids again and the services' inboxes drop the copies. The search attributes are
-written only where the application waits or ends, not at every step.
+same event ids again and the services' inboxes drop the copies (and answer again). A send
+that carries a question waits a little for its answer and brings it back as its result
+(answers.py): a quick service answers within the same workflow task, without a signal. The
+search attributes are written only where the application waits or ends, not at every step.
 
-Replay safety with local activities: an answer may be seen in the same activation as the
-send's result (first run) or after it (replay). So a wait issues everything of its own (the
-stage shown, its timer) before the send, and nothing between the send's result and the
-answer; the commands that follow the answer are then the same in both.
+Replay safety with local activities: a signalled answer may be seen in the same activation
+as the send's result (first run) or after it (replay). So a wait issues everything of its own
+(the stage shown, its timer) before the send, and nothing between the send's result and the
+answer; the commands that follow the answer are then the same in both. A question is the
+exception: its send comes first, because its result may be the answer (see `wait`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
     from loket_workflows.application import notices
-    from loket_workflows.application.dto import SendCommand, SendCommands
+    from loket_workflows.application.dto import SendCommand, SendCommands, SendResult
     from loket_workflows.application.state import ApplicationState, Cancelled, ServiceTimeout
 
 # How long a service may take to answer before the application fails over to compensation.
@@ -51,11 +54,22 @@ STAGE_KEY = SearchAttributeKey.for_keyword(SA_STAGE)
 FACILITY_COUNTRIES_KEY = SearchAttributeKey.for_keyword_list(SA_FACILITY_COUNTRIES)
 
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
+# A question in the outbox and the types that answer it.
+Question = tuple[SendCommand, tuple[str, ...]]
+
+
+# A send may bring its question's answer back (answers.py). Runs started before it send
+# their questions after the timer, as they did; retire once they have ended (README).
+ANSWERS_IN_SEND = "answers-in-send"
 
 
 class Conversation:
     def __init__(self, state: ApplicationState) -> None:
         self.s = state
+        self.answers_in_send = False  # set by the workflow's first activation
+
+    def start(self) -> None:
+        self.answers_in_send = workflow.patched(ANSWERS_IN_SEND)
 
     # ---- out ---------------------------------------------------------------------------
 
@@ -73,20 +87,31 @@ class Conversation:
         self.s.outbox.append(sent)
         return sent
 
-    async def flush(self) -> None:
-        if self.s.outbox:
-            batch, self.s.outbox = self.s.outbox, []
-            await self._publish(batch)
+    async def flush(self, question: Question | None = None) -> bool:
+        """Send what is queued: True when the answer to `question` came back with it."""
+        if not self.s.outbox:
+            return False
+        batch, self.s.outbox = self.s.outbox, []
+        return await self._publish(batch, question)
 
-    async def _publish(self, batch: list[SendCommand]) -> None:
-        await workflow.execute_local_activity(
+    async def _publish(self, batch: list[SendCommand], question: Question | None) -> bool:
+        send = SendCommands(commands=batch)
+        if question is not None and question[0] in batch:
+            send.answer_to, send.answer_types = question[0].event_id, list(question[1])
+        sent = await workflow.execute_local_activity(
             "send_commands",
-            SendCommands(commands=batch),
-            # One Kafka round trip; a broker away for the whole stage deadline fails the step.
+            send,
+            # One Kafka round trip and a short wait for the answer; a broker away for the
+            # whole stage deadline fails the step.
             start_to_close_timeout=timedelta(seconds=10),
             schedule_to_close_timeout=SERVICE_REPLY_TIMEOUT,
             retry_policy=SEND_RETRY,
+            result_type=SendResult,
         )
+        if sent is None or sent.answer is None:  # None: a run from before
+            return False
+        self.s.receive(sent.answer)
+        return True
 
     def notify(
         self,
@@ -149,13 +174,26 @@ class Conversation:
     # ---- in ------------------------------------------------------------------------------
 
     async def wait(
-        self, condition: Callable[[], bool], within: timedelta | None = None, *, settle: bool
+        self,
+        condition: Callable[[], bool],
+        within: timedelta | None = None,
+        *,
+        settle: bool,
+        question: Question | None = None,
     ) -> None:
         """Wait durably after sending what is queued (a stage event must not wait with the
         application for days). `settle`: a wait for people or time, shown to operators.
-        TimeoutError when `within` passes first."""
+        `question`: the queued command whose answer the send may bring back; it is sent
+        before the timer starts, and an answer that comes back with it ends the wait at once.
+        (A timer started before a local activity and cancelled in reaction to its result
+        does not replay when a query split the workflow task between the two: sdk-core
+        1.35, README "answers in the send".) TimeoutError when `within` passes first."""
         if settle:
             self.show_stage()
+        if not self.answers_in_send:
+            question = None
+        elif question is not None and await self.flush(question):
+            return
         timer = asyncio.ensure_future(asyncio.sleep(within.total_seconds())) if within else None
         try:
             await self.flush()
@@ -193,7 +231,7 @@ class Conversation:
             return self.s.has(*types) or (cancellable and self.s.cancelled is not None)
 
         try:
-            await self._ask_again(arrived, resend, " or ".join(types))
+            await self._ask_again(arrived, resend, types)
         except TimeoutError:
             raise ServiceTimeout(
                 f"no answer of type {' or '.join(types)} within {SERVICE_REPLY_TIMEOUT}"
@@ -204,7 +242,7 @@ class Conversation:
         raise Cancelled()
 
     async def _ask_again(
-        self, arrived: Callable[[], bool], commands: list[SendCommand], awaited: str
+        self, arrived: Callable[[], bool], commands: list[SendCommand], types: tuple[str, ...]
     ) -> None:
         """No answer within the resend interval: the command or its answer may be lost (a
         broker that lost data, a service restored from backup). Send it again with the same
@@ -213,10 +251,14 @@ class Conversation:
         waited = timedelta(0)
         interval = timedelta(seconds=self.s.inp.resend_after_seconds)
         told = False
+        awaited = " or ".join(types)
+        question = (commands[0], types) if len(commands) == 1 else None
         while True:
             step = min(interval, SERVICE_REPLY_TIMEOUT - waited)
             try:
-                await self.wait(arrived, within=step, settle=waited > timedelta(0))
+                await self.wait(
+                    arrived, within=step, settle=waited > timedelta(0), question=question
+                )
                 return
             except TimeoutError:
                 waited += step

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from loket_contracts.application import ServiceEvent
+from pydantic import BaseModel, Field
 
 
 class SendCommand(BaseModel):
@@ -22,3 +23,13 @@ class SendCommands(BaseModel):
     dropped by event id)."""
 
     commands: list[SendCommand]
+    # The command among them whose answer the workflow waits for: the send waits a little
+    # for it in this process (answers.py). Absent in runs from before (answer-in-send).
+    answer_to: str | None = Field(default=None, max_length=200)
+    answer_types: list[str] = Field(default_factory=list, max_length=8)
+
+
+class SendResult(BaseModel):
+    """What the send brings back: the answer, when it came while the send waited."""
+
+    answer: ServiceEvent | None = None

@@ -1,9 +1,11 @@
-"""`python -m loket_workflows.application.worker`: the application workflow worker."""
+"""`python -m loket_workflows.application.worker`: the application workflow worker, and the
+bridge that brings the services' events to its workflows (bridge.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from loket_contracts import seals
@@ -14,9 +16,11 @@ from loket_messaging.settings import Settings
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from loket_workflows.application.activities import CommandActivities
+from loket_workflows.application.activities import ANSWER_WAIT_S, CommandActivities
+from loket_workflows.application.answers import AnswerDesk
 from loket_workflows.application.v1 import ApplicationWorkflow
 from loket_workflows.application.workflow import ApplicationV2
+from loket_workflows.bridge import Bridge
 from loket_workflows.round.workflow import AllocationRound
 from loket_workflows.temporal import connect
 
@@ -37,10 +41,14 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     # Human decisions are checked against these keys in the update validators.
     seals.configure_from_env()
     client = await connect(settings.temporal_address, settings.temporal_namespace)
+    desk = AnswerDesk()
+    bridge = Bridge(settings, client, desk)
     producer = make_producer(settings.kafka_bootstrap, "loket-workflows")
     await producer.start()
     try:
-        activities = CommandActivities(producer)
+        await bridge.app.start()
+        wait_s = float(os.environ.get("LOKET_ANSWER_WAIT_S", ANSWER_WAIT_S))
+        activities = CommandActivities(producer, desk, min(max(wait_s, 0.0), 6.0))
         async with Worker(
             client,
             task_queue=TASK_QUEUE,
@@ -52,7 +60,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             log.info("worker polling task queue %s", TASK_QUEUE)
             await stop.wait()
     finally:
-        await producer.stop()
+        try:
+            await bridge.app.stop()
+        finally:
+            await producer.stop()
 
 
 def main() -> None:

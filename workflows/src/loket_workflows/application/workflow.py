@@ -63,6 +63,7 @@ class ApplicationV2:
 
     @workflow.run
     async def run(self, inp: ApplicationInput) -> ApplicationStatus:
+        self.conv.start()
         try:
             await self._lifecycle()
         except ServiceTimeout as exc:
