@@ -6,7 +6,8 @@ steps live in `steps/`, the state in one dataclass (`state.py`), the talking in
 stays registered, unchanged, until its last run ends (README: rolling out a change).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the sandbox runs this module again for every new
+# run, and its handlers' decorators then had to evaluate every annotation from a string.
 
 from datetime import datetime
 
