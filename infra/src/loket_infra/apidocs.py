@@ -145,6 +145,11 @@ CE_HEADERS: dict[str, Any] = {
         "ce_time": {"type": "string", "format": "date-time"},
         "ce_subject": {"type": "string"},
         "ce_correlationid": {"type": "string", "description": "the application id"},
+        "ce_causationid": {
+            "type": "string",
+            "description": "a service's event: the ce_id of the event that caused it (the "
+            "command it answers)",
+        },
         "loket_signature": {
             "type": "string",
             "description": "facility events only: v1=<HMAC-SHA256 with the facility's key>",
