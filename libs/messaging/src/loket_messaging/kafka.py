@@ -9,6 +9,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from faststream.security import SASLScram512
 
+from loket_messaging.prefetch import hold_prefetch
+
 # How long the broker may park a fetch that finds nothing. Apache Kafka answers a parked fetch
 # as soon as a record arrives, so a long wait costs no latency and lets an idle consumer rest
 # (at 20 ms each consumer asks 50 times a second). tansu does not wake parked fetches, only
@@ -73,6 +75,7 @@ def access(target: KafkaAccess | str) -> KafkaAccess:
 def consumer_options() -> dict[str, Any]:
     session = int(os.environ.get("LOKET_KAFKA_SESSION_TIMEOUT_MS", DEFAULT_SESSION_TIMEOUT_MS))
     fetch_wait = int(os.environ.get("LOKET_KAFKA_FETCH_MAX_WAIT_MS", FETCH_MAX_WAIT_MS))
+    hold_prefetch(fetch_wait)
     return {
         "fetch_max_wait_ms": fetch_wait,
         # aiokafka's fetcher also wakes on this timer (200 ms by default) although every
