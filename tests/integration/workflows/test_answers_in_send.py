@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from loket_infra.stack import create_topics
 from loket_messaging.settings import Settings
 from loket_workflows.application.activities import CommandActivities
 from loket_workflows.application.answers import AnswerDesk
-from loket_workflows.application.dto import SendCommand, SendCommands
+from loket_workflows.application.dto import SendCommand, SendCommands, SendResult
 from loket_workflows.bridge import Bridge
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle
@@ -124,11 +125,23 @@ async def temporal() -> AsyncIterator[Client]:
             yield env.client
 
 
+@dataclass
+class Scene:
+    """The worker process's half (the desk, the sends' producer, the bridge reading the
+    broker), an application, and the eligibility service it asks."""
+
+    desk: AnswerDesk
+    producer: AIOKafkaProducer
+    handle: WorkflowHandle[Listener, None]
+    service: Eligibility
+
+    async def ask(self, wait_s: float) -> SendResult:
+        sends = CommandActivities(self.producer, self.desk, answer_wait_s=wait_s)
+        return await sends.send_commands(_question(self.handle.id))
+
+
 @pytest.fixture
-async def worker_side(
-    kafka_bootstrap: str, temporal: Client, tmp_path: Path
-) -> AsyncIterator[tuple[AnswerDesk, AIOKafkaProducer, Bridge]]:
-    """The worker process's half: the desk, the sends' producer and the bridge."""
+async def scene(kafka_bootstrap: str, temporal: Client, tmp_path: Path) -> AsyncIterator[Scene]:
     await create_topics(kafka_bootstrap, SERVICE_TOPICS)
     settings = Settings(
         service="workflows",
@@ -145,7 +158,8 @@ async def worker_side(
     await producer.start()
     await bridge.app.start()
     try:
-        yield desk, producer, bridge
+        async with Eligibility(kafka_bootstrap) as service:
+            yield Scene(desk, producer, await _application(temporal), service)
     finally:
         await bridge.app.stop()
         await producer.stop()
@@ -181,41 +195,28 @@ async def _signalled(handle: WorkflowHandle[Listener, None], event_id: str) -> l
 
 
 async def test_an_awaited_answer_comes_back_with_the_send_and_is_not_signalled(
-    kafka_bootstrap: str,
-    temporal: Client,
-    worker_side: tuple[AnswerDesk, AIOKafkaProducer, Bridge],
+    scene: Scene,
 ) -> None:
-    desk, producer, _ = worker_side
-    handle = await _application(temporal)
-    async with Eligibility(kafka_bootstrap) as service:
-        # Generous: the answer crosses the broker twice and a group join on a loaded machine.
-        sends = CommandActivities(producer, desk, answer_wait_s=DEADLINE_S)
-        sent = await sends.send_commands(_question(handle.id))
-        assert sent.answer is not None
-        assert (sent.answer.event_id, sent.answer.type) == (
-            f"{handle.id}/eligibility/decided",
-            m.ELIGIBILITY_DECIDED,
-        )
-        assert len(desk) == 0  # nothing left waiting
-        # An event that answers nothing, after the answer on the same partition: when it has
-        # been signalled, the answer has been through the bridge too, and was not signalled.
-        await service.say(f"{handle.id}/unsolicited", handle.id)
-    assert await _signalled(handle, f"{handle.id}/unsolicited") == [f"{handle.id}/unsolicited"]
+    app_id = scene.handle.id
+    # Generous: the answer crosses the broker twice and a group join on a loaded machine.
+    sent = await scene.ask(wait_s=DEADLINE_S)
+    assert sent.answer is not None
+    assert (sent.answer.event_id, sent.answer.type) == (
+        f"{app_id}/eligibility/decided",
+        m.ELIGIBILITY_DECIDED,
+    )
+    assert len(scene.desk) == 0  # nothing left waiting
+    # An event that answers nothing, after the answer on the same partition: when it has been
+    # signalled, the answer has been through the bridge too, and was not signalled.
+    await scene.service.say(f"{app_id}/unsolicited", app_id)
+    assert await _signalled(scene.handle, f"{app_id}/unsolicited") == [f"{app_id}/unsolicited"]
 
 
-async def test_an_answer_after_the_send_stopped_waiting_is_signalled(
-    kafka_bootstrap: str,
-    temporal: Client,
-    worker_side: tuple[AnswerDesk, AIOKafkaProducer, Bridge],
-) -> None:
-    desk, producer, _ = worker_side
-    handle = await _application(temporal)
-    async with Eligibility(kafka_bootstrap) as service:
-        service.release.clear()  # the service is slow today
-        sends = CommandActivities(producer, desk, answer_wait_s=0.2)
-        sent = await sends.send_commands(_question(handle.id))
-        assert sent.answer is None
-        assert len(desk) == 0
-        service.release.set()
-        answer = f"{handle.id}/eligibility/decided"
-        assert await _signalled(handle, answer) == [answer]
+async def test_an_answer_after_the_send_stopped_waiting_is_signalled(scene: Scene) -> None:
+    scene.service.release.clear()  # the service is slow today
+    sent = await scene.ask(wait_s=0.2)
+    assert sent.answer is None
+    assert len(scene.desk) == 0
+    scene.service.release.set()
+    answer = f"{scene.handle.id}/eligibility/decided"
+    assert await _signalled(scene.handle, answer) == [answer]
