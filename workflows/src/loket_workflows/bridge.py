@@ -77,7 +77,7 @@ class Bridge:
         self.broker.subscriber(
             *SERVICE_EVENT_TOPICS,
             group_id=group,
-            ack_policy=AckPolicy.MANUAL,  # DurableOffsets commits, after the signal
+            ack_policy=AckPolicy.MANUAL,  # DurableOffsets commits, after the signal or hand-over
             decoder=raw_body,
             parser=tolerant_parser,
             listener=self.offsets,
