@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -608,7 +609,8 @@ async def test_answers_that_come_with_the_send_take_one_workflow_task_to_the_ter
     async def count_then_decline(handle) -> None:
         # Watched through the stage events and the history, not by queries (a query may cost
         # a workflow task on the test server).
-        for _ in range(500):
+        end = time.monotonic() + RESULT_WITHIN_S
+        while True:
             if Stage.AWAITING_ACCEPTANCE in services.stages:
                 counted.clear()
                 async for event in handle.fetch_history_events():
@@ -616,6 +618,7 @@ async def test_answers_that_come_with_the_send_take_one_workflow_task_to_the_ter
                     counted[kind] = counted.get(kind, 0) + 1
                 if not kind.startswith("workflow_task_s"):  # not scheduled or started: done
                     break
+            assert time.monotonic() < end, f"never waited for acceptance: {services.stages}"
             await asyncio.sleep(0.02)
         await handle.execute_update(
             ApplicationWorkflow.decline_terms, TermsDecision(terms_sha256=TERMS_SHA)
