@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import os
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from loket_messaging import telemetry
+from starlette.types import ASGIApp
 
 from loket_gateway.app import create_app
 
@@ -36,15 +38,30 @@ class RestingServer(uvicorn.Server):
             self._loop.call_soon_threadsafe(self._stop.set)
 
 
+# Longer than any client keeps an idle connection (httpx: 5 s, uvicorn's default too): the
+# client closes first. With equal times a client could send on a connection just as the
+# server closed it and get a reset instead of an answer (seen in a 100-application burst).
+KEEP_ALIVE_S = 65
+
+
+def server_config(app: ASGIApp, port: int, **options: Any) -> uvicorn.Config:
+    # No access log: client addresses are personal data; the audit trail records every write
+    # by principal, and acceptances keep their request's metadata as evidence.
+    return uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="info",
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        **options,
+    )
+
+
 def main() -> None:
     telemetry.configure_logging("gateway")
     port = int(os.environ.get("LOKET_GATEWAY_PORT", "18080"))
-    # No access log: client addresses are personal data; the audit trail records every write
-    # by principal, and acceptances keep their request's metadata as evidence.
-    config = uvicorn.Config(
-        create_app(), host="127.0.0.1", port=port, log_level="info", access_log=False
-    )
-    RestingServer(config).run()
+    RestingServer(server_config(create_app(), port)).run()
 
 
 if __name__ == "__main__":
