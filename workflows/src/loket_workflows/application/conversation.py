@@ -61,15 +61,26 @@ Question = tuple[SendCommand, tuple[str, ...]]
 # A send may bring its question's answer back (answers.py). Runs started before it send
 # their questions after the timer, as they did; retire once they have ended (README).
 ANSWERS_IN_SEND = "answers-in-send"
+# A wait for people announces its stage only once the answers it rests on are in history
+# (`wait`). Runs started before it announce at once; retire once they have ended (README).
+ANNOUNCE_RECORDED = "announce-recorded"
+# Long enough to be a timer, short enough that nobody waits for it: it only ends the
+# workflow task, which writes the answers to history.
+RECORD_FIRST = timedelta(milliseconds=1)
 
 
 class Conversation:
     def __init__(self, state: ApplicationState) -> None:
         self.s = state
         self.answers_in_send = False  # set by the workflow's first activation
+        self.announce_recorded = False  # likewise
+        # History's length in the workflow task where a send last brought an answer back:
+        # while it is still that length, the answer is not in history yet.
+        self.answered_at: int | None = None
 
     def start(self) -> None:
         self.answers_in_send = workflow.patched(ANSWERS_IN_SEND)
+        self.announce_recorded = self.answers_in_send and workflow.patched(ANNOUNCE_RECORDED)
 
     # ---- out ---------------------------------------------------------------------------
 
@@ -111,7 +122,11 @@ class Conversation:
         if sent is None or sent.answer is None:  # None: a run from before
             return False
         self.s.receive(sent.answer)
+        self.answered_at = workflow.info().get_current_history_length()
         return True
+
+    def _answer_unrecorded(self) -> bool:
+        return self.answered_at == workflow.info().get_current_history_length()
 
     def notify(
         self,
@@ -196,6 +211,12 @@ class Conversation:
             return
         timer = asyncio.ensure_future(asyncio.sleep(within.total_seconds())) if within else None
         try:
+            if settle and self.announce_recorded and self.s.outbox and self._answer_unrecorded():
+                # An answer that came back with a send is in history only when the workflow
+                # task ends. Announced before that, a stage could be read from a worker that
+                # lost the run and rebuilt it from history: the terms "not ready" just after
+                # the applicant was told to accept them. So the task ends first.
+                await workflow.sleep(RECORD_FIRST)
             await self.flush()
             await workflow.wait_condition(lambda: condition() or bool(timer and timer.done()))
         finally:
