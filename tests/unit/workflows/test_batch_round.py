@@ -6,8 +6,10 @@ round's figures. Time-skipping test server; fake services as in test_application
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from loket_contracts import messages as m
 from loket_contracts.application import (
     SIGNAL_SERVICE_EVENT,
@@ -27,8 +29,8 @@ from temporalio.worker import Worker
 
 from tests.unit.workflows import test_application_workflow as app_tests
 from tests.unit.workflows.test_application_workflow import (
-    T0,
     FakeServices,
+    Under,
     accept_current_terms,
     application,
     run_with,
@@ -37,18 +39,32 @@ from tests.unit.workflows.test_application_workflow import (
 
 env = app_tests.env  # the same time-skipping server fixture
 
-CUT_OFF = T0 + timedelta(days=3)
+
+async def batch_application(env: WorkflowEnvironment) -> ApplicationInput:
+    """The call closes in three days by the test server's clock, which runs on (a run that
+    ended skipped months): a fixed date could already be past and there would be no wait."""
+    cut_off = await env.get_current_time() + timedelta(days=3)
+    return application().model_copy(update={"batch_round_at": cut_off})
 
 
-def batch_application() -> ApplicationInput:
-    return application().model_copy(update={"batch_round_at": CUT_OFF})
+@pytest.fixture(params=[True, False], ids=["answers-in-send", "signalled"])
+def answers_in_send(request: pytest.FixtureRequest) -> Iterator[bool]:
+    Under.answers_in_send = request.param
+    try:
+        yield request.param
+    finally:
+        Under.answers_in_send = False
 
 
+@pytest.mark.usefixtures("answers_in_send")
 async def test_the_application_waits_for_the_round_then_goes_on(env: WorkflowEnvironment) -> None:
     services = FakeServices(env.client, pause_on=m.HOLD_REQUESTED)  # answered by the round
 
     async def at_the_round(handle) -> None:
         await wait_for_stage(handle, Stage.AWAITING_ROUND)
+        # Shown as waiting for the round: its hold is with the allocation service already,
+        # so a manager who closes the call now has it in the round.
+        assert m.HOLD_REQUESTED in services.commands
         await env.sleep(3600)  # an hour passes: still waiting, nothing sent again
         status = await handle.query(ApplicationWorkflow.status)
         assert status.stage == Stage.AWAITING_ROUND
@@ -57,7 +73,7 @@ async def test_the_application_waits_for_the_round_then_goes_on(env: WorkflowEnv
         await services.resume()  # the round served it
         await accept_current_terms(handle)
 
-    status = await run_with(env, services, batch_application(), at_the_round)
+    status = await run_with(env, services, await batch_application(env), at_the_round)
     assert status.voucher_id == "V-1"
     assert [s.stage for s in status.history][:4] == [
         Stage.SUBMITTED,
@@ -76,7 +92,7 @@ async def test_cancelled_while_waiting_leaves_the_round(env: WorkflowEnvironment
             ApplicationWorkflow.cancel, Cancellation(reason="found another lab", by="applicant")
         )
 
-    status = await run_with(env, services, batch_application(), cancel)
+    status = await run_with(env, services, await batch_application(env), cancel)
     assert status.stage == Stage.CANCELLED
     assert m.RELEASE_REQUESTED in services.commands  # allocation withdraws it from the round
     assert "hold" not in services.held

@@ -67,6 +67,7 @@ ANNOUNCE_RECORDED = "announce-recorded"
 # Long enough to be a timer, short enough that nobody waits for it: it only ends the
 # workflow task, which writes the answers to history.
 RECORD_FIRST = timedelta(milliseconds=1)
+ANNOUNCEMENTS = frozenset({c.STAGE.type, c.NOTICE.type})  # for people, not services
 
 
 class Conversation:
@@ -125,8 +126,23 @@ class Conversation:
         self.answered_at = workflow.info().get_current_history_length()
         return True
 
-    def _answer_unrecorded(self) -> bool:
-        return self.answered_at == workflow.info().get_current_history_length()
+    def _announcing_unrecorded(self) -> bool:
+        """Queued announcements resting on an answer not yet in history."""
+        unrecorded = self.answered_at == workflow.info().get_current_history_length()
+        return unrecorded and any(out.type in ANNOUNCEMENTS for out in self.s.outbox)
+
+    async def _record_then_announce(self) -> None:
+        """An answer that came back with a send is in history only when the workflow task
+        ends. Announced before that, a stage could be read from a worker that lost the run
+        and rebuilt it from history: the terms "not ready" just after the applicant was told
+        to accept them. So the commands leave now (whoever sees the stage may act on them: a
+        manager closes the call whose round must hold this application), the workflow task
+        ends, and the announcements follow."""
+        commands = [out for out in self.s.outbox if out.type not in ANNOUNCEMENTS]
+        self.s.outbox = [out for out in self.s.outbox if out.type in ANNOUNCEMENTS]
+        if commands:
+            await self._publish(commands, None)
+        await workflow.sleep(RECORD_FIRST)
 
     def notify(
         self,
@@ -209,14 +225,12 @@ class Conversation:
             question = None
         elif question is not None and await self.flush(question):
             return
+        # Decided before anything is sent, so that a replay decides the same.
+        record_first = settle and self.announce_recorded and self._announcing_unrecorded()
         timer = asyncio.ensure_future(asyncio.sleep(within.total_seconds())) if within else None
         try:
-            if settle and self.announce_recorded and self.s.outbox and self._answer_unrecorded():
-                # An answer that came back with a send is in history only when the workflow
-                # task ends. Announced before that, a stage could be read from a worker that
-                # lost the run and rebuilt it from history: the terms "not ready" just after
-                # the applicant was told to accept them. So the task ends first.
-                await workflow.sleep(RECORD_FIRST)
+            if record_first:
+                await self._record_then_announce()
             await self.flush()
             await workflow.wait_condition(lambda: condition() or bool(timer and timer.done()))
         finally:
