@@ -22,6 +22,7 @@ from loket_contracts.application import (
 from loket_contracts.calls import RoundInput
 from loket_workflows.application.dto import SendCommand, SendCommands
 from loket_workflows.application.v1 import ApplicationWorkflow
+from loket_workflows.application.workflow import ApplicationV2
 from loket_workflows.round.workflow import AllocationRound
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
@@ -49,11 +50,14 @@ async def batch_application(env: WorkflowEnvironment) -> ApplicationInput:
 
 @pytest.fixture(params=[True, False], ids=["answers-in-send", "signalled"])
 def answers_in_send(request: pytest.FixtureRequest) -> Iterator[bool]:
-    Under.answers_in_send = request.param
+    """New applications' type (the other module's tests leave the last type they ran set),
+    its answers brought back by the send or signalled."""
+    before = Under.workflow, Under.answers_in_send
+    Under.workflow, Under.answers_in_send = ApplicationV2, request.param
     try:
         yield request.param
     finally:
-        Under.answers_in_send = False
+        Under.workflow, Under.answers_in_send = before
 
 
 @pytest.mark.usefixtures("answers_in_send")
@@ -83,6 +87,7 @@ async def test_the_application_waits_for_the_round_then_goes_on(env: WorkflowEnv
     ]
 
 
+@pytest.mark.usefixtures("answers_in_send")
 async def test_cancelled_while_waiting_leaves_the_round(env: WorkflowEnvironment) -> None:
     services = FakeServices(env.client, pause_on=m.HOLD_REQUESTED)
 
