@@ -232,6 +232,8 @@ class FakeServices:
         self.resent: list[str] = []
         self.answered: dict[str, ServiceEvent] = {}
         self.stages: list[Stage] = []  # as told in stage events
+        # The history's events (serialised) each time an applicant was told to accept terms.
+        self.history_when_told: list[list[bytes]] = []
 
     def _book(self, cmd: SendCommand) -> None:
         """The effect of a command at its service, in arrival order like one partition."""
@@ -272,6 +274,10 @@ class FakeServices:
         self._book(cmd)
         if cmd.type == STAGE_CHANGED:
             self.stages.append(StageChanged.model_validate_json(cmd.body_json).stage)
+            if self.stages[-1] == Stage.AWAITING_ACCEPTANCE:
+                handle = self.client.get_workflow_handle(cmd.correlation_id)
+                history = await handle.fetch_history()
+                self.history_when_told.append([e.SerializeToString() for e in history.events])
         if cmd.type == NOTIFICATION:
             self.notices.append(Notification.model_validate_json(cmd.body_json).kind)
         answer = self.answer(cmd)
@@ -599,8 +605,9 @@ async def test_answers_that_come_with_the_send_take_one_workflow_task_to_the_ter
     env: WorkflowEnvironment,
 ) -> None:
     """Eligibility, hold, screening and terms: four questions. Answered as the sends' results,
-    the application reaches its terms in the workflow task it started with, with no signal;
-    answered as signals, each answer costs a signal and a workflow task of its own."""
+    the application reaches its terms in the workflow task it started with, with no signal,
+    and announces them in a second once that one is in history; answered as signals, each
+    answer costs a signal and a workflow task of its own."""
     if Under.workflow is ApplicationWorkflow:
         pytest.skip("the first type takes its answers as signals only (frozen, retiring)")
     services = FakeServices(env.client)
@@ -616,7 +623,10 @@ async def test_answers_that_come_with_the_send_take_one_workflow_task_to_the_ter
                 async for event in handle.fetch_history_events():
                     kind = event.WhichOneof("attributes")
                     counted[kind] = counted.get(kind, 0) + 1
-                if not kind.startswith("workflow_task_s"):  # not scheduled or started: done
+                scheduled = counted.get("activity_task_scheduled_event_attributes", 0)
+                ran = counted.get("activity_task_completed_event_attributes", 0)
+                # Not a workflow task scheduled or started, nor an activity under way: done.
+                if not kind.startswith("workflow_task_s") and scheduled == ran:
                     break
             assert time.monotonic() < end, f"never waited for acceptance: {services.stages}"
             await asyncio.sleep(0.02)
@@ -629,9 +639,30 @@ async def test_answers_that_come_with_the_send_take_one_workflow_task_to_the_ter
     signals = counted.get("workflow_execution_signaled_event_attributes", 0)
     tasks = counted.get("workflow_task_completed_event_attributes", 0)
     if Under.answers_in_send:
-        assert (signals, tasks) == (0, 1), counted
+        # The second task follows the activity that announced the terms (conversation.py).
+        assert (signals, tasks) == (0, 2), counted
+        assert counted.get("activity_task_scheduled_event_attributes") == 1, counted
     else:
         assert signals == 4 and tasks >= 5, counted
+
+
+async def test_the_terms_are_in_history_when_the_applicant_is_told_to_accept_them(
+    env: WorkflowEnvironment,
+) -> None:
+    """A worker that lost the run (a crash, a timed-out workflow task) rebuilds it from
+    history. Had the terms not been there yet when the stage event told the applicant to
+    accept them, a query right after would answer "terms not ready"."""
+    services = FakeServices(env.client)
+
+    async def decline(handle) -> None:
+        await wait_for_terms(handle)
+        await handle.execute_update(
+            ApplicationWorkflow.decline_terms, TermsDecision(terms_sha256=TERMS_SHA)
+        )
+
+    assert (await run_with(env, services, application(), decline)).stage == Stage.DECLINED
+    assert len(services.history_when_told) == 1
+    assert any(TERMS_SHA.encode() in event for event in services.history_when_told[0])
 
 
 async def test_silence_past_the_14_day_deadline_expires_and_compensates(

@@ -61,15 +61,24 @@ Question = tuple[SendCommand, tuple[str, ...]]
 # A send may bring its question's answer back (answers.py). Runs started before it send
 # their questions after the timer, as they did; retire once they have ended (README).
 ANSWERS_IN_SEND = "answers-in-send"
+# A wait for people announces its stage only once the answers it rests on are in history
+# (`wait`). Runs started before it announce at once; retire once they have ended (README).
+ANNOUNCE_RECORDED = "announce-by-activity"
+ANNOUNCEMENTS = frozenset({c.STAGE.type, c.NOTICE.type})  # for people, not services
 
 
 class Conversation:
     def __init__(self, state: ApplicationState) -> None:
         self.s = state
         self.answers_in_send = False  # set by the workflow's first activation
+        self.announce_recorded = False  # likewise
+        # History's length in the workflow task where a send last brought an answer back:
+        # while it is still that length, the answer is not in history yet.
+        self.answered_at: int | None = None
 
     def start(self) -> None:
         self.answers_in_send = workflow.patched(ANSWERS_IN_SEND)
+        self.announce_recorded = self.answers_in_send and workflow.patched(ANNOUNCE_RECORDED)
 
     # ---- out ---------------------------------------------------------------------------
 
@@ -111,7 +120,36 @@ class Conversation:
         if sent is None or sent.answer is None:  # None: a run from before
             return False
         self.s.receive(sent.answer)
+        self.answered_at = workflow.info().get_current_history_length()
         return True
+
+    def _announcing_unrecorded(self) -> bool:
+        """Queued announcements resting on an answer not yet in history."""
+        unrecorded = self.answered_at == workflow.info().get_current_history_length()
+        return unrecorded and any(out.type in ANNOUNCEMENTS for out in self.s.outbox)
+
+    async def _announce_once_recorded(self) -> None:
+        """An answer that came back with a send is in history only when the workflow task
+        ends. Announced before that, a stage could be read from a worker that lost the run
+        and rebuilt it from history: the terms "not ready" just after the applicant was told
+        to accept them. So the commands leave now (whoever sees the stage may act on them: a
+        manager closes the call whose round must hold this application), and the
+        announcements leave in a regular activity: scheduling it ends the workflow task, so
+        it runs only once the answers are recorded. (A timer would do too, but the dev
+        server fires a 1 ms timer about a second late.)"""
+        commands = [out for out in self.s.outbox if out.type not in ANNOUNCEMENTS]
+        announcements = [out for out in self.s.outbox if out.type in ANNOUNCEMENTS]
+        self.s.outbox = []
+        if commands:
+            await self._publish(commands, None)
+        await workflow.execute_activity(
+            "send_commands",
+            SendCommands(commands=announcements),
+            start_to_close_timeout=timedelta(seconds=10),
+            schedule_to_close_timeout=SERVICE_REPLY_TIMEOUT,
+            retry_policy=SEND_RETRY,
+            result_type=SendResult,
+        )
 
     def notify(
         self,
@@ -194,8 +232,12 @@ class Conversation:
             question = None
         elif question is not None and await self.flush(question):
             return
+        # Decided before anything is sent, so that a replay decides the same.
+        record_first = settle and self.announce_recorded and self._announcing_unrecorded()
         timer = asyncio.ensure_future(asyncio.sleep(within.total_seconds())) if within else None
         try:
+            if record_first:
+                await self._announce_once_recorded()
             await self.flush()
             await workflow.wait_condition(lambda: condition() or bool(timer and timer.done()))
         finally:
