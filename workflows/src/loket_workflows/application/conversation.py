@@ -7,6 +7,8 @@ same event ids again and the services' inboxes drop the copies (and answer again
 that carries a question waits a little for its answer and brings it back as its result
 (answers.py): a quick service answers within the same workflow task, without a signal. The
 search attributes are written only where the application waits or ends, not at every step.
+A wait for people whose stage rests on such an answer announces it in a regular activity
+instead, once the answer is in history (`_announce_once_recorded`).
 
 Replay safety with local activities: a signalled answer may be seen in the same activation
 as the send's result (first run) or after it (replay). So a wait issues everything of its own
@@ -129,14 +131,11 @@ class Conversation:
         return unrecorded and any(out.type in ANNOUNCEMENTS for out in self.s.outbox)
 
     async def _announce_once_recorded(self) -> None:
-        """An answer that came back with a send is in history only when the workflow task
-        ends. Announced before that, a stage could be read from a worker that lost the run
-        and rebuilt it from history: the terms "not ready" just after the applicant was told
-        to accept them. So the commands leave now (whoever sees the stage may act on them: a
-        manager closes the call whose round must hold this application), and the
-        announcements leave in a regular activity: scheduling it ends the workflow task, so
-        it runs only once the answers are recorded. (A timer would do too, but the dev
-        server fires a 1 ms timer about a second late.)"""
+        """A send's answer is in history only when the workflow task ends; a worker that lost
+        the run before then rebuilds it without: "terms not ready" just after "accept them".
+        So the commands leave now (whoever sees the stage may act on them), the announcements
+        in a regular activity, whose scheduling ends the task (a 1 ms timer would too, but
+        the dev server fires it about a second late)."""
         commands = [out for out in self.s.outbox if out.type not in ANNOUNCEMENTS]
         announcements = [out for out in self.s.outbox if out.type in ANNOUNCEMENTS]
         self.s.outbox = []
