@@ -285,11 +285,57 @@ class TestRealBroker(RuntimeContract):
         """Offsets go out after the work and several records to one commit: forty records
         handled, every one committed, in fewer commits than records."""
         burst = range(100, 140)
+        await self.produce(burst)
+        for n in burst:
+            await self.wait_records(self.OUT, self.pongs(n), 1)
+        await wait_caught_up(self.bootstrap, runtime.group_id, self.IN)
+        assert 1 <= runtime._offsets.commits < len(burst)
+        assert all(self.calls[n] == 1 for n in burst)
+
+    async def test_records_waiting_together_are_applied_together_in_their_order(
+        self, runtime: ServiceRuntime, tmp_path: Path
+    ) -> None:
+        """Forty records already waiting when a consumer starts (one partition): applied in a
+        few transactions rather than forty, in their order, each once. A bug in one of them
+        parks that one after its own three tries; the rest are applied around it."""
+        tag = uuid.uuid4().hex[:6]
+        self.IN, self.OUT = f"test.in.{tag}.v1", f"test.out.{tag}.v1"
+        await create_topics(self.bootstrap, [self.IN, dlq(self.IN), self.OUT])
+        burst = [*range(300, 320), BUG, *range(320, 340)]
+        await self.produce(burst)
+        waiting = ServiceRuntime(settings(tmp_path, self.bootstrap))
+        self.build(waiting)
+        on_ping = waiting._handlers[self.IN]["test.ping.v1"]
+        transactions: list[str] = []
+
+        def counted(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
+            if "test.transaction" not in session.info:
+                session.info["test.transaction"] = uuid.uuid4().hex
+                transactions.append(session.info["test.transaction"])
+            return on_ping(session, event)
+
+        waiting.handle(self.IN, "test.ping.v1", counted)
+        applied = [n for n in burst if n != BUG]
+        async with waiting.running():
+            for n in applied:
+                await self.wait_records(self.OUT, self.pongs(n), 1)
+            reason = await self.parked(BUG)
+            await wait_caught_up(self.bootstrap, waiting.group_id, self.IN)
+        assert reason.startswith("unexpected: failed 3 times")
+        assert self.calls[BUG] == 3  # as often as alone: the try in the batch counted
+        with Session(waiting.engine) as session:
+            rows = session.scalars(select(OutboxEntry).order_by(col(OutboxEntry.id))).all()
+        assert [Ping.model_validate_json(r.body).n for r in rows] == applied  # in order, once
+        # The bug's batch: those before it again together, it alone (three), the rest.
+        assert len(transactions) <= 10, len(transactions)
+
+    async def produce(self, pings: Sequence[int]) -> None:
+        """Pings in one go, on one partition (one key)."""
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0)
         await producer.start()
         try:
             sent = []
-            for n in burst:
+            for n in pings:
                 event = make_event(
                     source="test", type_="test.ping.v1", body=Ping(n=n), correlation_id=f"app-{n}"
                 )
@@ -301,11 +347,6 @@ class TestRealBroker(RuntimeContract):
             await asyncio.gather(*sent)
         finally:
             await producer.stop()
-        for n in burst:
-            await self.wait_records(self.OUT, self.pongs(n), 1)
-        await wait_caught_up(self.bootstrap, runtime.group_id, self.IN)
-        assert 1 <= runtime._offsets.commits < len(burst)
-        assert all(self.calls[n] == 1 for n in burst)
 
     async def test_a_header_that_is_not_utf8_is_parked_with_the_reason(
         self, runtime: ServiceRuntime

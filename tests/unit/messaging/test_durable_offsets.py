@@ -101,3 +101,24 @@ async def test_revocation_commits_what_was_finished_on_the_revoked_partitions() 
     assert consumer.committed == [{P1: 10}]
     await offsets.flush()
     assert consumer.committed[-1] == {P0: 2}
+
+
+async def test_records_fetched_together_are_committed_together_or_fetched_again() -> None:
+    consumer, offsets = StandIn(), DurableOffsets()
+    batch = [Record("t", 0, 5), Record("t", 1, 2), Record("t", 0, 6), Record("t", 1, 3)]
+
+    async def failing() -> None:
+        raise RuntimeError("stopping halfway")
+
+    with pytest.raises(RuntimeError):
+        await offsets.around_batch(batch, consumer, failing)
+    assert sorted(consumer.sought) == [(P0, 5), (P1, 2)]  # each partition from its first
+    await offsets.flush()
+    assert consumer.committed == []
+
+    async def work() -> None:
+        return None
+
+    await offsets.around_batch(batch, consumer, work)
+    await offsets.flush()
+    assert consumer.committed == [{P0: 7, P1: 4}]

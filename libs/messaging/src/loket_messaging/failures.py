@@ -126,33 +126,35 @@ async def attempt(
     policy: RetryPolicy,
     what: str,
     *,
+    failed: Exception | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run `op` until it succeeds; raise GaveUp for poison or when retries are used up."""
+    """Run `op` until it succeeds; raise GaveUp for poison or when retries are used up.
+    `failed`: how its first try, made elsewhere (with other records), already failed."""
     started = clock()
     delay = policy.first_delay_s
     unexpected = 0
     while True:
-        try:
-            return await op()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            verdict = classify(exc)
-            if verdict is Verdict.POISON:
-                raise GaveUp(describe(exc), verdict) from exc
-            if verdict is Verdict.UNEXPECTED:
-                unexpected += 1
-                if unexpected >= policy.unexpected_attempts:
-                    raise GaveUp(
-                        f"failed {unexpected} times, last: {describe(exc)}", verdict
-                    ) from exc
-            elif clock() - started >= policy.transient_budget_s:
-                raise GaveUp(
-                    f"transient failure for {policy.transient_budget_s:.0f} s, last: "
-                    f"{describe(exc)}",
-                    verdict,
-                ) from exc
-            log.warning("%s failed (%s), retrying in %.1fs: %s", what, verdict, delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, policy.max_delay_s)
+        if failed is None:
+            try:
+                return await op()
+            except asyncio.CancelledError:
+                raise
+            except Exception as raised:
+                failed = raised
+        exc, failed = failed, None
+        verdict = classify(exc)
+        if verdict is Verdict.POISON:
+            raise GaveUp(describe(exc), verdict) from exc
+        if verdict is Verdict.UNEXPECTED:
+            unexpected += 1
+            if unexpected >= policy.unexpected_attempts:
+                raise GaveUp(f"failed {unexpected} times, last: {describe(exc)}", verdict) from exc
+        elif clock() - started >= policy.transient_budget_s:
+            raise GaveUp(
+                f"transient failure for {policy.transient_budget_s:.0f} s, last: {describe(exc)}",
+                verdict,
+            ) from exc
+        log.warning("%s failed (%s), retrying in %.1fs: %s", what, verdict, delay, exc)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, policy.max_delay_s)

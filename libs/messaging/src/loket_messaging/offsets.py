@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -43,20 +43,30 @@ class DurableOffsets(ConsumerRebalanceListener):
     async def around(self, msg: Any, work: Callable[[], Awaitable[None]]) -> None:
         """Do a record's work; mark its offset when the work is done. If the work raised, the
         consumer goes back to the record (nothing after it may be committed past it)."""
-        record = msg.raw_message
-        consumer = getattr(msg, "consumer", None)
+        await self.around_batch((msg.raw_message,), getattr(msg, "consumer", None), work)
+
+    async def around_batch(
+        self, records: Sequence[Any], consumer: Any, work: Callable[[], Awaitable[None]]
+    ) -> None:
+        """The same for records fetched together (in order within each partition): all marked
+        once the work is done, or each partition taken back to its first one if it raised
+        (whatever was committed before comes again and the inbox drops it)."""
         real = consumer if isinstance(consumer, AIOKafkaConsumer) else None  # not in-memory
-        partition = TopicPartition(record.topic, record.partition)
         try:
             await work()
         except BaseException:
             if real is not None:
-                with contextlib.suppress(Exception):  # a partition already taken away
-                    real.seek(partition, record.offset)
+                first: dict[TopicPartition, int] = {}
+                for record in records:
+                    first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+                for partition, offset in first.items():
+                    with contextlib.suppress(Exception):  # a partition already taken away
+                        real.seek(partition, offset)
             raise
-        if real is not None:
+        if real is not None and records:
             self._consumer = real
-            self._done[partition] = record.offset + 1
+            for record in records:  # in order within a partition: its last one stays
+                self._done[TopicPartition(record.topic, record.partition)] = record.offset + 1
             self._wake.set()
 
     async def run(self) -> None:

@@ -2,15 +2,15 @@
 
 A handler is a plain function `(session, event) -> [Outgoing]`. The runtime calls it inside one
 database transaction together with the inbox insert and the outbox rows, commits, and only then
-commits the Kafka offset. Anything that cannot be decoded or validated goes to `<topic>.dlq`
-with the reason, and the consumer moves on.
+commits the Kafka offset. Records fetched together share that transaction (consuming.py). Anything
+that cannot be decoded or validated goes to `<topic>.dlq` with the reason, and the consumer moves
+on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -23,17 +23,28 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, strict_headers
-from sqlalchemy import CursorResult, Engine, func, select, update
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from loket_messaging import metrics, telemetry
-from loket_messaging.db import create_schema, make_engine, take_after_commit, unit_of_work
+from loket_messaging.consuming import (
+    MAX_RECORDS,
+    Delivery,
+    Handler,
+    PartFailed,
+    apply,
+    apply_alone,
+    prompt,
+    raw_body,
+    tolerant_parser,
+)
+from loket_messaging.db import create_schema, make_engine, unit_of_work
 from loket_messaging.failures import GaveUp, RetryPolicy, attempt, describe
 from loket_messaging.handlers import command_of, invoke
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.migrations import upgrade
 from loket_messaging.offsets import DurableOffsets
-from loket_messaging.outbox import OutboxEntry, Outgoing, claim, stage, utcnow
+from loket_messaging.outbox import OutboxEntry, Outgoing, stage, utcnow
 from loket_messaging.senders import (
     BrokerSender,
     ProducerSender,
@@ -49,7 +60,6 @@ log = logging.getLogger("loket.messaging")
 # before publishing; a commit of its own wakes it at once.
 RELAY_SAFETY_NET_S = float(os.environ.get("LOKET_RELAY_SAFETY_NET_S", 10))
 
-Handler = Callable[[Session, CloudEvent], Sequence[Outgoing]]
 Periodic = Callable[[Session], Sequence[Outgoing]]
 
 
@@ -142,16 +152,21 @@ class ServiceRuntime:
             return
         self._subscribed = True
         topics = list(self._handlers)
+        options = consumer_options()
         subscriber = self.broker.subscriber(
             *topics,
+            batch=True,
+            max_records=MAX_RECORDS,
+            # How long an empty poll waits before the next (it returns when records arrive).
+            batch_timeout_ms=options["consumer_timeout_ms"],
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,  # DurableOffsets commits, after the work
             decoder=raw_body,
             parser=tolerant_parser,
             listener=self._offsets,
-            **consumer_options(),
+            **options,
         )
-        subscriber(self._consume)
+        prompt(subscriber)(self._consume)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -214,21 +229,34 @@ class ServiceRuntime:
 
     # ---- consuming ------------------------------------------------------------------------
 
-    async def _consume(self, body: bytes, msg: KafkaMessage) -> None:
-        await self._offsets.around(msg, lambda: self._consume_record(body, msg))
-
-    async def _consume_record(self, body: bytes, msg: KafkaMessage) -> None:
-        record: ConsumerRecord[Any, Any] = msg.raw_message
-        metrics.consumer_lag(
-            getattr(msg, "consumer", None),
-            record.topic,
-            record.partition,
-            record.offset,
-            self.group_id,
+    async def _consume(self, bodies: list[bytes], msg: KafkaMessage) -> None:
+        records: Sequence[ConsumerRecord[Any, Any]] = msg.raw_message
+        consumer = getattr(msg, "consumer", None)
+        await self._offsets.around_batch(
+            records, consumer, lambda: self._consume_batch(records, consumer)
         )
+
+    async def _consume_batch(
+        self, records: Sequence[ConsumerRecord[Any, Any]], consumer: Any
+    ) -> None:
+        """What one fetch brought (in order within each partition): poison parked, the rest
+        applied together."""
+        ready: list[Delivery] = []
+        for record in records:
+            metrics.consumer_lag(
+                consumer, record.topic, record.partition, record.offset, self.group_id
+            )
+            with telemetry.consuming(record.topic, record.headers):
+                delivery = await self._decode(record)
+            if delivery is not None:
+                ready.append(delivery)
+        await self._apply_in_order(ready)
+
+    async def _decode(self, record: ConsumerRecord[Any, Any]) -> Delivery | None:
+        """The record's event and handler, or None once a record no one can read is parked."""
         try:
             headers = strict_headers(record.headers)
-            event = from_kafka(headers, body)
+            event = from_kafka(headers, record.value or b"")
             handler = self._handlers.get(record.topic, {}).get(event.type)
             if handler is None:
                 raise EnvelopeError(f"unknown event type {event.type!r} on {record.topic}")
@@ -237,20 +265,52 @@ class ServiceRuntime:
                 check(headers, event)
         except EnvelopeError as exc:
             await self._dead_letter(record, str(exc))
+            return None
+        return Delivery(record, event, handler)
+
+    async def _apply_in_order(self, ready: list[Delivery]) -> None:
+        """Together in one transaction. If a record fails, the ones before it go again
+        together, it goes alone (that failure counted as its first try) and those after it
+        go on together: the order holds and no record is tried more often than alone."""
+        while len(ready) > 1:
+            try:
+                staged, later = await asyncio.to_thread(apply, self.engine, ready, True)
+            except PartFailed as failed:
+                log.info("%s: %s; the batch is split there", self.name, failed)
+                i = failed.index
+                await self._apply_in_order(ready[:i])
+                await self._apply_alone(ready[i], failed.cause)
+                ready = ready[i + 1 :]
+                continue
+            except Exception as exc:  # the commit itself
+                log.info("%s: a batch's commit failed (%s): one by one", self.name, exc)
+                for delivery in ready:
+                    await self._apply_alone(delivery)
+                return
+            self._committed(staged, later, f"{self.name}: {len(ready)} records")
             return
-        what = f"{self.name}: {event.type} {event.id}"
-        try:
-            processed, later = await attempt(
-                lambda: asyncio.to_thread(self._process, record.topic, event, handler),
-                self.retry,
-                what,
-            )
-        except GaveUp as exc:
-            # The record's own fault or a failure that outlived its retries: park it with
-            # the reason and take the next one; an operator can replay it from the DLQ.
-            await self._dead_letter(record, f"{exc.verdict}: {exc.reason}")
-            return
-        if processed:  # something was staged: publish it now
+        for delivery in ready:
+            await self._apply_alone(delivery)
+
+    async def _apply_alone(self, delivery: Delivery, failed: Exception | None = None) -> None:
+        what = f"{self.name}: {delivery.event.type} {delivery.event.id}"
+        with telemetry.consuming(delivery.record.topic, delivery.record.headers):
+            try:
+                staged, later = await attempt(
+                    lambda: asyncio.to_thread(apply_alone, self.engine, delivery),
+                    self.retry,
+                    what,
+                    failed=failed,
+                )
+            except GaveUp as exc:
+                # The record's own fault or a failure that outlived its retries: park it
+                # with the reason and take the next one; an operator can replay it.
+                await self._dead_letter(delivery.record, f"{exc.verdict}: {exc.reason}")
+                return
+        self._committed(staged, later, what)
+
+    def _committed(self, staged: bool, later: list[Callable[[], None]], what: str) -> None:
+        if staged:  # publish it now
             self._relay_wake.set()
         for job in later:  # committed already: the next record need not wait for this
             task = asyncio.create_task(self._after_commit(job, what))
@@ -262,32 +322,6 @@ class ServiceRuntime:
             await asyncio.to_thread(job)
         except Exception:
             log.exception("after-commit work of %s failed (it can be made again)", what)
-
-    def _process(
-        self, topic: str, event: CloudEvent, handler: Handler
-    ) -> tuple[bool, list[Callable[[], None]]]:
-        """Apply the event once: whether it staged something for the relay, and the work
-        that waits for the commit."""
-        with unit_of_work(self.engine) as session:
-            if not claim(session, event.id, event.type, topic):
-                # Done before. A sender asking again has not seen our answer (the broker may
-                # have lost it): publish what this event caused once more, same event ids.
-                result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-                    update(OutboxEntry)
-                    .where(col(OutboxEntry.caused_by) == event.id)
-                    .where(col(OutboxEntry.failed_at).is_(None))
-                    .values(published_at=None)
-                )
-                again = result.rowcount
-                log.info(
-                    "duplicate event %s (%s): %d answer(s) sent again", event.id, event.type, again
-                )
-                return bool(again), []
-            outgoing = handler(session, event)
-            for out in outgoing:
-                stage(session, out, caused_by=event.id)
-            later = take_after_commit(session)
-        return bool(outgoing), later
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
         assert self._sender is not None
@@ -349,24 +383,3 @@ class ServiceRuntime:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite
-
-
-async def tolerant_parser(
-    record: ConsumerRecord[Any, Any], original: Callable[[Any], Awaitable[Any]]
-) -> Any:
-    """FastStream decodes every header as UTF-8 and drops a record it cannot (a CRITICAL log,
-    no DLQ). Parse a copy with readable headers instead, keep the original record: the
-    consumer then finds the bad header itself and parks the record with the reason."""
-    try:
-        return await original(record)
-    except UnicodeDecodeError:
-        readable = [(k, v.decode("utf-8", "replace").encode()) for k, v in record.headers or ()]
-        message = await original(dataclasses.replace(record, headers=readable))
-        message.raw_message = record
-        return message
-
-
-async def raw_body(msg: Any) -> bytes:
-    # Keep the bytes as they came: the envelope decides how to read them.
-    body: bytes = msg.body
-    return body

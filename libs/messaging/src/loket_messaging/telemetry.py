@@ -15,9 +15,11 @@ workflows, activities and signals.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import MutableSequence
+from collections.abc import MutableSequence, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -165,12 +167,29 @@ def inject(headers: MutableSequence[tuple[str, bytes]]) -> None:
 
 def kafka_middlewares() -> tuple[BrokerMiddleware[Any, Any], ...]:
     """FastStream's Kafka telemetry middleware (a consume span per record, continuing the
-    producer's trace) when telemetry is on."""
+    producer's trace; per batch, linking to its records) when telemetry is on."""
     if _active is None:
         return ()
     from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
     return (KafkaTelemetryMiddleware(),)
+
+
+def consuming(
+    topic: str, headers: Sequence[tuple[str, bytes]] | None
+) -> AbstractContextManager[Any]:
+    """A consume span for one record, continuing its producer's trace (when telemetry is on).
+    Records come in batches, whose FastStream span only links to them: this one keeps each
+    record's work, its SQL and the events it stages in the trace that sent it."""
+    if _active is None:
+        return contextlib.nullcontext()
+    carrier = {k: v.decode("utf-8", "replace") for k, v in headers or ()}
+    return trace.get_tracer("loket.messaging").start_as_current_span(
+        f"{topic} process",
+        context=propagate.extract(carrier),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={"messaging.system": "kafka", "messaging.destination.name": topic},
+    )
 
 
 def instrument_app(app: object) -> None:
