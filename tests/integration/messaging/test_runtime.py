@@ -24,9 +24,9 @@ from loket_contracts.topics import dlq
 from loket_infra.kafka_tools import partitions, wait_caught_up
 from loket_infra.stack import create_topics
 from loket_messaging import Outgoing, ServiceRuntime, Settings
+from loket_messaging.consuming import raw_body
 from loket_messaging.failures import RetryPolicy
 from loket_messaging.outbox import OutboxEntry
-from loket_messaging.runtime import raw_body
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select

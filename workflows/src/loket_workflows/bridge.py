@@ -26,10 +26,10 @@ from loket_contracts.application import SIGNAL_SERVICE_EVENT, ServiceEvent
 from loket_contracts.envelope import EnvelopeError, from_kafka, strict_headers
 from loket_contracts.topics import SERVICE_EVENT_TOPICS
 from loket_messaging import telemetry
+from loket_messaging.consuming import raw_body, tolerant_parser
 from loket_messaging.failures import GaveUp, Rejected, RetryPolicy, attempt
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.offsets import DurableOffsets
-from loket_messaging.runtime import raw_body, tolerant_parser
 from loket_messaging.senders import ProducerSender, dead_letter
 from loket_messaging.settings import Settings
 from temporalio.client import Client
