@@ -23,13 +23,15 @@ from loket_contracts.envelope import CloudEvent, header_map, make_event
 from loket_contracts.topics import dlq
 from loket_infra.kafka_tools import partitions, wait_caught_up
 from loket_infra.stack import create_topics
-from loket_messaging import Outgoing, ServiceRuntime, Settings
+from loket_messaging import Outgoing, ServiceRuntime
 from loket_messaging.consuming import raw_body
 from loket_messaging.failures import RetryPolicy
 from loket_messaging.outbox import OutboxEntry
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
+
+from tests.settings import local_settings
 
 Record = tuple[dict[str, str], bytes]
 
@@ -44,19 +46,6 @@ class Blob(BaseModel):
 
 # Pings that make the handler fail in one way each.
 OVERFLOW, BUG, DATABASE_DOWN, HUGE = -1, -2, -3, -4
-
-
-def settings(tmp_path: Path, bootstrap: str = "127.0.0.1:1") -> Settings:
-    name = f"test-{uuid.uuid4().hex[:6]}"
-    return Settings(
-        service=name,
-        kafka_bootstrap=bootstrap,
-        database_url=f"sqlite:///{tmp_path / (name + '.db')}",
-        temporal_address="",
-        temporal_namespace="",
-        data_dir=tmp_path,
-        ready_file=None,
-    )
 
 
 class RuntimeContract:
@@ -216,7 +205,7 @@ class RuntimeContract:
 class TestInMemoryBroker(RuntimeContract):
     @pytest.fixture
     async def runtime(self, tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
-        runtime = ServiceRuntime(settings(tmp_path), in_memory=True)
+        runtime = ServiceRuntime(local_settings(tmp_path), in_memory=True)
         self.build(runtime)
         self.seen: dict[str, list[Record]] = {self.OUT: [], dlq(self.IN): []}
         for topic in self.seen:
@@ -250,7 +239,7 @@ class TestRealBroker(RuntimeContract):
         self.IN, self.OUT = f"test.in.{tag}.v1", f"test.out.{tag}.v1"
         await create_topics(kafka_bootstrap, [self.IN, dlq(self.IN), self.OUT])
         self.bootstrap = kafka_bootstrap
-        runtime = ServiceRuntime(settings(tmp_path, kafka_bootstrap))
+        runtime = ServiceRuntime(local_settings(tmp_path, bootstrap=kafka_bootstrap))
         self.build(runtime)
         async with runtime.running():
             yield runtime
@@ -303,7 +292,7 @@ class TestRealBroker(RuntimeContract):
         await create_topics(self.bootstrap, [self.IN, dlq(self.IN), self.OUT])
         burst = [*range(300, 320), BUG, *range(320, 340)]
         await self.produce(burst)
-        waiting = ServiceRuntime(settings(tmp_path, self.bootstrap))
+        waiting = ServiceRuntime(local_settings(tmp_path, bootstrap=self.bootstrap))
         self.build(waiting)
         on_ping = waiting._handlers[self.IN]["test.ping.v1"]
         transactions: list[str] = []

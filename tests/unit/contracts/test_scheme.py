@@ -54,7 +54,9 @@ def test_a_service_does_not_start_on_a_bad_scheme_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from loket_eligibility.entrypoints.handlers import register
-    from loket_messaging import ServiceRuntime, Settings
+    from loket_messaging import ServiceRuntime
+
+    from tests.settings import local_settings
 
     bad = tmp_path / "pilot-2026.toml"
     bad.write_text(
@@ -65,17 +67,7 @@ def test_a_service_does_not_start_on_a_bad_scheme_file(
     monkeypatch.setenv("LOKET_SCHEME_FILE", str(bad))
     load_scheme.cache_clear()
     try:
-        runtime = ServiceRuntime(
-            Settings(
-                service="eligibility",
-                kafka_bootstrap="127.0.0.1:1",
-                database_url=f"sqlite:///{tmp_path / 'e.db'}",
-                temporal_address="",
-                temporal_namespace="",
-                data_dir=tmp_path,
-                ready_file=None,
-            )
-        )
+        runtime = ServiceRuntime(local_settings(tmp_path, "eligibility"))
         with pytest.raises(SchemeError, match="de_minimis_ceiling_eur must be positive"):
             register(runtime)
     finally:

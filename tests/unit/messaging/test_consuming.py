@@ -4,7 +4,6 @@ arrived meanwhile waited for it (up to 2 s on Apache Kafka)."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,8 +11,10 @@ from typing import Any
 import pytest
 from faststream.kafka.subscriber import usecase
 from faststream.kafka.subscriber.usecase import BatchSubscriber
-from loket_messaging import ServiceRuntime, Settings
+from loket_messaging import ServiceRuntime
 from loket_messaging.consuming import PromptBatchSubscriber
+
+from tests.settings import local_settings
 
 
 class Idle:
@@ -43,18 +44,7 @@ async def test_an_empty_poll_is_followed_by_the_next_at_once(
 
 
 def test_a_service_consumes_in_prompt_batches(tmp_path: Path) -> None:
-    name = f"test-{uuid.uuid4().hex[:6]}"
-    runtime = ServiceRuntime(
-        Settings(
-            service=name,
-            kafka_bootstrap="127.0.0.1:1",
-            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-            temporal_address="",
-            temporal_namespace="",
-            data_dir=tmp_path,
-            ready_file=None,
-        )
-    )
+    runtime = ServiceRuntime(local_settings(tmp_path))
     runtime.handle("test.in.v1", "test.ping.v1", lambda session, event: [])
     runtime.subscribe()
     [subscriber] = runtime.broker.subscribers

@@ -246,7 +246,7 @@ class ServiceRuntime:
             metrics.consumer_lag(
                 consumer, record.topic, record.partition, record.offset, self.group_id
             )
-            with telemetry.consuming(record.topic, record.headers):
+            with telemetry.consuming(record.topic, record.headers, "receive"):
                 delivery = await self._decode(record)
             if delivery is not None:
                 ready.append(delivery)
@@ -282,8 +282,8 @@ class ServiceRuntime:
                 await self._apply_alone(ready[i], failed.cause)
                 ready = ready[i + 1 :]
                 continue
-            except Exception as exc:  # the commit itself
-                log.info("%s: a batch's commit failed (%s): one by one", self.name, exc)
+            except Exception as exc:  # outside any one record: the transaction or its commit
+                log.info("%s: a batch's transaction failed (%s): one by one", self.name, exc)
                 for delivery in ready:
                     await self._apply_alone(delivery)
                 return

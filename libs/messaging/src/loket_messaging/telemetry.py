@@ -176,19 +176,24 @@ def kafka_middlewares() -> tuple[BrokerMiddleware[Any, Any], ...]:
 
 
 def consuming(
-    topic: str, headers: Sequence[tuple[str, bytes]] | None
+    topic: str, headers: Sequence[tuple[str, bytes]] | None, operation: str = "process"
 ) -> AbstractContextManager[Any]:
-    """A consume span for one record, continuing its producer's trace (when telemetry is on).
-    Records come in batches, whose FastStream span only links to them: this one keeps each
-    record's work, its SQL and the events it stages in the trace that sent it."""
+    """A consumer span for one record (`receive`: reading it; `process`: applying it), in its
+    producer's trace, when telemetry is on. Records come in batches, whose FastStream span
+    only links to them: this keeps each record's work, its SQL, its log lines and the events
+    it stages in the trace that sent it."""
     if _active is None:
         return contextlib.nullcontext()
     carrier = {k: v.decode("utf-8", "replace") for k, v in headers or ()}
     return trace.get_tracer("loket.messaging").start_as_current_span(
-        f"{topic} process",
+        f"{topic} {operation}",
         context=propagate.extract(carrier),
         kind=trace.SpanKind.CONSUMER,
-        attributes={"messaging.system": "kafka", "messaging.destination.name": topic},
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": topic,
+            "messaging.operation": operation,
+        },
     )
 
 
