@@ -117,17 +117,7 @@ async def service_hop(bootstrap: str, tmp: Path, fetch_wait: int) -> list[float]
     os.environ["LOKET_KAFKA_FETCH_MAX_WAIT_MS"] = str(fetch_wait)
     os.environ["LOKET_KAFKA_SESSION_TIMEOUT_MS"] = "3000"
     name = f"bench-{uuid.uuid4().hex[:6]}"
-    runtime = ServiceRuntime(
-        Settings(
-            service=name,
-            kafka_bootstrap=bootstrap,
-            database_url=f"sqlite:///{tmp / (name + '.db')}",
-            temporal_address="",
-            temporal_namespace="",
-            data_dir=tmp,
-            ready_file=None,
-        )
-    )
+    runtime = ServiceRuntime(Settings.local(tmp, name, bootstrap))
     runtime.handle("bench.in", "bench.ping.v1", pong)
     async with runtime.running():
         await asyncio.wait_for(runtime._offsets.assigned.wait(), 30)

@@ -12,13 +12,4 @@ def local_settings(
     tmp_path: Path, service: str | None = None, bootstrap: str = "127.0.0.1:1"
 ) -> Settings:
     """A unique service name unless given (its consumer group and database file follow it)."""
-    name = service or f"test-{uuid.uuid4().hex[:6]}"
-    return Settings(
-        service=name,
-        kafka_bootstrap=bootstrap,
-        database_url=f"sqlite:///{tmp_path / (name + '.db')}",
-        temporal_address="",
-        temporal_namespace="",
-        data_dir=tmp_path,
-        ready_file=None,
-    )
+    return Settings.local(tmp_path, service or f"test-{uuid.uuid4().hex[:6]}", bootstrap)

@@ -32,6 +32,20 @@ class Settings:
             ready_file=Path(ready) if ready else None,
         )
 
+    @classmethod
+    def local(cls, data_dir: Path, service: str, kafka_bootstrap: str) -> Settings:
+        """A throwaway process (tests, benchmarks): its own SQLite file in `data_dir`, no
+        Temporal, no readiness file."""
+        return cls(
+            service=service,
+            kafka_bootstrap=kafka_bootstrap,
+            database_url=f"sqlite:///{data_dir / (service + '.db')}",
+            temporal_address="",
+            temporal_namespace="",
+            data_dir=data_dir,
+            ready_file=None,
+        )
+
     def mark_ready(self) -> None:
         """Tell the launcher this process serves (consumers joined, HTTP bound...)."""
         if self.ready_file is not None:
