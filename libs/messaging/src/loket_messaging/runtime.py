@@ -284,12 +284,10 @@ class ServiceRuntime:
                 continue
             except Exception as exc:  # outside any one record: the transaction or its commit
                 log.info("%s: a batch's transaction failed (%s): one by one", self.name, exc)
-                for delivery in ready:
-                    await self._apply_alone(delivery)
-                return
+                break
             self._committed(staged, later, f"{self.name}: {len(ready)} records")
             return
-        for delivery in ready:
+        for delivery in ready:  # one left, or a batch that failed outside any one record
             await self._apply_alone(delivery)
 
     async def _apply_alone(self, delivery: Delivery, failed: Exception | None = None) -> None:
