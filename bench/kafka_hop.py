@@ -3,8 +3,8 @@
 `python -m bench.kafka_hop` starts Apache Kafka, then tansu, on 127.0.0.1 and on each, one
 message at a time, with a pause before each so that every consumer is parked in a fetch (as
 the services' consumers are when an event arrives), at the fetch wait the platform uses on
-that broker (Apache Kafka 500 ms: it wakes a parked fetch on produce; tansu 20 ms: it only
-re-polls):
+that broker (Apache Kafka `FETCH_MAX_WAIT_MS`: it wakes a parked fetch on produce; tansu 20 ms:
+it only re-polls):
 - raw: aiokafka producer → aiokafka consumer;
 - service: producer → ServiceRuntime (FastStream consumer, inbox + outbox in SQLite, relay)
   → consumer. The service's consume→publish overhead = service − 2 × raw (two transits).
@@ -30,13 +30,14 @@ from loket_infra import brokers
 from loket_infra.processes import free_port, port_open, wait_until
 from loket_infra.stack import create_topics
 from loket_messaging import Outgoing, ServiceRuntime, Settings
+from loket_messaging.kafka import FETCH_MAX_WAIT_MS
 from pydantic import BaseModel
 from sqlmodel import Session
 
 N = int(os.environ.get("BENCH_N", "200"))
 WARMUP = 20
 PARK_S = 0.03  # before each message: long enough for the consumer's fetch to be parked
-FETCH_WAIT_MS = {"apache": 500, "tansu": 20}  # what the platform uses on each
+FETCH_WAIT_MS = {"apache": FETCH_MAX_WAIT_MS, "tansu": 20}  # what the platform uses on each
 OUT = Path(__file__).parent / "results" / "kafka_hop.json"
 
 

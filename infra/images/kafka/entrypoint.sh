@@ -33,6 +33,9 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 metadata.max.idle.interval.ms=5000
+num.io.threads=2
+num.network.threads=1
+background.threads=2
 PROPS
 if [ "$CLIENT" = SASL_PLAINTEXT ]; then
   cat >> "$PROPS" <<PROPS

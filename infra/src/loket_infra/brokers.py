@@ -16,8 +16,13 @@ from loket_infra.processes import Process
 
 INFRA_DIR = Path(__file__).resolve().parents[2]  # infra/
 KAFKA_DIR = INFRA_DIR / "kafka"
-# Consumer session timeout for the embedded stack: short, so groups form fast on restarts.
-SESSION_TIMEOUT_MS = 3000
+# Consumer session timeout in the embedded stack. On Apache Kafka its own default minimum:
+# a service that restarts after a kill -9 waits that long for its partitions, and every
+# consumer sends a heartbeat every session/3, the broker's main work at rest (bench/idle.py).
+# tansu holds a group join for half the session timeout, so its lane goes shorter.
+SESSION_TIMEOUT_MS = {"apache": 6000, "tansu": 3000}
+# The shortest session the broker accepts: tests that run their own replicas go this short.
+MIN_SESSION_TIMEOUT_MS = 3000
 
 
 def tansu_binary() -> str:
@@ -147,11 +152,16 @@ def apache_kafka(
         "transaction.state.log.replication.factor=1",
         "transaction.state.log.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
-        f"group.min.session.timeout.ms={SESSION_TIMEOUT_MS}",
+        f"group.min.session.timeout.ms={MIN_SESSION_TIMEOUT_MS}",
         "auto.create.topics.enable=false",
         # The controller appends a no-op record to the metadata log when idle; every 500 ms
         # (the default) keeps an idle broker busy for nothing.
         "metadata.max.idle.interval.ms=5000",
+        # One node on a small machine, with a few dozen connections: Kafka's 8 request
+        # handlers, 3 network threads per listener and 10 background threads only sleep.
+        "num.io.threads=2",
+        "num.network.threads=1",
+        "background.threads=2",
     ]
     if users:
         admin, controller = users["admin"], users.get("controller", users["admin"])

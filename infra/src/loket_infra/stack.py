@@ -340,7 +340,7 @@ class EmbeddedStack:
             "LOKET_TEMPORAL_NAMESPACE": self.namespace,
             "LOKET_DATA_DIR": str(self.data_dir),
             "LOKET_READY_FILE": str(self.data_dir / "run" / f"{name}.ready"),
-            "LOKET_KAFKA_SESSION_TIMEOUT_MS": str(brokers.SESSION_TIMEOUT_MS),
+            "LOKET_KAFKA_SESSION_TIMEOUT_MS": str(brokers.SESSION_TIMEOUT_MS[self.config.kafka]),
             # tansu re-polls a parked fetch instead of waking it: short waits buy latency
             **({"LOKET_KAFKA_FETCH_MAX_WAIT_MS": "20"} if self.config.kafka == "tansu" else {}),
             "PYTHONUNBUFFERED": "1",

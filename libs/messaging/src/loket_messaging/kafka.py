@@ -15,9 +15,11 @@ from loket_messaging.prefetch import hold_prefetch
 # as soon as a record arrives, so a long wait costs no latency and lets an idle consumer rest
 # (at 20 ms each consumer asks 50 times a second). tansu does not wake parked fetches, only
 # re-polls within the wait: its lane (the demo) sets LOKET_KAFKA_FETCH_MAX_WAIT_MS=20.
-FETCH_MAX_WAIT_MS = 2000  # bench/idle.py: 4.9 % of a core idle at 2000, 8.4 % at 500
-# Apache Kafka's default group.min.session.timeout.ms. The embedded stack goes shorter
-# (tansu holds a group join for half the session timeout) through LOKET_KAFKA_SESSION_TIMEOUT_MS.
+# At rest a consumer sends a fetch every wait and a heartbeat every session/3: these requests
+# are most of the broker's idle work (bench/idle.py).
+FETCH_MAX_WAIT_MS = 5000
+# Apache Kafka's default group.min.session.timeout.ms. tansu's lane goes shorter (it holds a
+# group join for half the session timeout) through LOKET_KAFKA_SESSION_TIMEOUT_MS.
 DEFAULT_SESSION_TIMEOUT_MS = 6000
 MAX_POLL_INTERVAL_MS = 15 * 60 * 1000
 
@@ -86,7 +88,8 @@ def consumer_options() -> dict[str, Any]:
         # A record may be retried in place for LOKET_TRANSIENT_RETRY_S (300 s) while the
         # database is away: the group must not take the partition away meanwhile.
         "max_poll_interval_ms": MAX_POLL_INTERVAL_MS,
-        "heartbeat_interval_ms": max(100, session // 4),
+        # Kafka's advice: at most a third of the session, so two may be lost before it ends.
+        "heartbeat_interval_ms": max(100, session // 3),
         "auto_offset_reset": "earliest",
     }
 
