@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 N = int(os.environ.get("BENCH_N", "200"))
-WARMUP = 20
+WARMUP = 200  # a fresh broker JIT-compiles its hot paths for a few hundred messages
 PARK_S = 0.03  # before each message: long enough for the consumer's fetch to be parked
 FETCH_WAIT_MS = {"apache": FETCH_MAX_WAIT_MS, "tansu": 20}  # what the platform uses on each
 OUT = Path(__file__).parent / "results" / "kafka_hop.json"
