@@ -3,8 +3,8 @@
 `python -m bench.kafka_hop` starts Apache Kafka, then tansu, on 127.0.0.1 and on each, one
 message at a time, with a pause before each so that every consumer is parked in a fetch (as
 the services' consumers are when an event arrives), at the fetch wait the platform uses on
-that broker (Apache Kafka `FETCH_MAX_WAIT_MS`: it wakes a parked fetch on produce; tansu 20 ms:
-it only re-polls):
+that broker (`brokers.FETCH_MAX_WAIT_MS`: Apache Kafka wakes a parked fetch on produce, tansu
+only re-polls):
 - raw: aiokafka producer → aiokafka consumer;
 - service: producer → ServiceRuntime (FastStream consumer, inbox + outbox in SQLite, relay)
   → consumer. The service's consume→publish overhead = service − 2 × raw (two transits).
@@ -30,14 +30,12 @@ from loket_infra import brokers
 from loket_infra.processes import free_port, port_open, wait_until
 from loket_infra.stack import create_topics
 from loket_messaging import Outgoing, ServiceRuntime, Settings
-from loket_messaging.kafka import FETCH_MAX_WAIT_MS
 from pydantic import BaseModel
 from sqlmodel import Session
 
 N = int(os.environ.get("BENCH_N", "200"))
 WARMUP = 200  # a fresh broker JIT-compiles its hot paths for a few hundred messages
 PARK_S = 0.03  # before each message: long enough for the consumer's fetch to be parked
-FETCH_WAIT_MS = {"apache": FETCH_MAX_WAIT_MS, "tansu": 20}  # what the platform uses on each
 OUT = Path(__file__).parent / "results" / "kafka_hop.json"
 
 
@@ -114,9 +112,10 @@ def pong(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     return [Outgoing("bench.out", reply)]
 
 
-async def service_hop(bootstrap: str, tmp: Path, fetch_wait: int) -> list[float]:
+async def service_hop(bootstrap: str, tmp: Path, kind: str) -> list[float]:
+    fetch_wait = brokers.FETCH_MAX_WAIT_MS[kind]
     os.environ["LOKET_KAFKA_FETCH_MAX_WAIT_MS"] = str(fetch_wait)
-    os.environ["LOKET_KAFKA_SESSION_TIMEOUT_MS"] = "3000"
+    os.environ["LOKET_KAFKA_SESSION_TIMEOUT_MS"] = str(brokers.SESSION_TIMEOUT_MS[kind])
     name = f"bench-{uuid.uuid4().hex[:6]}"
     runtime = ServiceRuntime(Settings.local(tmp, name, bootstrap))
     runtime.handle("bench.in", "bench.ping.v1", pong)
@@ -127,7 +126,7 @@ async def service_hop(bootstrap: str, tmp: Path, fetch_wait: int) -> list[float]
 
 async def on_broker(kind: str) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="loket-bench-"))
-    port, wait = free_port(), FETCH_WAIT_MS[kind]
+    port, wait = free_port(), brokers.FETCH_MAX_WAIT_MS[kind]
     if kind == "apache":
         broker = brokers.apache_kafka(port, free_port(), tmp, tmp / "kafka.log")
     else:
@@ -138,7 +137,7 @@ async def on_broker(kind: str) -> dict[str, object]:
         bootstrap = f"127.0.0.1:{port}"
         await create_topics(bootstrap, ["bench.raw", "bench.in", "bench.out"])
         raw = await measure(bootstrap, "bench.raw", "bench.raw", True, wait)
-        hop = await service_hop(bootstrap, tmp, wait)
+        hop = await service_hop(bootstrap, tmp, kind)
     finally:
         broker.stop()
     raw_p50 = statistics.median(raw)

@@ -35,10 +35,10 @@ from aiokafka import AIOKafkaConsumer
 from loket_contracts.application import StageChanged
 from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
 from loket_contracts.topics import APPLICATION_EVENTS, FACILITY_CAPACITY
+from loket_infra import brokers
 from loket_infra.identities import ActingAs, running_provider
 from loket_infra.kafka_tools import partitions, publish_capacity, wait_caught_up
 from loket_infra.stack import EmbeddedStack, StackConfig
-from loket_messaging.kafka import FETCH_MAX_WAIT_MS
 from temporalio.client import Client
 
 from bench.idle import cpu_seconds
@@ -198,7 +198,7 @@ class Stages:
 
     async def start(self) -> None:
         parts = await partitions(self.stack.kafka_admin, APPLICATION_EVENTS)
-        wait_ms = 20 if self.stack.config.kafka == "tansu" else FETCH_MAX_WAIT_MS  # as the services
+        wait_ms = brokers.FETCH_MAX_WAIT_MS[self.stack.config.kafka]  # as the services
         consumer = AIOKafkaConsumer(
             **self.stack.kafka_admin.client_kwargs(),
             enable_auto_commit=False,

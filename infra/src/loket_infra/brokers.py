@@ -12,6 +12,8 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
+from loket_messaging import kafka
+
 from loket_infra.processes import Process
 
 INFRA_DIR = Path(__file__).resolve().parents[2]  # infra/
@@ -21,6 +23,9 @@ KAFKA_DIR = INFRA_DIR / "kafka"
 # consumer sends a heartbeat every session/3, the broker's main work at rest (bench/idle.py).
 # tansu holds a group join for half the session timeout, so its lane goes shorter.
 SESSION_TIMEOUT_MS = {"apache": 6000, "tansu": 3000}
+# How long a consumer's empty fetch parks on each: tansu re-polls a parked fetch instead of
+# waking it on produce, so there short waits buy latency.
+FETCH_MAX_WAIT_MS = {"apache": kafka.FETCH_MAX_WAIT_MS, "tansu": 20}
 # The shortest session the broker accepts: tests that run their own replicas go this short.
 MIN_SESSION_TIMEOUT_MS = 3000
 

@@ -341,8 +341,7 @@ class EmbeddedStack:
             "LOKET_DATA_DIR": str(self.data_dir),
             "LOKET_READY_FILE": str(self.data_dir / "run" / f"{name}.ready"),
             "LOKET_KAFKA_SESSION_TIMEOUT_MS": str(brokers.SESSION_TIMEOUT_MS[self.config.kafka]),
-            # tansu re-polls a parked fetch instead of waking it: short waits buy latency
-            **({"LOKET_KAFKA_FETCH_MAX_WAIT_MS": "20"} if self.config.kafka == "tansu" else {}),
+            "LOKET_KAFKA_FETCH_MAX_WAIT_MS": str(brokers.FETCH_MAX_WAIT_MS[self.config.kafka]),
             "PYTHONUNBUFFERED": "1",
         }
         url = self.config.database_urls.get(name)

@@ -1,6 +1,6 @@
 """The services' consumer takes records in batches and polls again at once after an empty
 poll: FastStream's batch subscriber pauses for the whole poll timeout there, and a record that
-arrived meanwhile waited for it (up to 2 s on Apache Kafka)."""
+arrived meanwhile waited for it (up to the whole fetch wait on Apache Kafka)."""
 
 from __future__ import annotations
 
