@@ -65,6 +65,7 @@ typecheck: setup
 
 bench: keycloak
 	$(PY) -m bench.kafka_hop
+	$(PY) -m bench.broker_peak
 	$(PY) -m bench.allocation
 	$(PY) -m bench.per_application
 	$(PY) -m bench.idle

@@ -54,7 +54,8 @@ else
   echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" >> "$PROPS"
 fi
 CP="/opt/kafka/libs/*"
-JAVA_OPTS="${KAFKA_HEAP:--Xmx512m} -XX:+UseSerialGC"
+# C1 only, as loket_infra.brokers.JVM_FLAGS says why.
+JAVA_OPTS="${KAFKA_HEAP:--Xmx512m} -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 if [ ! -f "$DATA/log/meta.properties" ]; then
   set -- --cluster-id="$(java -cp "$CP" kafka.tools.StorageTool random-uuid)" -c "$PROPS"
   for user in $(printf '%s' "${KAFKA_SCRAM_USERS:-}" | tr ',' ' '); do

@@ -28,6 +28,11 @@ SESSION_TIMEOUT_MS = {"apache": 6000, "tansu": 3000}
 FETCH_MAX_WAIT_MS = {"apache": kafka.FETCH_MAX_WAIT_MS, "tansu": 20}
 # The shortest session the broker accepts: tests that run their own replicas go this short.
 MIN_SESSION_TIMEOUT_MS = 3000
+# The broker's JVM (the compose image's entrypoint says the same). C1 only: Loket's traffic is
+# a few dozen records per application, and C2 spends more compiling for it than it saves,
+# at rest for minutes after every start too (bench/broker_peak.py, bench/idle.py). Only
+# sustained load in the millions of records repays C2 (about 1.5x less CPU per record).
+JVM_FLAGS = ("-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 
 
 def tansu_binary() -> str:
@@ -128,6 +133,7 @@ def apache_kafka(
     data_dir: Path,
     log: Path,
     users: dict[str, str] | None = None,
+    jvm_flags: tuple[str, ...] = JVM_FLAGS,
 ) -> Process:
     """A single-node KRaft broker whose log lives in `data_dir`: started again on the same
     folder it keeps every topic, offset and record (the controller keeps its first port).
@@ -219,6 +225,6 @@ def apache_kafka(
         )
     return Process(
         "kafka(apache)",
-        [runtime, "-Xmx512m", "-XX:+UseSerialGC", "-cp", classpath, "kafka.Kafka", str(props)],
+        [runtime, *jvm_flags, "-cp", classpath, "kafka.Kafka", str(props)],
         log,
     )
