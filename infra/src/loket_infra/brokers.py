@@ -31,7 +31,7 @@ MIN_SESSION_TIMEOUT_MS = 3000
 # The broker's JVM (the compose image's entrypoint says the same). C1 only: Loket's traffic is
 # a few dozen records per application, and C2 spends more compiling for it than it saves,
 # at rest for minutes after every start too (bench/broker_peak.py, bench/idle.py). Only
-# sustained load in the millions of records repays C2 (about 1.5x less CPU per record).
+# sustained load in the millions of records repays C2 (about 1.4x less CPU per record).
 JVM_FLAGS = ("-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 
 
