@@ -11,6 +11,8 @@ import sqlalchemy
 from sqlalchemy import Engine, event
 from sqlmodel import Session, SQLModel
 
+READ_ONLY = "loket_read_only"  # an execution option: the transaction only reads
+
 
 def normalise_url(url: str) -> str:
     # One driver for PostgreSQL everywhere: psycopg 3.
@@ -43,12 +45,28 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn: Any) -> None:
             # Take the write lock at BEGIN: read-check-write sequences (budgets, ledgers,
-            # capacity) then cannot interleave across processes on SQLite.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # capacity) then cannot interleave across processes on SQLite. A read needs no
+            # lock: WAL gives it a snapshot, and it never queues behind a writer.
+            reads = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if reads else "BEGIN IMMEDIATE")
 
         return engine
     # Looked up at call time: telemetry's instrumentation wraps sqlalchemy.create_engine.
     return sqlalchemy.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only unit of work may not write")
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Session]:
+    """One snapshot read. On SQLite it takes no write lock, so a request that only reads
+    never waits for a consumer's or another request's write; writing in it is a bug."""
+    with Session(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as session:
+        event.listen(session, "before_flush", _refuse_writes)
+        yield session  # closing returns the connection, which ends the read (not expiring rows)
 
 
 def create_schema(engine: Engine) -> None:

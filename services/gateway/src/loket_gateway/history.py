@@ -14,7 +14,7 @@ from typing import Literal
 
 from loket_contracts import messages as m
 from loket_contracts.topics import ALLOCATION_QUERIES
-from loket_messaging.db import unit_of_work
+from loket_messaging.db import read_only, unit_of_work
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import col
@@ -94,7 +94,7 @@ async def keep_taking(state: State) -> None:
 
 def series(state: State, kind: Kind, since: datetime | None, limit: int) -> list[HistoryPoint]:
     """The newest `limit` points of `kind` since `since`, oldest first."""
-    with unit_of_work(state.engine) as session:
+    with read_only(state.engine) as session:
         stmt = select(SnapshotRow).where(col(SnapshotRow.kind) == kind)
         if since is not None:
             stmt = stmt.where(col(SnapshotRow.at) >= since)

@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import Depends, Request
 from loket_contracts.application import DEFAULT_RESEND_AFTER_S, DEFAULT_STUCK_NOTICE_S
 from loket_contracts.scheme import load_scheme
-from loket_messaging.db import make_engine, unit_of_work
+from loket_messaging.db import make_engine, read_only
 from loket_messaging.facility_keys import master_from_env
 from loket_messaging.payload_codec import data_converter
 from loket_messaging.settings import Settings
@@ -79,7 +79,7 @@ class State:
         self.scheme = scheme  # its calls are registered at start (calls.seed)
 
     def call_ids(self) -> list[str]:
-        with unit_of_work(self.engine) as session:
+        with read_only(self.engine) as session:
             return calls.ids(session)
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import plotly.graph_objects as go
 from loket_contracts.calls import Call, RoundView
-from loket_messaging.db import unit_of_work
+from loket_messaging.db import read_only
 
 from loket_gateway import calls as register
 from loket_gateway import rounds
@@ -18,7 +18,7 @@ from loket_gateway.state import State
 
 
 def _calls(state: State) -> list[Call]:
-    with unit_of_work(state.engine) as session:
+    with read_only(state.engine) as session:
         return register.all_calls(session)
 
 

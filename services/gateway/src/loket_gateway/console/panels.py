@@ -14,7 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 from loket_contracts.application import TERMINAL_STAGES, Stage
-from loket_messaging.db import unit_of_work
+from loket_messaging.db import read_only
 from sqlalchemy import func, select
 from sqlmodel import col
 
@@ -52,13 +52,13 @@ class Panel:
 
 def listings(state: State, *where: Any) -> list[ApplicationRow]:
     """The read model's rows (those matching `where`)."""
-    with unit_of_work(state.engine) as session:
+    with read_only(state.engine) as session:
         return list(session.scalars(select(ApplicationRow).where(*where)).all())
 
 
 def _counts(state: State) -> Counter[tuple[str, str]]:
     """Applications per (call, stage), counted by the database."""
-    with unit_of_work(state.engine) as session:
+    with read_only(state.engine) as session:
         found = session.execute(
             select(col(ApplicationRow.call_id), col(ApplicationRow.stage), func.count()).group_by(
                 col(ApplicationRow.call_id), col(ApplicationRow.stage)

@@ -28,7 +28,7 @@ from loket_contracts.calls import Call
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.scheme import scheme_in_force
 from loket_contracts.topics import CHARTER_QUERIES
-from loket_messaging.db import unit_of_work
+from loket_messaging.db import read_only
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from loket_gateway import calls, problems, service_queries, temporal_ops
@@ -125,7 +125,7 @@ async def submit(
 def open_call(state: State, call_id: str) -> Call:
     """The call applied to, open now; else a 422 that names the calls open now."""
     now = datetime.now(UTC)
-    with unit_of_work(state.engine) as session:
+    with read_only(state.engine) as session:
         found = calls.find(session, call_id)
         if found is not None and found.open_at(now):
             return found
@@ -168,7 +168,7 @@ async def listing(
     sees_all = bool(who.roles & set(PROGRAMME))
 
     def run() -> ApplicationListing:
-        with unit_of_work(state.engine) as session:
+        with read_only(state.engine) as session:
             return list_applications(
                 session,
                 owner_org=None if sees_all else (who.org or "\0"),

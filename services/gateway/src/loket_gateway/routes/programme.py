@@ -13,7 +13,7 @@ from loket_contracts import messages as m
 from loket_contracts.application import UPDATE_REVIEW, ApplicationStatus, ManagerDecision
 from loket_contracts.bounds import ID_MAX, INT64_MAX
 from loket_contracts.topics import ALLOCATION_QUERIES
-from loket_messaging.db import unit_of_work
+from loket_messaging.db import read_only
 from loket_messaging.payload_codec import MissingKey
 from temporalio.api.common.v1 import Payloads
 
@@ -139,7 +139,7 @@ async def audit_trail(
     the status it got."""
 
     def run() -> audit.AuditPage:
-        with unit_of_work(state.engine) as session:
+        with read_only(state.engine) as session:
             return audit.query(
                 session,
                 application_id=application_id,
