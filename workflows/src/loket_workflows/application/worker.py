@@ -14,7 +14,6 @@ from loket_messaging import telemetry
 from loket_messaging.kafka import make_producer
 from loket_messaging.settings import Settings
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from loket_workflows.application.activities import ANSWER_WAIT_S, CommandActivities
 from loket_workflows.application.answers import AnswerDesk
@@ -22,28 +21,12 @@ from loket_workflows.application.v1 import ApplicationWorkflow
 from loket_workflows.application.workflow import ApplicationV2
 from loket_workflows.bridge import Bridge
 from loket_workflows.round.workflow import AllocationRound
+from loket_workflows.sandbox import workflow_runner
 from loket_workflows.temporal import connect
 
 log = logging.getLogger("loket.worker")
 # ApplicationWorkflow runs only until its last run started before ApplicationV2 ends.
 WORKFLOWS = [ApplicationV2, ApplicationWorkflow, AllocationRound]
-# Deterministic, side-effect-free at import: shared by every run instead of re-imported into
-# each run's sandbox (most of the sandbox's cost). Loket's workflow modules too, the workflow
-# classes' own included: they hold no module state, and re-importing them ran the SDK's class
-# decorators again for every new run (9 % of the worker under a burst). The sandbox's builtins
-# and runtime checks still apply; the tests run the workflows under the default, full sandbox.
-PASSED_THROUGH = (
-    "pydantic",
-    "pydantic_core",
-    "annotated_types",
-    "loket_contracts",
-    "loket_workflows",
-)
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
-    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
