@@ -41,7 +41,7 @@ if SdkInstance is not None:
     class _AskedDirectly(SdkInstance):
         def get_serialization_context(self, command_info: Any) -> SerializationContext | None:
             in_sandbox: Any = self.globals_and_locals.get(IN_SANDBOX)
-            if in_sandbox is None:  # not created yet: as the SDK does it
+            if in_sandbox is None:  # another SDK layout: ask the way the SDK does
                 return super().get_serialization_context(command_info)
             found: SerializationContext | None = in_sandbox.get_serialization_context(command_info)
             return found
