@@ -288,6 +288,11 @@ class StageChanged(BaseModel):
     facility_countries: list[str] = Field(default_factory=list)
     voucher_id: str | None = None
     reasons: list[str] = Field(default_factory=list)
+    # The terms on offer, by hash on every change (None: none on offer); in full when the
+    # application starts waiting for the applicant's answer, so that a read model can serve
+    # them without asking the workflow.
+    terms_sha256: str | None = None
+    terms: Terms | None = None
 
 
 NOTIFICATION: Final = "eu.loket.notification.v1"

@@ -8,7 +8,13 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from loket_contracts.application import STAGE_CHANGED, ApplicationInput, Stage, StageChanged
+from loket_contracts.application import (
+    STAGE_CHANGED,
+    ApplicationInput,
+    Stage,
+    StageChanged,
+    Terms,
+)
 from loket_contracts.envelope import CloudEvent
 from loket_contracts.topics import APPLICATION_EVENTS
 from loket_messaging import Outgoing, ServiceRuntime, metrics
@@ -35,6 +41,10 @@ class ApplicationRow(SQLModel, table=True):
     facility_countries: str = SQLField(default=",", max_length=200)  # ",DE,SE," for LIKE
     voucher_id: str | None = SQLField(default=None, max_length=60)
     reasons: str = SQLField(default="", sa_column=Column(Text, nullable=False))
+    # The terms on offer as the stage events last told them (None: none, or not told in
+    # full: the workflow is asked instead).
+    terms_sha256: str | None = SQLField(default=None, max_length=64)
+    terms_json: str | None = SQLField(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime = SQLField(default_factory=utcnow)
 
 
@@ -107,9 +117,27 @@ def on_stage_changed(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     row.facility_countries = "," + "".join(f"{c}," for c in change.facility_countries)
     row.voucher_id = change.voucher_id
     row.reasons = "\n".join(change.reasons)
+    _keep_terms(row, change)
     row.updated_at = utcnow()
     session.add(row)
     return []
+
+
+def _keep_terms(row: ApplicationRow, change: StageChanged) -> None:
+    """Terms told in full are kept while later changes name the same hash; new terms, none, or
+    an event that names no hash (a run from before) forget them."""
+    if change.terms is not None and change.terms.sha256 == change.terms_sha256:
+        row.terms_sha256, row.terms_json = change.terms.sha256, change.terms.model_dump_json()
+    elif change.terms_sha256 is None or change.terms_sha256 != row.terms_sha256:
+        row.terms_sha256 = row.terms_json = None
+
+
+def offered_terms(session: Session, application_id: str) -> Terms | None:
+    """The terms on offer as last told, or None when this read model does not hold them."""
+    row = session.get(ApplicationRow, application_id)
+    if row is None or row.terms_json is None:
+        return None
+    return Terms.model_validate_json(row.terms_json)
 
 
 def list_applications(

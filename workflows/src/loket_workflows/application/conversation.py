@@ -183,6 +183,8 @@ class Conversation:
             facility_countries=sorted({line.country for line in status.allocation}),
             voucher_id=status.voucher_id,
             reasons=status.reasons,
+            terms_sha256=status.terms_sha256,
+            terms=self.s.terms if stage == Stage.AWAITING_ACCEPTANCE else None,
         )
         self.queue(c.STAGE, f"stage-{len(status.history)}", changed, per_offer=False)
         for notice in notices.on_entering(self.s, stage):

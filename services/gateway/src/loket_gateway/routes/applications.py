@@ -34,7 +34,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from loket_gateway import calls, problems, service_queries, temporal_ops
 from loket_gateway.auth import APPLICANT, PROGRAMME, caller, ensure_owner
 from loket_gateway.identity import Principal
-from loket_gateway.listings import ApplicationListing, list_applications
+from loket_gateway.listings import ApplicationListing, list_applications, offered_terms
 from loket_gateway.problems import Problem
 from loket_gateway.state import ClientDep, State, StateDep
 
@@ -227,8 +227,16 @@ async def submitted_request(
 )
 async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who: Reader) -> Terms:
     await ensure_owner(state, who, application_id)
+
+    def told() -> Terms | None:
+        with read_only(state.engine) as session:
+            return offered_terms(session, application_id)
+
+    # As the stage events told them; the workflow is asked only when they did not (yet).
+    found = await asyncio.to_thread(told)
     handle = temporal.get_workflow_handle(application_id)
-    found: Terms | None = await temporal_ops.query(handle, QUERY_TERMS, Terms)
+    if found is None:
+        found = await temporal_ops.query(handle, QUERY_TERMS, Terms)
     if found is None:
         current = await temporal_ops.query(handle, QUERY_STATUS, ApplicationStatus)
         raise Problem(
