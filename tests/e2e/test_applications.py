@@ -13,6 +13,7 @@ from loket_contracts.envelope import make_event
 from loket_contracts.topics import (
     ALLOCATION_COMMANDS,
     ALLOCATION_EVENTS,
+    APPLICATION_EVENTS,
     VOUCHERS_COMMANDS,
     VOUCHERS_EVENTS,
 )
@@ -292,3 +293,37 @@ async def test_cancel_gives_back_the_slot_and_is_searchable_by_stage(loket: Loke
             break
         await asyncio.sleep(0.2)
     assert app_id in found
+
+
+async def test_terms_stay_readable_while_the_workflow_worker_is_away(
+    loket: Loket, stack: EmbeddedStack
+) -> None:
+    """The gateway serves the terms on offer from its read model: an applicant reads them
+    during a worker deploy, and accepts them once the worker is back."""
+    site = await loket.facility("NL", units=2, price=1200)
+    app_id = await loket.submit(loket.application(loket.applicant("DK"), (site, 1)))
+    offered = await loket.until_terms(app_id)
+    await loket.caught_up("loket-gateway", APPLICATION_EVENTS)
+    with stack.maintenance("workflows") as worker:
+        worker.stop()
+        away = await loket.http.get(f"/v1/applications/{app_id}/terms")
+        # What only the workflow knows is "not now", with a reason, not a server error.
+        status = await loket.http.get(f"/v1/applications/{app_id}")
+        stack.restart("workflows")
+    assert away.status_code == 200, away.text
+    assert away.json() == offered
+    # Temporal refuses the query at once once no worker has polled for a while, or lets it
+    # wait until the deadline before that: either way a problem that says "retry".
+    assert status.status_code in (503, 504), status.text
+    assert status.headers["content-type"] == "application/problem+json"
+    assert status.json()["type"].rsplit("/", 1)[1] in (
+        "workflows-unavailable",
+        "temporal-unavailable",
+    )
+    accepted = await loket.http.post(
+        f"/v1/applications/{app_id}/accept", json={"terms_sha256": away.json()["sha256"]}
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert (await loket.wait_stage(app_id, {"voucher_issued", "failed"}))["stage"] == (
+        "voucher_issued"
+    )

@@ -121,6 +121,16 @@ async def query(handle: WorkflowHandle[Any, Any], name: str, result_type: type) 
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise not_found(handle.id) from exc
+        if exc.status == RPCStatusCode.FAILED_PRECONDITION:
+            # Temporal's answer to a query no worker can take ("no poller seen for task queue
+            # recently"): the worker is away for a deploy or a crash, not a fault of ours.
+            raise Problem(
+                503,
+                "workflows-unavailable",
+                "The application's workflow cannot answer now",
+                "no workflow worker is running; retry in a moment",
+                {"Retry-After": "5"},
+            ) from exc
         raise
 
 

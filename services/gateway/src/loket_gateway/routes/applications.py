@@ -186,7 +186,7 @@ async def listing(
 
 @router.get(
     "/v1/applications/{application_id}",
-    responses=problems.responses(404),
+    responses=problems.responses(404, 503),
     response_model=ApplicationStatus,
 )
 async def status(
@@ -222,7 +222,7 @@ async def submitted_request(
 
 @router.get(
     "/v1/applications/{application_id}/terms",
-    responses=problems.responses(404, 409),
+    responses=problems.responses(404, 409, 503),
     response_model=Terms,
 )
 async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who: Reader) -> Terms:
@@ -256,7 +256,7 @@ async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who
     "/v1/applications/{application_id}/agreement",
     responses={
         200: {"content": {"application/pdf": {}, "text/html": {}, "text/markdown": {}}},
-        **problems.responses(404, 409),
+        **problems.responses(404, 409, 503),
     },
     response_class=Response,
 )
