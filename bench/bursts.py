@@ -23,8 +23,10 @@ class Burst:
     before: dict[str, float]  # CPU seconds by process
     after: dict[str, float]
 
-    def cpu_ms(self) -> float:
-        return round(sum(per_item_ms(self.before, self.after, len(self.took)).values()), 2)
+    def cpu_ms(self) -> dict[str, float]:
+        """CPU-ms per item in this burst: in all, then by process."""
+        spent = per_item_ms(self.before, self.after, len(self.took))
+        return {"all": round(sum(spent.values()), 2), **spent}
 
 
 def pooled_cpu_ms(bursts: list[Burst]) -> dict[str, float]:

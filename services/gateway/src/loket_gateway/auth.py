@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loket_contracts.seals import Actor
-from loket_messaging.db import read_only, unit_of_work
+from loket_messaging.db import unit_of_work
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loket_gateway import audit
@@ -113,12 +113,7 @@ async def ensure_owner(state: State, found: Principal, application_id: str) -> N
     if found.roles & set(PROGRAMME):
         return
     if found.has(APPLICANT) and found.org:
-
-        def lookup() -> str | None:
-            with read_only(state.engine) as session:
-                return owner_of(session, application_id)
-
-        if await asyncio.to_thread(lookup) == found.org:
+        if await state.read(lambda session: owner_of(session, application_id)) == found.org:
             return
     raise Problem(
         404, "application-not-found", "No such application", f"no application {application_id}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from fastapi import Depends, Request
@@ -13,6 +15,7 @@ from loket_messaging.db import make_engine, read_only
 from loket_messaging.facility_keys import master_from_env
 from loket_messaging.payload_codec import data_converter
 from loket_messaging.settings import Settings
+from sqlmodel import Session
 from temporalio.client import Client
 
 from loket_gateway import calls
@@ -23,6 +26,7 @@ from loket_gateway.listings import make_runtime
 from loket_gateway.requests import KafkaRequests
 
 DEFAULT_AUDIENCE = "loket-gateway"
+T = TypeVar("T")
 
 
 def verifier_from_env() -> TokenVerifier:
@@ -81,6 +85,16 @@ class State:
     def call_ids(self) -> list[str]:
         with read_only(self.engine) as session:
             return calls.ids(session)
+
+    async def read(self, query: Callable[[Session], T]) -> T:
+        """`query` in a read-only unit of work, off the event loop: a request that reads
+        neither waits for a write lock nor holds up the other requests while it reads."""
+
+        def run() -> T:
+            with read_only(self.engine) as session:
+                return query(session)
+
+        return await asyncio.to_thread(run)
 
 
 def get_state(request: Request) -> State:

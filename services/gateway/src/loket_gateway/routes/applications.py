@@ -227,13 +227,8 @@ async def submitted_request(
 )
 async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who: Reader) -> Terms:
     await ensure_owner(state, who, application_id)
-
-    def told() -> Terms | None:
-        with read_only(state.engine) as session:
-            return offered_terms(session, application_id)
-
     # As the stage events told them; the workflow is asked only when they did not (yet).
-    found = await asyncio.to_thread(told)
+    found = await state.read(lambda session: offered_terms(session, application_id))
     handle = temporal.get_workflow_handle(application_id)
     if found is None:
         found = await temporal_ops.query(handle, QUERY_TERMS, Terms)

@@ -20,6 +20,7 @@ from loket_contracts.calls import (
     RoundView,
 )
 from loket_messaging.db import unit_of_work
+from sqlmodel import Session
 from temporalio.service import RPCError
 
 from loket_gateway import calls, problems, rounds, service_queries
@@ -42,14 +43,12 @@ router = APIRouter(
 @router.get("/v1/calls", response_model=CallList)
 async def list_calls(state: StateDep) -> CallList:
     """Every call: open, upcoming and closed, with its mode and budgets."""
-    with unit_of_work(state.engine) as session:
-        return CallList(calls=calls.all_calls(session))
+    return CallList(calls=await state.read(calls.all_calls))
 
 
 @router.get("/v1/calls/{call_id}", response_model=Call, responses=problems.responses(404))
 async def get_call(call_id: CallIdPath, state: StateDep) -> Call:
-    with unit_of_work(state.engine) as session:
-        return calls.get(session, call_id)
+    return await state.read(lambda session: calls.get(session, call_id))
 
 
 @router.get(
@@ -59,9 +58,12 @@ async def get_call(call_id: CallIdPath, state: StateDep) -> Call:
 )
 async def call_versions(call_id: CallIdPath, state: StateDep, who: Programme) -> CallHistory:
     """Every version of the call: what changed, who changed it, when and why."""
-    with unit_of_work(state.engine) as session:
+
+    def read(session: Session) -> CallHistory:
         calls.get(session, call_id)
         return CallHistory(call_id=call_id, versions=calls.versions(session, call_id))
+
+    return await state.read(read)
 
 
 @router.post(
@@ -89,8 +91,7 @@ async def amend_call(
 ) -> Call:
     """Amend a call from the version read (`version`): title, dates, budgets per area. A
     budget never drops below what the call has already reserved and granted."""
-    with unit_of_work(state.engine) as session:
-        current = calls.get(session, call_id)
+    current = await state.read(lambda session: calls.get(session, call_id))
     call = calls.amended(current, change, _named(who), datetime.now(UTC))
     if change.budgets:
         await _committed_within(state, call)
@@ -111,8 +112,7 @@ async def close_call(
     """Close a call now: no new applications. A batch call's round runs now if its cut-off
     had not come yet."""
     now = datetime.now(UTC)
-    with unit_of_work(state.engine) as session:
-        current = calls.get(session, call_id)
+    current = await state.read(lambda session: calls.get(session, call_id))
     call = calls.closed(current, closing, _named(who), now)
     await _save(state, call, closing.reason)
     if call.mode == "batch" and current.closes_at is not None and current.closes_at > now:
@@ -131,8 +131,7 @@ async def call_round(
 ) -> RoundView:
     """A batch call's allocation round: when it runs, or what it found (served, LP bound,
     gap, and per applicant country how many asked and how many were served)."""
-    with unit_of_work(state.engine) as session:
-        call = calls.get(session, call_id)
+    call = await state.read(lambda session: calls.get(session, call_id))
     return await rounds.view(temporal, call)
 
 
