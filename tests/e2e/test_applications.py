@@ -307,11 +307,14 @@ async def test_terms_stay_readable_while_the_workflow_worker_is_away(
     with stack.maintenance("workflows") as worker:
         worker.stop()
         away = await loket.http.get(f"/v1/applications/{app_id}/terms")
+        text = await loket.http.get(f"/v1/applications/{app_id}/agreement?format=md")
         # What only the workflow knows is "not now", with a reason, not a server error.
         status = await loket.http.get(f"/v1/applications/{app_id}")
         stack.restart("workflows")
     assert away.status_code == 200, away.text
     assert away.json() == offered
+    assert text.status_code == 200, text.text
+    assert text.headers["X-Content-SHA256-Of-Text"] == offered["sha256"]
     # Temporal refuses the query at once once no worker has polled for a while, or lets it
     # wait until the deadline before that: either way a problem that says "retry".
     assert status.status_code in (503, 504), status.text

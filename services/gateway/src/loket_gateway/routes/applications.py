@@ -265,16 +265,19 @@ async def agreement(
     """The agreement offered (or accepted) as a file: PDF, HTML or Markdown, the exact text
     whose SHA-256 the applicant accepts."""
     await ensure_owner(state, who, application_id)
-    handle = temporal.get_workflow_handle(application_id)
-    current: ApplicationStatus = await temporal_ops.query(handle, QUERY_STATUS, ApplicationStatus)
-    sha = current.acceptance.terms_sha256 if current.acceptance else current.terms_sha256
-    if sha is None:
-        raise Problem(
-            409,
-            "terms-not-ready",
-            "Terms are not ready",
-            f"application {application_id} is in stage {current.stage}",
-        )
+    told = await state.read(lambda session: offered_terms(session, application_id))
+    sha = told.sha256 if told is not None else None
+    if sha is None:  # the read model does not hold them (yet): ask the workflow
+        handle = temporal.get_workflow_handle(application_id)
+        current = await temporal_ops.query(handle, QUERY_STATUS, ApplicationStatus)
+        sha = current.acceptance.terms_sha256 if current.acceptance else current.terms_sha256
+        if sha is None:
+            raise Problem(
+                409,
+                "terms-not-ready",
+                "Terms are not ready",
+                f"application {application_id} is in stage {current.stage}",
+            )
     q = m.DocumentQuery(application_id=application_id, sha256=sha, format=format)
     found = await service_queries.ask(
         state, m.DOCUMENT_QUERY, q, m.DOCUMENT_REPLY, m.DocumentReply, CHARTER_QUERIES
