@@ -29,6 +29,7 @@ from loket_contracts.capacity import PriorityArea
 from loket_contracts.scheme import scheme_in_force
 from loket_contracts.topics import CHARTER_QUERIES
 from loket_messaging.db import read_only
+from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from loket_gateway import calls, problems, service_queries, temporal_ops
@@ -166,22 +167,19 @@ async def listing(
     stage (repeatable), country of the applicant or of any facility in the bundle, call and
     priority area. From the gateway's read model: a stage change shows here within moments."""
     sees_all = bool(who.roles & set(PROGRAMME))
-
-    def run() -> ApplicationListing:
-        with read_only(state.engine) as session:
-            return list_applications(
-                session,
-                owner_org=None if sees_all else (who.org or "\0"),
-                stage=[str(s) for s in stage or ()],
-                applicant_country=applicant_country,
-                facility_country=facility_country,
-                call_id=call_id,
-                priority_area=priority_area,
-                offset=offset,
-                limit=limit,
-            )
-
-    return await asyncio.to_thread(run)
+    return await state.read(
+        lambda session: list_applications(
+            session,
+            owner_org=None if sees_all else (who.org or "\0"),
+            stage=[str(s) for s in stage or ()],
+            applicant_country=applicant_country,
+            facility_country=facility_country,
+            call_id=call_id,
+            priority_area=priority_area,
+            offset=offset,
+            limit=limit,
+        )
+    )
 
 
 @router.get(
@@ -220,18 +218,14 @@ async def submitted_request(
     )
 
 
-@router.get(
-    "/v1/applications/{application_id}/terms",
-    responses=problems.responses(404, 409, 503),
-    response_model=Terms,
-)
-async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who: Reader) -> Terms:
-    await ensure_owner(state, who, application_id)
-    # As the stage events told them; the workflow is asked only when they did not (yet).
+async def _offered(state: State, temporal: Client, application_id: str) -> Terms:
+    """The terms on offer (or accepted): as the stage events told the read model, else as the
+    workflow holds them (the read model behind, or a run from before); 409 while none."""
     found = await state.read(lambda session: offered_terms(session, application_id))
+    if found is not None:
+        return found
     handle = temporal.get_workflow_handle(application_id)
-    if found is None:
-        found = await temporal_ops.query(handle, QUERY_TERMS, Terms)
+    found = await temporal_ops.query(handle, QUERY_TERMS, Terms)
     if found is None:
         current = await temporal_ops.query(handle, QUERY_STATUS, ApplicationStatus)
         raise Problem(
@@ -241,6 +235,17 @@ async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who
             f"application {application_id} is in stage {current.stage}",
             stage=current.stage,
         )
+    return found
+
+
+@router.get(
+    "/v1/applications/{application_id}/terms",
+    responses=problems.responses(404, 409, 503),
+    response_model=Terms,
+)
+async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who: Reader) -> Terms:
+    await ensure_owner(state, who, application_id)
+    found = await _offered(state, temporal, application_id)
     # Where the charter service keeps its files is its own business: readers get links here.
     base = f"/v1/applications/{application_id}/agreement"
     links = {fmt: f"{base}?format={fmt}" for fmt in ("pdf", "html", "md")}
@@ -265,19 +270,7 @@ async def agreement(
     """The agreement offered (or accepted) as a file: PDF, HTML or Markdown, the exact text
     whose SHA-256 the applicant accepts."""
     await ensure_owner(state, who, application_id)
-    told = await state.read(lambda session: offered_terms(session, application_id))
-    sha = told.sha256 if told is not None else None
-    if sha is None:  # the read model does not hold them (yet): ask the workflow
-        handle = temporal.get_workflow_handle(application_id)
-        current = await temporal_ops.query(handle, QUERY_STATUS, ApplicationStatus)
-        sha = current.acceptance.terms_sha256 if current.acceptance else current.terms_sha256
-        if sha is None:
-            raise Problem(
-                409,
-                "terms-not-ready",
-                "Terms are not ready",
-                f"application {application_id} is in stage {current.stage}",
-            )
+    sha = (await _offered(state, temporal, application_id)).sha256
     q = m.DocumentQuery(application_id=application_id, sha256=sha, format=format)
     found = await service_queries.ask(
         state, m.DOCUMENT_QUERY, q, m.DOCUMENT_REPLY, m.DocumentReply, CHARTER_QUERIES

@@ -13,7 +13,6 @@ from loket_contracts import messages as m
 from loket_contracts.application import UPDATE_REVIEW, ApplicationStatus, ManagerDecision
 from loket_contracts.bounds import ID_MAX, INT64_MAX
 from loket_contracts.topics import ALLOCATION_QUERIES
-from loket_messaging.db import read_only
 from loket_messaging.payload_codec import MissingKey
 from temporalio.api.common.v1 import Payloads
 
@@ -138,19 +137,17 @@ async def audit_trail(
     """Every state-changing request, oldest first: who, when, what, on which application, and
     the status it got."""
 
-    def run() -> audit.AuditPage:
-        with read_only(state.engine) as session:
-            return audit.query(
-                session,
-                application_id=application_id,
-                subject=subject,
-                action=action,
-                since=since,
-                offset=offset,
-                limit=limit,
-            )
-
-    return await asyncio.to_thread(run)
+    return await state.read(
+        lambda session: audit.query(
+            session,
+            application_id=application_id,
+            subject=subject,
+            action=action,
+            since=since,
+            offset=offset,
+            limit=limit,
+        )
+    )
 
 
 @router.post("/codec/decode", tags=["codec"])
