@@ -19,11 +19,13 @@ from loket_messaging.handlers import invoke
 from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow
 from loket_vouchers.entrypoints.handlers import VoucherHandlers
+from loket_vouchers.entrypoints.queries import VoucherQueries
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
 CALL = "LOKET-2026-01"
 SCHEME = load_scheme("pilot-2026")
+QUERIES = VoucherQueries(SCHEME)  # read-only: one for all tests
 AS_OF = date(2026, 11, 28)
 
 
@@ -212,13 +214,13 @@ def test_headroom_over_time_and_budget_position_queries(engine: Engine) -> None:
             step_days=30,
         ),
     )
-    [answer] = apply(engine, h.on_headroom_query, q)
+    [answer] = apply(engine, QUERIES.on_headroom_query, q)
     assert answer.event.correlation_id == q.id  # how the gateway finds its answer
     points = answer.event.decode(m.HeadroomReply).points
     assert [p.de_minimis_used_eur for p in points] == [Decimal(150_000)] * 2 + [Decimal(50_000)]
     assert points[-1].de_minimis_headroom_eur == Decimal(250_000)  # the 2024 aid left the window
     [position] = apply(
-        engine, h.on_budget_query, query(m.BUDGET_QUERY, m.BudgetQuery(call_id=CALL))
+        engine, QUERIES.on_budget_query, query(m.BUDGET_QUERY, m.BudgetQuery(call_id=CALL))
     )
     quantum = next(
         a for a in position.event.decode(m.BudgetReply).areas if a.priority_area == "quantum"
@@ -239,13 +241,13 @@ def test_transparency_register_lists_gber_awards_over_100k(engine: Engine) -> No
     apply(engine, h.on_issue_requested, ref(m.ISSUE_REQUESTED, "dm"))
     [gber] = apply(
         engine,
-        h.on_register_query,
+        QUERIES.on_register_query,
         query(m.REGISTER_QUERY, m.RegisterQuery(register_id="gber_transparency")),
     )
     assert [r.application_id for r in gber.event.decode(m.RegisterReply).rows] == ["big"]
     [dmr] = apply(
         engine,
-        h.on_register_query,
+        QUERIES.on_register_query,
         query(m.REGISTER_QUERY, m.RegisterQuery(register_id="de_minimis")),
     )
     rows = dmr.event.decode(m.RegisterReply).rows
@@ -316,7 +318,7 @@ def test_a_voucher_half_used_at_expiry_records_the_aid_used_and_frees_the_rest(
     today = datetime.now(UTC).date()  # the grant is dated at issuance
     [reply] = apply(
         engine,
-        h.on_headroom_query,
+        QUERIES.on_headroom_query,
         query(
             m.HEADROOM_QUERY, m.HeadroomQuery(undertaking_id="PT-9", from_date=today, to_date=today)
         ),
@@ -336,7 +338,7 @@ def test_an_unused_voucher_leaves_no_aid_on_the_registers(engine: Engine) -> Non
     apply(engine, h.on_close_requested, close("a1", "cancelled"))
     [reply] = apply(
         engine,
-        h.on_register_query,
+        QUERIES.on_register_query,
         query(m.REGISTER_QUERY, m.RegisterQuery(register_id="de_minimis")),
     )
     assert [r.application_id for r in reply.event.decode(m.RegisterReply).rows] == []

@@ -1,5 +1,6 @@
 """Kafka entrypoints of the vouchers service: screening + reservation (a hold with expiry),
-issuance (the grant), release (compensation), expiry, and read-only queries."""
+issuance (the grant), redemption, closure, release (compensation) and expiry; the read-only
+queries are in `queries.py`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from loket_contracts import commands as c
 from loket_contracts import messages as m
 from loket_contracts import topics
 from loket_contracts.calls import CALL_CHANGED
-from loket_contracts.envelope import CloudEvent
 from loket_contracts.scheme import Scheme, load_scheme, packaged_versions
 from loket_messaging import Emitter, Outgoing, ServiceRuntime, metrics
 from loket_messaging.clock import utcnow
@@ -28,15 +28,14 @@ from loket_vouchers.adapters import repository as repo
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, RedemptionRow
 from loket_vouchers.domain.lifecycle import HELD, AidReservation, AidStatus, NotAllowed, Voucher
 from loket_vouchers.domain.redemption import RedemptionRefused
-from loket_vouchers.domain.state_aid import granted_by, headroom
+from loket_vouchers.domain.state_aid import granted_by
 from loket_vouchers.domain.state_aid import screen as screen_aid
-from loket_vouchers.entrypoints import calls
+from loket_vouchers.entrypoints import SOURCE, calls
+from loket_vouchers.entrypoints.queries import VoucherQueries
 from loket_vouchers.grant_check import recheck
 
-SOURCE = "loket/vouchers"
 EXPIRY_SWEEP_S = 5.0
 emit = Emitter(topics.VOUCHERS_EVENTS, SOURCE)
-reply = Emitter(topics.VOUCHERS_REPLIES, SOURCE)
 
 
 def _reserved_body(row: AidRow) -> m.AidReserved:
@@ -280,95 +279,6 @@ class VoucherHandlers(SchemeHandlers):
             out.append(emit(m.RESERVATION_RELEASED, body, row.application_id))
         return out
 
-    # ---- queries: answered on the replies topic, correlated by the query's event id ------
-
-    def on_headroom_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        q = event.decode(m.HeadroomQuery)
-        group = [q.undertaking_id, *q.linked_undertakings]
-        entries = repo.ledger(session, group, repo.declared_aid(session, group))
-        points: list[m.HeadroomPoint] = []
-        day = q.from_date
-        while day <= q.to_date and len(points) < 400:
-            left = headroom(entries, day, self.scheme)
-            points.append(
-                m.HeadroomPoint(
-                    on=day,
-                    de_minimis_used_eur=left.de_minimis_used_eur,
-                    de_minimis_headroom_eur=left.de_minimis_eur,
-                    art28_used_eur=left.art28_used_eur,
-                    art28_full_intensity_headroom_eur=left.art28_full_intensity_eur,
-                )
-            )
-            day += timedelta(days=q.step_days)
-        body = m.HeadroomReply(
-            undertaking_id=q.undertaking_id,
-            single_undertaking=group,
-            scheme_version=self.scheme.version,
-            points=points,
-        )
-        return [reply(m.HEADROOM_REPLY, body, event.id)]
-
-    def on_budget_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        q = event.decode(m.BudgetQuery)
-        rows = session.scalars(
-            select(CallBudgetRow)
-            .where(col(CallBudgetRow.call_id) == q.call_id)
-            .order_by(col(CallBudgetRow.priority_area))
-        ).all()
-        areas = [
-            m.BudgetArea(
-                priority_area=r.priority_area,
-                total_eur=r.total_eur,
-                reserved_eur=r.reserved_eur,
-                granted_eur=r.granted_eur,
-                available_eur=r.total_eur - r.reserved_eur - r.granted_eur,
-            )
-            for r in rows
-        ]
-        body = m.BudgetReply(call_id=q.call_id, scheme_version=self.scheme.version, areas=areas)
-        return [reply(m.BUDGET_REPLY, body, event.id)]
-
-    def on_register_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
-        q = event.decode(m.RegisterQuery)
-        stmt = select(AidRow).where(col(AidRow.status) == AidStatus.GRANTED)
-        if q.register_id == "de_minimis":
-            stmt = stmt.where(col(AidRow.instrument) == "de_minimis")
-        elif q.register_id == "gber_transparency":
-            # GBER Art. 9(1)(c): individual awards above the transparency threshold
-            threshold = self.scheme.state_aid.transparency_threshold_eur.value
-            stmt = stmt.where(
-                col(AidRow.instrument) == "gber_art28", col(AidRow.aid_element_eur) > threshold
-            )
-        # A page at a time: the whole register would outgrow the broker's message size.
-        rows = session.scalars(
-            stmt.order_by(col(AidRow.grant_date), col(AidRow.application_id))
-            .offset(q.offset)
-            .limit(q.limit + 1)
-        ).all()
-        more = len(rows) > q.limit
-        rows = rows[: q.limit]
-        body = m.RegisterReply(
-            register_id=q.register_id,
-            scheme_version=self.scheme.version,
-            next_offset=q.offset + q.limit if more else None,
-            rows=[
-                m.RegisterRow(
-                    application_id=r.application_id,
-                    voucher_id=r.voucher_id,
-                    undertaking_id=r.undertaking_id,
-                    instrument=r.instrument,
-                    aid_eur=r.aid_element_eur,
-                    intensity=r.intensity,
-                    granted_on=r.grant_date,
-                    call_id=r.call_id,
-                    priority_area=r.priority_area,
-                    legal_source=r.legal_source,
-                )
-                for r in rows
-            ],
-        )
-        return [reply(m.REGISTER_REPLY, body, event.id)]
-
 
 def voucher_id_for(application_id: str) -> str:
     return "V-" + hashlib.sha256(application_id.encode()).hexdigest()[:12].upper()
@@ -385,10 +295,11 @@ def register(runtime: ServiceRuntime, scheme: Scheme | None = None) -> VoucherHa
         handlers.on_close_requested,
     ):
         runtime.answer(answer)  # topic, type and body from the command registry
+    queries = VoucherQueries(handlers.scheme)
     for type_, handler in (
-        (m.HEADROOM_QUERY, handlers.on_headroom_query),
-        (m.BUDGET_QUERY, handlers.on_budget_query),
-        (m.REGISTER_QUERY, handlers.on_register_query),
+        (m.HEADROOM_QUERY, queries.on_headroom_query),
+        (m.BUDGET_QUERY, queries.on_budget_query),
+        (m.REGISTER_QUERY, queries.on_register_query),
     ):
         runtime.handle(topics.VOUCHERS_QUERIES, type_, handler)
     runtime.handle(topics.CALLS, CALL_CHANGED, calls.on_call_changed)
