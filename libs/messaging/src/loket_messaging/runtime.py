@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -23,8 +21,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, strict_headers
-from sqlalchemy import Engine, func, select
-from sqlmodel import Session, col
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from loket_messaging import metrics, telemetry
 from loket_messaging.consuming import (
@@ -39,26 +37,23 @@ from loket_messaging.consuming import (
     tolerant_parser,
 )
 from loket_messaging.db import create_schema, make_engine, unit_of_work
-from loket_messaging.failures import GaveUp, RetryPolicy, attempt, describe
+from loket_messaging.failures import GaveUp, RetryPolicy, attempt
 from loket_messaging.handlers import command_of, invoke
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.migrations import upgrade
 from loket_messaging.offsets import DurableOffsets
-from loket_messaging.outbox import OutboxEntry, Outgoing, stage, utcnow
+from loket_messaging.outbox import Outgoing, stage
+from loket_messaging.relay import OutboxRelay
 from loket_messaging.senders import (
     BrokerSender,
     ProducerSender,
     Sender,
     dead_letter,
-    publish_pending,
 )
 from loket_messaging.serving import serve
 from loket_messaging.settings import Settings
 
 log = logging.getLogger("loket.messaging")
-# An idle relay wakes this often to publish rows another replica staged and then crashed
-# before publishing; a commit of its own wakes it at once.
-RELAY_SAFETY_NET_S = float(os.environ.get("LOKET_RELAY_SAFETY_NET_S", 10))
 
 Periodic = Callable[[Session], Sequence[Outgoing]]
 
@@ -96,7 +91,7 @@ class ServiceRuntime:
         self._producer: AIOKafkaProducer | None = None
         self._sender: Sender | None = None
         self._subscribed = False
-        self._relay_wake = asyncio.Event()
+        self.relay = OutboxRelay(self.engine, self.name)
         self._tasks: list[asyncio.Task[None]] = []
         self._later: set[asyncio.Task[None]] = set()  # after-commit work in flight
         self._offsets = DurableOffsets()
@@ -107,7 +102,7 @@ class ServiceRuntime:
             "loket.outbox.age",
             "s",
             "Age of the oldest event committed but not yet published",
-            self._outbox_age,
+            self.relay.oldest_age,
         )
         self.app.on_startup(self._on_startup)
         self.app.after_startup(self._after_startup)
@@ -138,7 +133,7 @@ class ServiceRuntime:
     def publish_soon(self) -> None:
         """Something was staged outside a handler (an HTTP request's transaction): publish
         it now rather than at the relay's next safety-net pass. Call from the event loop."""
-        self._relay_wake.set()
+        self.relay.wake()
 
     def every(self, seconds: float, job: Periodic) -> None:
         self._periodic.append((seconds, job))
@@ -181,11 +176,12 @@ class ServiceRuntime:
             self._producer = make_producer(self.settings.kafka_bootstrap, self.group_id)
             await self._producer.start()
             self._sender = ProducerSender(self._producer)
+        self.relay.sender = self._sender
         for hook in self._startup:
             await hook()
 
     async def _after_startup(self) -> None:
-        self._tasks.append(asyncio.create_task(self._relay_loop(), name="outbox-relay"))
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         for seconds, job in self._periodic:
             self._tasks.append(asyncio.create_task(self._periodic_loop(seconds, job)))
         self._tasks.append(asyncio.create_task(self._ready_when_assigned()))
@@ -207,7 +203,7 @@ class ServiceRuntime:
         if self._later:  # documents being made: a little time to finish (they can be remade)
             await asyncio.wait(self._later, timeout=10)
         if self._sender is not None:
-            await self._publish_pending()  # flush what was committed before we stop
+            await self.relay.flush()  # flush what was committed before we stop
         if self._producer is not None:
             await self._producer.stop()
         self.engine.dispose()
@@ -309,7 +305,7 @@ class ServiceRuntime:
 
     def _committed(self, staged: bool, later: list[Callable[[], None]], what: str) -> None:
         if staged:  # publish it now
-            self._relay_wake.set()
+            self.relay.wake()
         for job in later:  # committed already: the next record need not wait for this
             task = asyncio.create_task(self._after_commit(job, what))
             self._later.add(task)
@@ -325,41 +321,6 @@ class ServiceRuntime:
         assert self._sender is not None
         await dead_letter(self._sender, record, reason, self.group_id)
 
-    # ---- outbox relay ---------------------------------------------------------------------
-
-    async def _relay_loop(self, limit: int = 200) -> None:
-        pause = 0.2
-        while True:
-            # Cleared before the pass: a commit during it wakes the next one, and a pass that
-            # found less than a full page needs no empty pass after it to know it is done.
-            self._relay_wake.clear()
-            try:
-                sent = await self._publish_pending(limit)
-            except Exception as exc:
-                log.warning("outbox relay paused (%s); retrying in %.1fs", describe(exc), pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 10.0)
-                continue
-            pause = 0.2
-            if sent < limit:
-                # Woken right after a commit that staged something; the safety-net pass
-                # catches rows a crashed replica's relay left behind.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._relay_wake.wait(), timeout=RELAY_SAFETY_NET_S)
-
-    async def _publish_pending(self, limit: int = 200) -> int:
-        assert self._sender is not None
-        return await publish_pending(self.engine, self._sender, limit)
-
-    def _outbox_age(self, session: Session) -> metrics.Reading:
-        oldest = session.scalar(
-            select(func.min(OutboxEntry.created_at))
-            .where(col(OutboxEntry.published_at).is_(None))
-            .where(col(OutboxEntry.failed_at).is_(None))
-        )
-        age = (utcnow() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
-        return [(max(0.0, age), {"service": self.name})]
-
     async def _periodic_loop(self, seconds: float, job: Periodic) -> None:
         while True:
             await asyncio.sleep(seconds)
@@ -369,7 +330,7 @@ class ServiceRuntime:
                 log.exception("periodic job %s failed", getattr(job, "__name__", job))
                 continue
             if staged:
-                self._relay_wake.set()
+                self.relay.wake()
 
     def _run_periodic(self, job: Periodic) -> int:
         with unit_of_work(self.engine) as session:
@@ -377,7 +338,3 @@ class ServiceRuntime:
             for out in outgoing:
                 stage(session, out)
             return len(outgoing)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite
