@@ -21,7 +21,7 @@ from loket_vouchers.domain.state_aid import headroom
 from loket_vouchers.entrypoints import SOURCE
 
 reply = Emitter(topics.VOUCHERS_REPLIES, SOURCE)
-MAX_POINTS = 400  # a headroom curve of more points would outgrow one message
+MAX_POINTS = 400  # bounds the work and the reply one query can ask for
 
 
 class VoucherQueries(SchemeHandlers):
