@@ -28,7 +28,7 @@ class OutboxRelay:
     def __init__(self, engine: Engine, service: str) -> None:
         self.engine = engine
         self.service = service
-        self.sender: Sender | None = None  # set once the producer has started
+        self.sender: Sender | None = None  # set once the producer has started; DLQ uses it too
         self._wake = asyncio.Event()
 
     def wake(self) -> None:

@@ -47,7 +47,6 @@ from loket_messaging.relay import OutboxRelay
 from loket_messaging.senders import (
     BrokerSender,
     ProducerSender,
-    Sender,
     dead_letter,
 )
 from loket_messaging.serving import serve
@@ -89,7 +88,6 @@ class ServiceRuntime:
         self._checks: dict[str, Callable[[dict[str, str], CloudEvent], None]] = {}
         self._periodic: list[tuple[float, Periodic]] = []
         self._producer: AIOKafkaProducer | None = None
-        self._sender: Sender | None = None
         self._subscribed = False
         self.relay = OutboxRelay(self.engine, self.name)
         self._tasks: list[asyncio.Task[None]] = []
@@ -171,12 +169,11 @@ class ServiceRuntime:
         else:
             await asyncio.to_thread(create_schema, self.engine)
         if self.in_memory:
-            self._sender = BrokerSender(self.broker)
+            self.relay.sender = BrokerSender(self.broker)
         else:
             self._producer = make_producer(self.settings.kafka_bootstrap, self.group_id)
             await self._producer.start()
-            self._sender = ProducerSender(self._producer)
-        self.relay.sender = self._sender
+            self.relay.sender = ProducerSender(self._producer)
         for hook in self._startup:
             await hook()
 
@@ -202,7 +199,7 @@ class ServiceRuntime:
                 await task
         if self._later:  # documents being made: a little time to finish (they can be remade)
             await asyncio.wait(self._later, timeout=10)
-        if self._sender is not None:
+        if self.relay.sender is not None:
             await self.relay.flush()  # flush what was committed before we stop
         if self._producer is not None:
             await self._producer.stop()
@@ -318,8 +315,8 @@ class ServiceRuntime:
             log.exception("after-commit work of %s failed (it can be made again)", what)
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
-        assert self._sender is not None
-        await dead_letter(self._sender, record, reason, self.group_id)
+        assert self.relay.sender is not None
+        await dead_letter(self.relay.sender, record, reason, self.group_id)
 
     async def _periodic_loop(self, seconds: float, job: Periodic) -> None:
         while True:
