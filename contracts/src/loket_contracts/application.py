@@ -25,9 +25,10 @@ from loket_contracts.messages import (
 )
 from loket_contracts.seals import Actor
 
-# New applications run ApplicationV2. The first type stays registered, unchanged, until its last
-# run ends; then it is deleted (README: rolling out a change to the workflow).
-WORKFLOW_NAME: Final = "ApplicationV2"
+# New applications run ApplicationV3. The earlier types stay registered, unchanged, until their
+# last run ends; then they are deleted (README: rolling out a change to the workflow).
+WORKFLOW_NAME: Final = "ApplicationV3"
+V2_WORKFLOW_NAME: Final = "ApplicationV2"
 V1_WORKFLOW_NAME: Final = "ApplicationWorkflow"
 TASK_QUEUE: Final = "loket-applications"
 SIGNAL_SERVICE_EVENT: Final = "service_event"

@@ -1,14 +1,14 @@
 """`loket workflows open`: how many application runs of each workflow type are still open.
 
-A retiring workflow type (today `ApplicationWorkflow`) is deleted from the worker once its
-count is zero; until then the worker keeps it registered, unchanged."""
+A retiring workflow type (today `ApplicationV2` and `ApplicationWorkflow`) is deleted from the
+worker once its count is zero; until then the worker keeps it registered, unchanged."""
 
 from __future__ import annotations
 
-from loket_contracts.application import V1_WORKFLOW_NAME, WORKFLOW_NAME
+from loket_contracts.application import V1_WORKFLOW_NAME, V2_WORKFLOW_NAME, WORKFLOW_NAME
 from temporalio.client import Client
 
-REGISTERED = (WORKFLOW_NAME, V1_WORKFLOW_NAME)  # the current type first
+REGISTERED = (WORKFLOW_NAME, V2_WORKFLOW_NAME, V1_WORKFLOW_NAME)  # the current type first
 
 
 async def open_runs(client: Client) -> dict[str, int]:

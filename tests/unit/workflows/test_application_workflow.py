@@ -2,9 +2,10 @@
 replaced by a fake that answers like the services would (fast, in-memory; the e2e suite runs the
 real services).
 
-Every test runs on both registered types: `ApplicationV2` (new applications) and the retiring
-`ApplicationWorkflow` (runs started before it), so the two behave the same until v1 is deleted.
-Queries and updates are addressed by name; the names are the same on both."""
+Every test runs on each registered type: `ApplicationV3` (new applications) and the retiring
+`ApplicationV2` and `ApplicationWorkflow` (runs started before it), so they behave the same until
+the retiring ones are deleted. Queries and updates are addressed by name; the names are the same
+on all three."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ from loket_contracts.application import (
 )
 from loket_workflows.application.dto import SendCommand, SendCommands, SendResult
 from loket_workflows.application.v1 import ApplicationWorkflow
-from loket_workflows.application.workflow import ApplicationV2
+from loket_workflows.application.v2 import ApplicationV2
+from loket_workflows.application.workflow import ApplicationV3
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -92,14 +94,19 @@ class Under:
     bridge in another worker, or a send that stopped waiting), or as the result of the send
     that asked (the bridge in the worker that runs the send)."""
 
-    workflow: Any = ApplicationV2
+    workflow: Any = ApplicationV3
     answers_in_send = False
 
 
 @pytest.fixture(
     autouse=True,
-    params=[(ApplicationV2, True), (ApplicationV2, False), (ApplicationWorkflow, False)],
-    ids=["ApplicationV2", "ApplicationV2-signalled", "ApplicationWorkflow"],
+    params=[
+        (ApplicationV3, True),
+        (ApplicationV3, False),
+        (ApplicationV2, True),
+        (ApplicationWorkflow, False),
+    ],
+    ids=["ApplicationV3", "ApplicationV3-signalled", "ApplicationV2", "ApplicationWorkflow"],
 )
 def workflow_type(request: pytest.FixtureRequest) -> Any:
     Under.workflow, Under.answers_in_send = request.param
@@ -458,10 +465,10 @@ async def run_with(
 async def record_history(handle) -> None:
     """With LOKET_RECORD_HISTORIES=<version>, keep this run's history for the replay tests."""
     version = os.environ.get("LOKET_RECORD_HISTORIES")
-    if not version or Under.workflow is not ApplicationV2 or not Under.answers_in_send:
-        return  # v1 is frozen: nothing new; the signalled path makes no other commands
+    if not version or Under.workflow is not ApplicationV3 or not Under.answers_in_send:
+        return  # the retiring types are frozen; the signalled path makes no other commands
     test = os.environ["PYTEST_CURRENT_TEST"].split("::")[-1].split(" ")[0]
-    test = re.sub(r"-?ApplicationV2-?", "", test).replace("[]", "")
+    test = re.sub(r"-?ApplicationV3-?", "", test).replace("[]", "")
     HISTORIES.mkdir(exist_ok=True)
     history = await handle.fetch_history()
     compact = json.dumps(json.loads(history.to_json()), separators=(",", ":"))
@@ -644,6 +651,35 @@ async def test_answers_that_come_with_the_send_take_one_workflow_task_to_the_ter
         assert counted.get("activity_task_scheduled_event_attributes") == 1, counted
     else:
         assert signals == 4 and tasks >= 5, counted
+
+
+async def test_new_applications_carry_no_patch(env: WorkflowEnvironment) -> None:
+    """Every `workflow.patched` writes a marker and an upsert of `TemporalChangeVersion` into
+    each run's history. The current type carries none; the retiring V2 records its two."""
+    if Under.workflow is ApplicationWorkflow or not Under.answers_in_send:
+        pytest.skip("the first type's patches retire with it; the signalled path is the same")
+    services = FakeServices(env.client)
+    handles = []
+
+    async def decline(handle) -> None:
+        handles.append(handle)
+        await wait_for_terms(handle)
+        await handle.execute_update(
+            ApplicationWorkflow.decline_terms, TermsDecision(terms_sha256=TERMS_SHA)
+        )
+
+    assert (await run_with(env, services, application(), decline)).stage == Stage.DECLINED
+    markers, versions = [], []
+    async for event in handles[0].fetch_history_events():
+        if event.HasField("marker_recorded_event_attributes"):
+            markers.append(event.marker_recorded_event_attributes.marker_name)
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            upserted = event.upsert_workflow_search_attributes_event_attributes
+            versions += [k for k in upserted.search_attributes.indexed_fields if "Change" in k]
+    patches = 0 if Under.workflow is ApplicationV3 else 2
+    assert markers.count("core_patch") == patches, markers
+    assert len(versions) <= patches, versions  # (where the server records them)
+    assert "core_local_activity" in markers  # the history was read
 
 
 async def test_the_terms_are_in_history_when_the_applicant_is_told_to_accept_them(

@@ -22,7 +22,7 @@ from loket_contracts.application import (
 from loket_contracts.calls import RoundInput
 from loket_workflows.application.dto import SendCommand, SendCommands
 from loket_workflows.application.v1 import ApplicationWorkflow
-from loket_workflows.application.workflow import ApplicationV2
+from loket_workflows.application.workflow import ApplicationV3
 from loket_workflows.round.workflow import AllocationRound
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
@@ -53,7 +53,7 @@ def answers_in_send(request: pytest.FixtureRequest) -> Iterator[bool]:
     """New applications' type (the other module's tests leave the last type they ran set),
     its answers brought back by the send or signalled."""
     before = Under.workflow, Under.answers_in_send
-    Under.workflow, Under.answers_in_send = ApplicationV2, request.param
+    Under.workflow, Under.answers_in_send = ApplicationV3, request.param
     try:
         yield request.param
     finally:

@@ -110,7 +110,12 @@ async def test_payloads_get_the_contexts_the_sdk_gives_them() -> None:
 # What the sandbox no longer checks in passed-through modules (it does still refuse `open`
 # and the like), checked here instead: workflow code reads the clock, randomness and the
 # environment only through `workflow`. A module outside this list is a question for review.
-WORKFLOW_ROOTS = ("application/workflow.py", "application/v1.py", "round/workflow.py")
+WORKFLOW_ROOTS = (
+    "application/workflow.py",
+    "application/v2.py",
+    "application/v1.py",
+    "round/workflow.py",
+)
 ALLOWED_IMPORTS = {
     "__future__", "asyncio", "collections", "contextlib", "dataclasses", "datetime", "decimal",
     "enum", "typing", "pydantic", "temporalio", "loket_contracts", "loket_workflows",

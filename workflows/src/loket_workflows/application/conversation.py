@@ -60,27 +60,20 @@ AnswerT = TypeVar("AnswerT", bound=BaseModel)
 Question = tuple[SendCommand, tuple[str, ...]]
 
 
-# A send may bring its question's answer back (answers.py). Runs started before it send
-# their questions after the timer, as they did; retire once they have ended (README).
-ANSWERS_IN_SEND = "answers-in-send"
-# A wait for people announces its stage only once the answers it rests on are in history
-# (`wait`). Runs started before it announce at once; retire once they have ended (README).
-ANNOUNCE_RECORDED = "announce-by-activity"
 ANNOUNCEMENTS = frozenset({c.STAGE.type, c.NOTICE.type})  # for people, not services
 
 
 class Conversation:
     def __init__(self, state: ApplicationState) -> None:
         self.s = state
-        self.answers_in_send = False  # set by the workflow's first activation
-        self.announce_recorded = False  # likewise
+        # A send may bring its question's answer back (answers.py), and a wait for people
+        # announces its stage only once the answers it rests on are in history (`wait`).
+        # Only runs of the retiring ApplicationV2 may have started before either (v2.py).
+        self.answers_in_send = True
+        self.announce_recorded = True
         # History's length in the workflow task where a send last brought an answer back:
         # while it is still that length, the answer is not in history yet.
         self.answered_at: int | None = None
-
-    def start(self) -> None:
-        self.answers_in_send = workflow.patched(ANSWERS_IN_SEND)
-        self.announce_recorded = self.answers_in_send and workflow.patched(ANNOUNCE_RECORDED)
 
     # ---- out ---------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The first application workflow type, `ApplicationWorkflow`: FROZEN, retiring.
 
-New applications run `ApplicationV2` (workflow.py). This type stays registered, unchanged,
+New applications run `ApplicationV3` (workflow.py). This type stays registered, unchanged,
 only so that runs started before it was replaced can finish; every `workflow.patched` branch
 below is theirs. Delete this file (and its histories) once no run of it is open:
 `loket workflows open` (README: rolling out a change to the workflow).

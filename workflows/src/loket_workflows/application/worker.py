@@ -18,15 +18,16 @@ from temporalio.worker import Worker
 from loket_workflows.application.activities import ANSWER_WAIT_S, CommandActivities
 from loket_workflows.application.answers import AnswerDesk
 from loket_workflows.application.v1 import ApplicationWorkflow
-from loket_workflows.application.workflow import ApplicationV2
+from loket_workflows.application.v2 import ApplicationV2
+from loket_workflows.application.workflow import ApplicationV3
 from loket_workflows.bridge import Bridge
 from loket_workflows.round.workflow import AllocationRound
 from loket_workflows.sandbox import workflow_runner
 from loket_workflows.temporal import connect
 
 log = logging.getLogger("loket.worker")
-# ApplicationWorkflow runs only until its last run started before ApplicationV2 ends.
-WORKFLOWS = [ApplicationV2, ApplicationWorkflow, AllocationRound]
+# The retiring types run only until their last runs, started before ApplicationV3, end.
+WORKFLOWS = [ApplicationV3, ApplicationV2, ApplicationWorkflow, AllocationRound]
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:

@@ -1,9 +1,10 @@
-"""`ApplicationV2`: one workflow per application, from submission to closure.
+"""`ApplicationV3`: one workflow per application, from submission to closure.
 
 Eligibility → offer (hold, screening, terms, acceptance) → issuance → delivery → report. The
 steps live in `steps/`, the state in one dataclass (`state.py`), the talking in
-`conversation.py`. It carries none of `ApplicationWorkflow`'s `patched` branches: that type
-stays registered, unchanged, until its last run ends (README: rolling out a change).
+`conversation.py`. It carries no `patched` branch: the types before it (`ApplicationV2` in
+v2.py, `ApplicationWorkflow` in v1.py) stay registered until their last runs end (README:
+rolling out a change).
 """
 
 # No `from __future__ import annotations`: the sandbox runs this module again for every new
@@ -56,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class ApplicationV2:
+class ApplicationV3:
     @workflow.init
     def __init__(self, inp: ApplicationInput) -> None:
         self.s = ApplicationState.submitted(inp)
@@ -64,7 +65,9 @@ class ApplicationV2:
 
     @workflow.run
     async def run(self, inp: ApplicationInput) -> ApplicationStatus:
-        self.conv.start()
+        return await self._live()
+
+    async def _live(self) -> ApplicationStatus:
         try:
             await self._lifecycle()
         except ServiceTimeout as exc:
