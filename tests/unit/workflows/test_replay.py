@@ -25,8 +25,8 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_every_registered_type_has_histories() -> None:
-    """The current type's too: a change to it that is not behind a patch (or a new type)
-    fails here before a running application meets it."""
+    """Each registered type's histories replay below, the current type's too: a change to
+    it that is not behind a patch fails there before a running application meets it."""
     started = "workflowExecutionStartedEventAttributes"
     types = {
         json.loads(p.read_text())["events"][0][started]["workflowType"]["name"] for p in HISTORIES
