@@ -9,12 +9,12 @@ import asyncio
 import contextlib
 import logging
 import os
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from loket_messaging import metrics
+from loket_messaging.clock import as_utc
 from loket_messaging.failures import describe
 from loket_messaging.outbox import OutboxEntry, utcnow
 from loket_messaging.senders import Sender, publish_pending
@@ -64,9 +64,5 @@ class OutboxRelay:
             .where(col(OutboxEntry.published_at).is_(None))
             .where(col(OutboxEntry.failed_at).is_(None))
         )
-        age = (utcnow() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
+        age = (utcnow() - as_utc(oldest)).total_seconds() if oldest is not None else 0.0
         return [(max(0.0, age), {"service": self.service})]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from loket_contracts.application import (
     STAGE_CHANGED,
@@ -18,6 +18,7 @@ from loket_contracts.application import (
 from loket_contracts.envelope import CloudEvent
 from loket_contracts.topics import APPLICATION_EVENTS
 from loket_messaging import Outgoing, ServiceRuntime, metrics
+from loket_messaging.clock import as_utc
 from loket_messaging.outbox import utcnow
 from loket_messaging.settings import Settings
 from pydantic import BaseModel, Field
@@ -111,7 +112,7 @@ def on_stage_changed(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
     elif row.sequence >= change.sequence:
         return []
     elif row.stage != change.stage:
-        left = (_aware(change.at) - _aware(row.stage_at)).total_seconds()
+        left = (as_utc(change.at) - as_utc(row.stage_at)).total_seconds()
         metrics.STAGE_DURATION.record(max(0.0, left), {"stage": row.stage})
     row.sequence, row.stage, row.stage_at = change.sequence, change.stage, change.at
     row.facility_countries = "," + "".join(f"{c}," for c in change.facility_countries)
@@ -198,10 +199,6 @@ def owner_of(session: Session, application_id: str) -> str | None:
     """The organisation an application belongs to (None: unknown here, or pre-identities)."""
     row = session.get(ApplicationRow, application_id)
     return row.owner_org if row is not None else None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite
 
 
 def applications_by_stage(session: Session) -> metrics.Reading:

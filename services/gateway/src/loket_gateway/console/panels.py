@@ -14,6 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 from loket_contracts.application import TERMINAL_STAGES, Stage
+from loket_messaging.clock import as_utc
 from loket_messaging.db import read_only
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -67,10 +68,6 @@ def _counts(state: State) -> Counter[tuple[str, str]]:
     return Counter({(call, stage): n for call, stage, n in found})
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 async def funnel(state: State) -> Panel:
     by_stage = await asyncio.to_thread(_counts, state)
     refused = await asyncio.to_thread(
@@ -116,8 +113,8 @@ def sort_into_queue(
     """What needs a person now, oldest first: every review; reports past their due time;
     applications waiting on Loket (not on a person) longer than they should."""
     queue = WorkQueue([], [], [])
-    for r in sorted(rows, key=lambda r: _aware(r.stage_at)):
-        waited = now - _aware(r.stage_at)
+    for r in sorted(rows, key=lambda r: as_utc(r.stage_at)):
+        waited = now - as_utc(r.stage_at)
         if r.stage == Stage.MANUAL_REVIEW:
             queue.reviews.append(r)
         elif r.stage == Stage.REPORT_DUE:
@@ -156,7 +153,7 @@ async def work_queue(state: State) -> Panel:
                     r.applicant_name,
                     r.applicant_country,
                     r.stage,
-                    _aware(r.stage_at).isoformat(timespec="seconds"),
+                    as_utc(r.stage_at).isoformat(timespec="seconds"),
                     at(r).isoformat(timespec="seconds"),
                 ]
                 for r in found
@@ -173,21 +170,21 @@ async def work_queue(state: State) -> Panel:
                 "Reviews waiting",
                 reviews,
                 "escalates_at",
-                lambda r: _aware(r.stage_at) + escalate,
+                lambda r: as_utc(r.stage_at) + escalate,
             ),
             table(
                 "overdue_reports",
                 "Access reports overdue",
                 overdue,
                 "was_due",
-                lambda r: _aware(r.stage_at) + timedelta(seconds=state.access_report_s),
+                lambda r: as_utc(r.stage_at) + timedelta(seconds=state.access_report_s),
             ),
             table(
                 "stuck",
                 "Stuck beyond their expected time",
                 stuck,
                 "expected_by",
-                lambda r: _aware(r.stage_at) + timedelta(seconds=state.stuck_notice_s),
+                lambda r: as_utc(r.stage_at) + timedelta(seconds=state.stuck_notice_s),
             ),
         ],
         [],

@@ -103,12 +103,11 @@ def budget_burn(session: Session) -> list[tuple[float, dict[str, str]]]:
     readings = []
     for row in session.scalars(select(CallBudgetRow)):
         where = {"call": row.call_id, "priority_area": row.priority_area}
-        available = row.total_eur - row.reserved_eur - row.granted_eur
         for kind, eur in (
             ("total", row.total_eur),
             ("reserved", row.reserved_eur),
             ("granted", row.granted_eur),
-            ("available", available),
+            ("available", row.available_eur),
         ):
             readings.append((float(eur), {**where, "kind": kind}))
     return readings

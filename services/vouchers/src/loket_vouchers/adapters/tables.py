@@ -22,6 +22,10 @@ class CallBudgetRow(SQLModel, table=True):
     reserved_eur: Decimal = Field(sa_column=money())
     granted_eur: Decimal = Field(sa_column=money())
 
+    @property
+    def available_eur(self) -> Decimal:
+        return self.total_eur - self.reserved_eur - self.granted_eur
+
 
 class UndertakingRow(SQLModel, table=True):
     """One row per single undertaking, locked while its ledger is checked and written."""

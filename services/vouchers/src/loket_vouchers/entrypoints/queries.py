@@ -66,7 +66,7 @@ class VoucherQueries(SchemeHandlers):
                 total_eur=r.total_eur,
                 reserved_eur=r.reserved_eur,
                 granted_eur=r.granted_eur,
-                available_eur=r.total_eur - r.reserved_eur - r.granted_eur,
+                available_eur=r.available_eur,
             )
             for r in rows
         ]
