@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from loket_infra import brokers
+from loket_infra.kafka_tools import create_topics
 from loket_infra.processes import free_port, port_open, wait_until
-from loket_infra.stack import create_topics
 
 from bench.idle import cpu_seconds
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from loket_contracts.envelope import CloudEvent, make_event
 from loket_infra import brokers
+from loket_infra.kafka_tools import create_topics
 from loket_infra.processes import free_port, port_open, wait_until
-from loket_infra.stack import create_topics
 from loket_messaging import Outgoing, ServiceRuntime, Settings
 from pydantic import BaseModel
 from sqlmodel import Session

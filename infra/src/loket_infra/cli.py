@@ -140,7 +140,7 @@ def kafka_setup() -> int:
     from loket_messaging.kafka import KafkaAccess
 
     from loket_infra import kafka_acls
-    from loket_infra.stack import create_topics
+    from loket_infra.kafka_tools import create_topics
 
     admin = KafkaAccess.from_env(os.environ.get("LOKET_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     asyncio.run(create_topics(admin))

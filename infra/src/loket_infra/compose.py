@@ -219,6 +219,7 @@ def demo(folder: Path) -> int:
     from rich.console import Console
 
     from loket_infra import demo as scenario
+    from loket_infra.demo_summary import report
 
     console = Console(width=100)
     t0 = time.monotonic()
@@ -245,7 +246,7 @@ def demo(folder: Path) -> int:
             raise
         finally:
             down(folder)
-    return scenario.report(outcomes, console, t0)
+    return report(outcomes, console, t0)
 
 
 def main() -> int:

@@ -1,4 +1,5 @@
-"""Operator helpers over the Kafka protocol: publish like an external facility, check lag."""
+"""Operator helpers over the Kafka protocol: create the topics, publish like an external
+facility, check lag."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from loket_contracts.capacity import CAPACITY_BODIES
 from loket_contracts.envelope import make_event
-from loket_contracts.topics import FACILITY_CAPACITY
+from loket_contracts.topics import FACILITY_CAPACITY, all_topics_with_dlq
 from loket_messaging.facility_keys import signed_headers
 from loket_messaging.kafka import KafkaAccess, access
 from pydantic import BaseModel
 
+PARTITIONS = 3
 TYPE_BY_BODY: dict[type[BaseModel], str] = {m: t for t, m in CAPACITY_BODIES.items()}
 
 
@@ -102,3 +105,28 @@ async def wait_caught_up(
             await asyncio.sleep(0.1)
     finally:
         await probe.stop()
+
+
+async def create_topics(
+    target: KafkaAccess | str, names: list[str] | None = None, deadline_s: float = 120
+) -> None:
+    """Create the topics (default: every Loket topic and its DLQ); existing ones are fine."""
+    wanted = names if names is not None else all_topics_with_dlq()
+    end = time.monotonic() + deadline_s
+    while True:
+        admin = AIOKafkaAdminClient(**access(target).client_kwargs(), request_timeout_ms=5000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in wanted if t not in existing]
+            if missing:
+                await admin.create_topics(
+                    [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in missing]
+                )
+            return
+        except Exception:
+            if time.monotonic() > end:
+                raise
+            await asyncio.sleep(0.2)
+        finally:
+            await admin.close()

@@ -9,34 +9,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from loket_contracts.topics import all_topics_with_dlq
-from loket_messaging.kafka import KafkaAccess, KafkaLogin, access
+from loket_messaging.kafka import KafkaAccess, KafkaLogin
 
 from loket_infra import brokers, kafka_acls
 from loket_infra import keycloak as kc
 from loket_infra.identities import STATE_FILE, IdentityProvider
+from loket_infra.kafka_tools import create_topics
 from loket_infra.processes import (
-    READY_DEADLINE_S,
     Process,
     StartupError,
     free_port,
     port_open,
     wait_until,
 )
+from loket_infra.stack_config import StackConfig as StackConfig
 from loket_infra.stack_secrets import StackSecrets
-from loket_infra.temporal_dev import dev_server_argv
+from loket_infra.supervision import Restarts, Supervisor
+from loket_infra.temporal_dev import dev_server_argv, namespace_ready
 
 log = logging.getLogger("loket.infra")
 
@@ -49,63 +46,6 @@ SERVICES: dict[str, str] = {
 WORKERS: dict[str, str] = {
     "workflows": "loket_workflows.application.worker",  # with the bridge
 }
-PARTITIONS = 3
-MAX_RESTARTS = 10
-MAX_BACKOFF_S = 60.0
-STABLE_AFTER_S = 120.0
-
-
-@dataclass
-class Restarts:
-    """One child's crash record, for the supervisor's backoff."""
-
-    last_start: float
-    count: int = 0
-    next_at: float = 0.0  # when the pending restart is due; 0: none pending
-    given_up: bool = False
-
-
-@dataclass
-class StackConfig:
-    data_dir: Path = Path(".loket")
-    # Apache Kafka keeps its log on disk; tansu (LOKET_KAFKA=tansu) keeps it in memory only.
-    kafka: str = field(default_factory=lambda: os.environ.get("LOKET_KAFKA", "apache"))
-    kafka_port: int = 0  # 0: a free port
-    temporal_port: int = 0
-    temporal_ui_port: int = 0
-    gateway_port: int = 0
-    ui: bool = False
-    fresh: bool = True  # wipe data_dir first
-    # Per-service DATABASE_URL; services not listed use SQLite files in data_dir.
-    database_urls: dict[str, str] = field(default_factory=dict)
-    # Lifecycle durations shorter than the scheme's (days, months), for demos and tests.
-    acceptance_window_s: int | None = None
-    review_escalation_s: int | None = None
-    voucher_validity_s: int | None = None
-    access_report_s: int | None = None
-    # No answer to a command within this: the workflow sends it again (default: a minute).
-    resend_after_s: int | None = None
-    stuck_notice_s: int | None = None
-    # The OIDC provider: None starts a Keycloak of the stack's own; tests share one.
-    identity: IdentityProvider | None = None
-    keycloak_port: int = 0
-    # Writes per principal at the gateway (default there: 120 a minute, bursts of 60).
-    writes_per_minute: int | None = None
-    write_burst: int | None = None
-    start_timeout_s: float = READY_DEADLINE_S
-    # More environment for every Loket process: the OTEL_* variables of telemetry, say.
-    env: dict[str, str] = field(default_factory=dict)
-
-    def resolve_ports(self) -> None:
-        for name in (
-            "kafka_port",
-            "temporal_port",
-            "temporal_ui_port",
-            "gateway_port",
-            "keycloak_port",
-        ):
-            if getattr(self, name) == 0:
-                setattr(self, name, free_port())
 
 
 class EmbeddedStack:
@@ -115,8 +55,7 @@ class EmbeddedStack:
         self.data_dir = self.config.data_dir.resolve()
         self.log_dir = self.data_dir / "logs"
         self.processes: dict[str, Process] = {}
-        self.restarts: dict[str, Restarts] = {}
-        self._maintained: set[str] = set()  # stopped on purpose: not the supervisor's to restart
+        self.supervisor = Supervisor()
         self.identity: IdentityProvider = self.config.identity or IdentityProvider(
             self.config.keycloak_port, kc.Credentials()
         )
@@ -263,28 +202,12 @@ class EmbeddedStack:
         )
         logf = self.log_dir / "temporal.log"
         proc = self._launch("temporal", Process("temporal", argv, logf))
-
-        def namespace_ready() -> bool:
-            if not port_open(self.config.temporal_port):
-                return False
-            result = subprocess.run(
-                [
-                    binary,
-                    "operator",
-                    "namespace",
-                    "describe",
-                    "--address",
-                    self.temporal_address,
-                    "-n",
-                    self.namespace,
-                ],
-                capture_output=True,
-                timeout=10,
-            )
-            return result.returncode == 0
-
         wait_until(
-            "Temporal dev server", namespace_ready, self.config.start_timeout_s, proc.alive, logf
+            "Temporal dev server",
+            lambda: namespace_ready(binary, self.config.temporal_port, self.namespace),
+            self.config.start_timeout_s,
+            proc.alive,
+            logf,
         )
 
     def _start_identity(self) -> None:
@@ -383,48 +306,20 @@ class EmbeddedStack:
 
     # ---- supervision ---------------------------------------------------------------------
 
+    @property
+    def restarts(self) -> dict[str, Restarts]:
+        return self.supervisor.restarts
+
     def supervise(self, now: float | None = None) -> list[str]:
-        """Start again every child that exited, with backoff per child: the others keep
-        running. A child that keeps dying is given up after MAX_RESTARTS in a row. Returns
-        one line per action, for the operator's log."""
-        now = time.monotonic() if now is None else now
-        said = []
-        for name, proc in self.processes.items():
-            if name in self._maintained:
-                continue
-            track = self.restarts.setdefault(name, Restarts(last_start=now))
-            if proc.alive():
-                if track.count and now - track.last_start > STABLE_AFTER_S:
-                    track.count = 0  # it has run long enough: forget its past crashes
-                continue
-            if track.given_up:
-                continue
-            if track.count >= MAX_RESTARTS:
-                track.given_up = True
-                said.append(f"{name} exited {track.count} times in a row: given up; see {proc.log}")
-                continue
-            if track.next_at == 0.0:
-                delay = min(2.0**track.count, MAX_BACKOFF_S)
-                track.next_at = now + delay
-                code = proc.popen.returncode if proc.popen else None
-                said.append(f"{name} exited (code {code}); restarting in {delay:.0f}s")
-                continue
-            if now < track.next_at:
-                continue
-            proc.start()
-            track.count += 1
-            track.last_start, track.next_at = now, 0.0
-            said.append(f"{name} restarted (restart {track.count})")
-        return said
+        """Start again every child that exited, with backoff (supervision.py); one line per
+        action, for the operator's log."""
+        return self.supervisor.supervise(self.processes, now)
 
     @contextlib.contextmanager
     def maintenance(self, name: str) -> Iterator[Process]:
         """An operator's planned stop: the supervisor leaves `name` alone until it is over."""
-        self._maintained.add(name)
-        try:
+        with self.supervisor.leave_alone(name):
             yield self.processes[name]
-        finally:
-            self._maintained.discard(name)
 
     # ---- operations for tests and drills ------------------------------------------------
 
@@ -435,28 +330,3 @@ class EmbeddedStack:
         module = SERVICES.get(name) or WORKERS[name]
         self._start_python(name, module)
         self._wait_ready(name)
-
-
-async def create_topics(
-    target: KafkaAccess | str, names: list[str] | None = None, deadline_s: float = 120
-) -> None:
-    """Create the topics (default: every Loket topic and its DLQ); existing ones are fine."""
-    wanted = names if names is not None else all_topics_with_dlq()
-    end = time.monotonic() + deadline_s
-    while True:
-        admin = AIOKafkaAdminClient(**access(target).client_kwargs(), request_timeout_ms=5000)
-        try:
-            await admin.start()
-            existing = set(await admin.list_topics())
-            missing = [t for t in wanted if t not in existing]
-            if missing:
-                await admin.create_topics(
-                    [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in missing]
-                )
-            return
-        except Exception:
-            if time.monotonic() > end:
-                raise
-            await asyncio.sleep(0.2)
-        finally:
-            await admin.close()

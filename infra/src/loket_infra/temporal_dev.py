@@ -3,11 +3,12 @@ shard, one matching host, its state in `<data>/temporal.db`."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from loket_contracts.application import SEARCH_ATTRIBUTES
 
-from loket_infra.processes import free_port
+from loket_infra.processes import free_port, port_open
 
 TASK_QUEUE_READERS = ("transfer", "timer", "visibility")  # Temporal's, per history shard
 DATABASE = "temporal.db"
@@ -63,3 +64,25 @@ def dev_server_argv(
     else:
         argv += ["--headless"]
     return argv
+
+
+def namespace_ready(binary: str, port: int, namespace: str) -> bool:
+    """The server answers and knows the namespace (created at start, a moment after the port
+    opens)."""
+    if not port_open(port):
+        return False
+    result = subprocess.run(
+        [
+            binary,
+            "operator",
+            "namespace",
+            "describe",
+            "--address",
+            f"127.0.0.1:{port}",
+            "-n",
+            namespace,
+        ],
+        capture_output=True,
+        timeout=10,
+    )
+    return result.returncode == 0

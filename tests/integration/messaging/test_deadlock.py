@@ -16,8 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from loket_contracts.envelope import CloudEvent, make_event
 from loket_contracts.topics import dlq
-from loket_infra.kafka_tools import partitions, wait_caught_up
-from loket_infra.stack import create_topics
+from loket_infra.kafka_tools import create_topics, partitions, wait_caught_up
 from loket_messaging import Outgoing, ServiceRuntime
 from loket_messaging.db import make_engine
 from loket_messaging.failures import RetryPolicy

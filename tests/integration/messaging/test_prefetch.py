@@ -9,8 +9,7 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from loket_infra.kafka_tools import partitions
-from loket_infra.stack import create_topics
+from loket_infra.kafka_tools import create_topics, partitions
 from loket_messaging.kafka import consumer_options
 
 PARK_MS = 20_000  # long enough that a record held behind a parked fetch cannot be missed

@@ -21,8 +21,7 @@ from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from loket_contracts.envelope import CloudEvent, header_map, make_event
 from loket_contracts.topics import dlq
-from loket_infra.kafka_tools import partitions, wait_caught_up
-from loket_infra.stack import create_topics
+from loket_infra.kafka_tools import create_topics, partitions, wait_caught_up
 from loket_messaging import Outgoing, ServiceRuntime
 from loket_messaging.consuming import raw_body
 from loket_messaging.failures import RetryPolicy

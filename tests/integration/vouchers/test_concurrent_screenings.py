@@ -22,9 +22,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from loket_contracts import messages as m
 from loket_contracts.envelope import header_map, make_event
 from loket_contracts.topics import VOUCHERS_COMMANDS, VOUCHERS_EVENTS
-from loket_infra.kafka_tools import partitions
+from loket_infra.kafka_tools import create_topics, partitions
 from loket_infra.processes import READY_DEADLINE_S, Process, wait_until
-from loket_infra.stack import create_topics
 
 from tests.integration.postgres import throwaway_database
 

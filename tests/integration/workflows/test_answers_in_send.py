@@ -17,8 +17,7 @@ from loket_contracts import messages as m
 from loket_contracts import topics as t
 from loket_contracts.application import SIGNAL_SERVICE_EVENT, ServiceEvent
 from loket_contracts.envelope import CloudEvent, from_kafka, header_map
-from loket_infra.kafka_tools import partitions
-from loket_infra.stack import create_topics
+from loket_infra.kafka_tools import create_topics, partitions
 from loket_messaging.settings import Settings
 from loket_workflows.application.activities import CommandActivities
 from loket_workflows.application.answers import AnswerDesk

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from loket_infra.processes import Process
-from loket_infra.stack import MAX_RESTARTS, EmbeddedStack, StackConfig
+from loket_infra.stack import EmbeddedStack, StackConfig
+from loket_infra.supervision import MAX_RESTARTS
 
 
 class FakeChild(Process):
