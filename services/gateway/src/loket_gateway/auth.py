@@ -113,8 +113,19 @@ async def ensure_owner(state: State, found: Principal, application_id: str) -> N
     if found.roles & set(PROGRAMME):
         return
     if found.has(APPLICANT) and found.org:
-        if await state.read(lambda session: owner_of(session, application_id)) == found.org:
-            return
+        owner = await state.read(lambda session: owner_of(session, application_id))
+        check_owner(found, owner, application_id)
+        return
+    check_owner(found, None, application_id)
+
+
+def check_owner(found: Principal, owner_org: str | None, application_id: str) -> None:
+    """`ensure_owner` for a caller that read the application's owner itself (`owner_org`),
+    in the same snapshot as what it reads next."""
+    if found.roles & set(PROGRAMME):
+        return
+    if found.has(APPLICANT) and found.org and owner_org == found.org:
+        return
     raise Problem(
         404, "application-not-found", "No such application", f"no application {application_id}"
     )

@@ -133,12 +133,14 @@ def _keep_terms(row: ApplicationRow, change: StageChanged) -> None:
         row.terms_sha256 = row.terms_json = None
 
 
-def offered_terms(session: Session, application_id: str) -> Terms | None:
-    """The terms on offer as last told, or None when this read model does not hold them."""
+def offered_terms(session: Session, application_id: str) -> tuple[str | None, Terms | None]:
+    """The application's owner and the terms on offer as last told; None for what this read
+    model does not hold."""
     row = session.get(ApplicationRow, application_id)
-    if row is None or row.terms_json is None:
-        return None
-    return Terms.model_validate_json(row.terms_json)
+    if row is None:
+        return None, None
+    terms = Terms.model_validate_json(row.terms_json) if row.terms_json is not None else None
+    return row.owner_org, terms
 
 
 def list_applications(

@@ -33,7 +33,7 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from loket_gateway import calls, problems, service_queries, temporal_ops
-from loket_gateway.auth import APPLICANT, PROGRAMME, caller, ensure_owner
+from loket_gateway.auth import APPLICANT, PROGRAMME, caller, check_owner, ensure_owner
 from loket_gateway.identity import Principal
 from loket_gateway.listings import ApplicationListing, list_applications, offered_terms
 from loket_gateway.problems import Problem
@@ -218,10 +218,12 @@ async def submitted_request(
     )
 
 
-async def _offered(state: State, temporal: Client, application_id: str) -> Terms:
-    """The terms on offer (or accepted): as the stage events told the read model, else as the
-    workflow holds them (the read model behind, or a run from before); 409 while none."""
-    found = await state.read(lambda session: offered_terms(session, application_id))
+async def _offered(state: State, temporal: Client, who: Principal, application_id: str) -> Terms:
+    """The terms on offer (or accepted) to an owner or reader: as the stage events told the
+    read model (read with the owner, in one snapshot), else as the workflow holds them (the
+    read model behind, or a run from before); 409 while none."""
+    owner, found = await state.read(lambda session: offered_terms(session, application_id))
+    check_owner(who, owner, application_id)
     if found is not None:
         return found
     handle = temporal.get_workflow_handle(application_id)
@@ -244,8 +246,7 @@ async def _offered(state: State, temporal: Client, application_id: str) -> Terms
     response_model=Terms,
 )
 async def terms(application_id: AppId, state: StateDep, temporal: ClientDep, who: Reader) -> Terms:
-    await ensure_owner(state, who, application_id)
-    found = await _offered(state, temporal, application_id)
+    found = await _offered(state, temporal, who, application_id)
     # Where the charter service keeps its files is its own business: readers get links here.
     base = f"/v1/applications/{application_id}/agreement"
     links = {fmt: f"{base}?format={fmt}" for fmt in ("pdf", "html", "md")}
@@ -269,8 +270,7 @@ async def agreement(
 ) -> Response:
     """The agreement offered (or accepted) as a file: PDF, HTML or Markdown, the exact text
     whose SHA-256 the applicant accepts."""
-    await ensure_owner(state, who, application_id)
-    sha = (await _offered(state, temporal, application_id)).sha256
+    sha = (await _offered(state, temporal, who, application_id)).sha256
     q = m.DocumentQuery(application_id=application_id, sha256=sha, format=format)
     found = await service_queries.ask(
         state, m.DOCUMENT_QUERY, q, m.DOCUMENT_REPLY, m.DocumentReply, CHARTER_QUERIES
