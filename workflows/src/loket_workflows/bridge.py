@@ -20,13 +20,13 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
 from loket_contracts.application import SIGNAL_SERVICE_EVENT, ServiceEvent
 from loket_contracts.envelope import EnvelopeError, from_kafka, strict_headers
 from loket_contracts.topics import SERVICE_EVENT_TOPICS
 from loket_messaging import telemetry
-from loket_messaging.consuming import raw_body, tolerant_parser
+from loket_messaging.consuming import current_message, raw_body, tolerant_parser
 from loket_messaging.failures import GaveUp, Rejected, RetryPolicy, attempt
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.offsets import DurableOffsets
@@ -102,7 +102,8 @@ class Bridge:
         if self.producer is not None:
             await self.producer.stop()
 
-    async def forward(self, body: bytes, msg: KafkaMessage) -> None:
+    async def forward(self, body: bytes) -> None:
+        msg = current_message(self.broker)
         await self.offsets.around(msg, lambda: self._forward(body, msg))
 
     async def _forward(self, body: bytes, msg: KafkaMessage) -> None:

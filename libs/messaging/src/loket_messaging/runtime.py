@@ -18,7 +18,6 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, strict_headers
 from sqlalchemy import Engine
@@ -32,6 +31,7 @@ from loket_messaging.consuming import (
     PartFailed,
     apply,
     apply_alone,
+    current_message,
     prompt,
     raw_body,
     tolerant_parser,
@@ -222,7 +222,8 @@ class ServiceRuntime:
 
     # ---- consuming ------------------------------------------------------------------------
 
-    async def _consume(self, bodies: list[bytes], msg: KafkaMessage) -> None:
+    async def _consume(self, bodies: list[bytes]) -> None:
+        msg = current_message(self.broker)
         records: Sequence[ConsumerRecord[Any, Any]] = msg.raw_message
         consumer = getattr(msg, "consumer", None)
         await self._offsets.around_batch(
