@@ -9,14 +9,14 @@ from loket_contracts.envelope import CloudEvent
 from loket_messaging import Outgoing
 from sqlmodel import Session
 
-from loket_allocation.adapters import repository as repo
+from loket_allocation.adapters.catalogue import catalogue, utilisation
 from loket_allocation.entrypoints.events import reply
 
 
 class Queries:
     def on_catalogue_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         q = event.decode(m.CatalogueQuery)
-        slots, truncated = repo.catalogue(session, q)
+        slots, truncated = catalogue(session, q)
         body = m.CatalogueReply(
             slots=slots, truncated=truncated, next_offset=q.offset + q.limit if truncated else None
         )
@@ -24,5 +24,5 @@ class Queries:
 
     def on_utilisation_query(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         q = event.decode(m.UtilisationQuery)
-        body = repo.utilisation(session, q.offset, q.limit)
+        body = utilisation(session, q.offset, q.limit)
         return [reply(m.UTILISATION_REPLY, body, event.id)]
