@@ -78,10 +78,11 @@ def on_broker(flags: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def main() -> None:
+    load_before = os.getloadavg()[0]  # the machine before this run, not after it
     results = {mode: on_broker(flags) for mode, flags in MODES.items()}
     report = {
         "benchmark": "broker JIT: C1 only (Loket) against tiered C1+C2, fresh broker",
-        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]},
+        "machine": {"cpus": os.cpu_count(), "load_before": load_before},
         "records_per_round": RECORDS,
         "record_bytes": 1024,
         "rounds": results,

@@ -71,6 +71,7 @@ def run(kafka: str, identity: IdentityProvider) -> dict[str, object]:
 
 
 def main() -> None:
+    load_before = os.getloadavg()[0]  # the machine before this run, not after it
     with (
         tempfile.TemporaryDirectory(prefix="loket-idle-idp-") as tmp,
         running_provider(Path(tmp)) as identity,
@@ -80,7 +81,7 @@ def main() -> None:
         "benchmark": "idle platform",
         "what": "fraction of one core used by the whole embedded platform (Keycloak, which "
         "the platform shares with tests, excluded) with no work, after settling",
-        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]},
+        "machine": {"cpus": os.cpu_count(), "load_before": load_before},
         "results": results,
     }
     OUT.write_text(json.dumps(report, indent=2) + "\n")

@@ -34,18 +34,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
-from loket_contracts.application import StageChanged
 from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
-from loket_contracts.topics import APPLICATION_EVENTS, FACILITY_CAPACITY
-from loket_infra import brokers
+from loket_contracts.topics import FACILITY_CAPACITY
 from loket_infra.identities import ActingAs, running_provider
-from loket_infra.kafka_tools import partitions, publish_capacity, wait_caught_up
+from loket_infra.kafka_tools import publish_capacity, wait_caught_up
 from loket_infra.stack import EmbeddedStack, StackConfig
 from temporalio.client import Client
 
 from bench.bursts import Burst, pooled_cpu_ms, pooled_latency
 from bench.idle import cpu_seconds
+from bench.stages import Stages
 
 N = int(os.environ.get("BENCH_N", "100"))  # the SPEC's burst: 100 at once
 # Bursts per side. One raw burst lasts about 3 s, and its CPU per workflow moved from 38 to
@@ -187,57 +185,6 @@ async def accept(http: httpx.AsyncClient, app_id: str) -> None:
     resp.raise_for_status()
 
 
-class Stages:
-    """Stage events as this process receives them: (application, stage) → when."""
-
-    def __init__(self, stack: EmbeddedStack) -> None:
-        self.stack = stack
-        self.seen: dict[tuple[str, str], float] = {}
-        self.changed = asyncio.Condition()
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        parts = await partitions(self.stack.kafka_admin, APPLICATION_EVENTS)
-        wait_ms = brokers.FETCH_MAX_WAIT_MS[self.stack.config.kafka]  # as the services
-        consumer = AIOKafkaConsumer(
-            **self.stack.kafka_admin.client_kwargs(),
-            enable_auto_commit=False,
-            fetch_max_wait_ms=wait_ms,
-        )
-        await consumer.start()
-        consumer.assign(parts)
-        await consumer.seek_to_end(*parts)
-        self.task = asyncio.create_task(self._follow(consumer))
-
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        try:
-            while True:
-                batch = await consumer.getmany(timeout_ms=1000)
-                now = time.perf_counter()
-                async with self.changed:
-                    for records in batch.values():
-                        for record in records:
-                            event = StageChanged.model_validate_json(record.value)
-                            self.seen.setdefault((event.application_id, event.stage), now)
-                    self.changed.notify_all()
-        finally:
-            await consumer.stop()
-
-    async def reached(self, app_id: str, *stages: str) -> tuple[str, float]:
-        async with self.changed:
-            await asyncio.wait_for(
-                self.changed.wait_for(lambda: any((app_id, s) in self.seen for s in stages)),
-                timeout=600,
-            )
-        stage = next(s for s in stages if (app_id, s) in self.seen)
-        return stage, self.seen[(app_id, stage)]
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-
-
 ENDS = ("failed", "unallocatable", "refused", "ineligible")
 
 
@@ -308,6 +255,7 @@ async def measure(stack: EmbeddedStack) -> dict[str, Any]:
 
 
 def main() -> None:
+    load_before = os.getloadavg()[0]  # the machine before this run, not after it
     results = []
     with (
         tempfile.TemporaryDirectory(prefix="loket-per-app-") as tmp,
@@ -320,7 +268,7 @@ def main() -> None:
     report = {
         "benchmark": "per application, against raw Temporal in the same run",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]},
+        "machine": {"cpus": os.cpu_count(), "load_before": load_before},
         "burst": N,
         "bursts_per_side": ROUNDS,
         "targets": {k: f"<= {v}" for k, v in TARGETS.items()},

@@ -33,6 +33,7 @@ async def run(stack: EmbeddedStack) -> dict[str, Any]:
 
 
 def main() -> None:
+    load_before = os.getloadavg()[0]  # the machine before this run, not after it
     results: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="loket-tracing-") as tmp,
@@ -50,7 +51,7 @@ def main() -> None:
     report = {
         "benchmark": "OpenTelemetry overhead on the end-to-end path (Apache Kafka)",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]},
+        "machine": {"cpus": os.cpu_count(), "load_before": load_before},
         "burst": N,
         "overhead": {
             "cpu_per_application_ratio": round(
