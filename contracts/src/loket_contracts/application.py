@@ -5,12 +5,12 @@ The gateway drives workflows by these names only; it never imports workflow code
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from pydantic import BaseModel, Field, computed_field, field_validator
+from pydantic import BaseModel, Field, computed_field
 
 from loket_contracts.bounds import ID_MAX, TEXT_MAX, CallId, Eur, Id, Seconds, Text
 from loket_contracts.capacity import PriorityArea
@@ -334,32 +334,3 @@ class AcceptanceRecord(BaseModel):
     accepted_at: datetime
     request: RequestMetadata | None
     actor: Actor | None = None  # the authenticated person who accepted (subject and name)
-
-
-# ---- the HTTP API's own bodies (the gateway serves them, clients send and read them) ----------
-
-DEFAULT_CALL = "LOKET-2026-01"
-
-
-class ApplicationRequest(BaseModel):
-    """What a start-up submits: who it is, what it needs, in which call."""
-
-    applicant: Applicant
-    priority_area: PriorityArea
-    call_id: CallId = DEFAULT_CALL
-    needs: Needs = Field(min_length=1, max_length=20)
-    applicant_payment_eur: Eur = Decimal(0)
-    language: Language = "en"
-
-    @field_validator("applicant")
-    @classmethod
-    def _registered_in_the_past(cls, applicant: Applicant) -> Applicant:
-        if applicant.registered_on > datetime.now(UTC).date():
-            raise ValueError("registered_on is in the future")
-        return applicant
-
-
-class ApplicationAccepted(BaseModel):
-    application_id: str
-    stage: str
-    links: dict[str, str]

@@ -16,6 +16,7 @@ from loket_contracts.application import (
     ManagerDecision,
     TermsDecision,
 )
+from loket_contracts.submission import ApplicationRequest
 from pydantic import BaseModel
 
 COMMANDS = [
@@ -43,7 +44,14 @@ INPUTS: dict[str, type[BaseModel]] = {
     **{t: m.BODIES[t] for t in COMMANDS},
     **{
         c.__name__: c
-        for c in (ApplicationInput, AccessReport, TermsDecision, ManagerDecision, Cancellation)
+        for c in (
+            ApplicationRequest,
+            ApplicationInput,
+            AccessReport,
+            TermsDecision,
+            ManagerDecision,
+            Cancellation,
+        )
     },
 }
 

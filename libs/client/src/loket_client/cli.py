@@ -19,10 +19,10 @@ from aiokafka.errors import KafkaError
 from loket_contracts.application import (
     TERMINAL_STAGES,
     AccessReport,
-    ApplicationRequest,
     ApplicationStatus,
     Stage,
 )
+from loket_contracts.submission import ApplicationRequest
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live

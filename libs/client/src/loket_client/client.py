@@ -10,13 +10,12 @@ from typing import Any, TypeVar
 import httpx
 from loket_contracts.application import (
     AccessReport,
-    ApplicationAccepted,
-    ApplicationRequest,
     ApplicationStatus,
     Cancellation,
     Terms,
     TermsDecision,
 )
+from loket_contracts.submission import ApplicationAccepted, ApplicationRequest
 from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)

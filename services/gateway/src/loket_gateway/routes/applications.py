@@ -15,9 +15,7 @@ from loket_contracts import messages as m
 from loket_contracts.application import (
     QUERY_STATUS,
     QUERY_TERMS,
-    ApplicationAccepted,
     ApplicationInput,
-    ApplicationRequest,
     ApplicationStatus,
     Owner,
     Stage,
@@ -27,6 +25,7 @@ from loket_contracts.bounds import ID_MAX, INT64_MAX
 from loket_contracts.calls import Call
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.scheme import scheme_in_force
+from loket_contracts.submission import ApplicationAccepted, ApplicationRequest
 from loket_contracts.topics import CHARTER_QUERIES
 from loket_messaging.db import read_only
 from temporalio.client import Client
