@@ -8,17 +8,20 @@ ledger is a read-check-write across rows, so the single undertaking's rows are l
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from decimal import Decimal
 
-from loket_contracts.messages import DeclaredAid
+from loket_contracts.messages import DeclaredAid, ScreeningRequested
 from loket_contracts.scheme import Scheme
+from loket_messaging.clock import utcnow
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, UndertakingRow
-from loket_vouchers.domain.lifecycle import HELD
-from loket_vouchers.domain.state_aid import LedgerEntry
+from loket_vouchers.domain.lifecycle import HELD, AidStatus
+from loket_vouchers.domain.state_aid import LedgerEntry, Screening
 
 
 def seed_budgets(session: Session, scheme: Scheme) -> None:
@@ -96,6 +99,51 @@ def merge_declared(*declarations: list[DeclaredAid]) -> list[DeclaredAid]:
         for d in batch
     }
     return [unique[k] for k in sorted(unique)]
+
+
+def record_reservation(
+    session: Session,
+    cmd: ScreeningRequested,
+    result: Screening,
+    scheme_version: str,
+    ttl_s: float,
+    group: list[str],
+) -> AidRow:
+    """The screened aid, held until `ttl_s` from now, with the prior aid the applicant
+    declared (it counts for every member of the single undertaking from now on)."""
+    row = AidRow(
+        application_id=cmd.application_id,
+        undertaking_id=cmd.undertaking_id,
+        call_id=cmd.call_id,
+        priority_area=cmd.priority_area,
+        instrument=result.instrument,
+        intensity=result.intensity,
+        aid_element_eur=result.aid_element_eur,
+        co_payment_eur=result.co_payment_eur,
+        de_minimis_headroom_after_eur=result.de_minimis_headroom_after_eur,
+        status=AidStatus.RESERVED,
+        hold_expires_at=utcnow() + timedelta(seconds=ttl_s),
+        grant_date=cmd.as_of,
+        scheme_version=scheme_version,
+        legal_source=result.legal_source,
+        reason=result.reason,
+        market_value_eur=cmd.market_value_eur,
+        single_undertaking_json=json.dumps(sorted(set(group))),
+        sme=cmd.sme,
+        excluded_json=json.dumps(cmd.excluded_instruments),
+    )
+    session.add(row)
+    for declared in cmd.declared_prior_aid:
+        session.add(
+            DeclaredAidRow(
+                application_id=cmd.application_id,
+                undertaking_id=cmd.undertaking_id,
+                granted_on=declared.granted_on,
+                amount_eur=declared.amount_eur,
+                instrument=declared.instrument,
+            )
+        )
+    return row
 
 
 def budget_burn(session: Session) -> list[tuple[float, dict[str, str]]]:

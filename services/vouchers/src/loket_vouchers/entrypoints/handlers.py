@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Sequence
-from datetime import timedelta
 from decimal import Decimal
 
 from loket_contracts import commands as c
@@ -25,7 +23,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from loket_vouchers.adapters import repository as repo
-from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, RedemptionRow
+from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, RedemptionRow
 from loket_vouchers.domain.lifecycle import HELD, AidReservation, AidStatus, NotAllowed, Voucher
 from loket_vouchers.domain.redemption import RedemptionRefused
 from loket_vouchers.domain.state_aid import granted_by
@@ -116,38 +114,7 @@ class VoucherHandlers(SchemeHandlers):
             session.delete(existing)
             session.flush()
         ttl = cmd.hold_ttl_seconds or self.scheme.state_aid.aid_hold_days.value * 86400
-        row = AidRow(
-            application_id=cmd.application_id,
-            undertaking_id=cmd.undertaking_id,
-            call_id=cmd.call_id,
-            priority_area=cmd.priority_area,
-            instrument=result.instrument,
-            intensity=result.intensity,
-            aid_element_eur=result.aid_element_eur,
-            co_payment_eur=result.co_payment_eur,
-            de_minimis_headroom_after_eur=result.de_minimis_headroom_after_eur,
-            status=AidStatus.RESERVED,
-            hold_expires_at=utcnow() + timedelta(seconds=ttl),
-            grant_date=cmd.as_of,
-            scheme_version=scheme.version,
-            legal_source=result.legal_source,
-            reason=result.reason,
-            market_value_eur=cmd.market_value_eur,
-            single_undertaking_json=json.dumps(sorted(set(group))),
-            sme=cmd.sme,
-            excluded_json=json.dumps(cmd.excluded_instruments),
-        )
-        session.add(row)
-        for declared in cmd.declared_prior_aid:
-            session.add(
-                DeclaredAidRow(
-                    application_id=cmd.application_id,
-                    undertaking_id=cmd.undertaking_id,
-                    granted_on=declared.granted_on,
-                    amount_eur=declared.amount_eur,
-                    instrument=declared.instrument,
-                )
-            )
+        row = repo.record_reservation(session, cmd, result, scheme.version, ttl, group)
         return [emit(m.AID_RESERVED, _reserved_body(row), cmd.application_id)]
 
     @answers(c.ISSUE)
