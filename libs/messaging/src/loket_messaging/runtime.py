@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from loket_messaging import metrics, telemetry
+from loket_messaging.background import AfterCommit, Periodic, run_every
 from loket_messaging.consuming import (
     MAX_RECORDS,
     Delivery,
@@ -36,25 +37,19 @@ from loket_messaging.consuming import (
     raw_body,
     tolerant_parser,
 )
-from loket_messaging.db import create_schema, make_engine, unit_of_work
+from loket_messaging.db import create_schema, make_engine
 from loket_messaging.failures import GaveUp, RetryPolicy, attempt
 from loket_messaging.handlers import command_of, invoke
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.migrations import upgrade
 from loket_messaging.offsets import DurableOffsets
-from loket_messaging.outbox import Outgoing, stage
+from loket_messaging.outbox import Outgoing
 from loket_messaging.relay import OutboxRelay
-from loket_messaging.senders import (
-    BrokerSender,
-    ProducerSender,
-    dead_letter,
-)
+from loket_messaging.senders import BrokerSender, ProducerSender, dead_letter
 from loket_messaging.serving import serve
 from loket_messaging.settings import Settings
 
 log = logging.getLogger("loket.messaging")
-
-Periodic = Callable[[Session], Sequence[Outgoing]]
 
 
 def _skip(session: Session, event: CloudEvent) -> Sequence[Outgoing]:
@@ -91,7 +86,7 @@ class ServiceRuntime:
         self._subscribed = False
         self.relay = OutboxRelay(self.engine, self.name)
         self._tasks: list[asyncio.Task[None]] = []
-        self._later: set[asyncio.Task[None]] = set()  # after-commit work in flight
+        self._later = AfterCommit()
         self._offsets = DurableOffsets()
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self.retry = RetryPolicy.from_env()
@@ -180,7 +175,8 @@ class ServiceRuntime:
     async def _after_startup(self) -> None:
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         for seconds, job in self._periodic:
-            self._tasks.append(asyncio.create_task(self._periodic_loop(seconds, job)))
+            periodic = run_every(self.engine, seconds, job, self.relay.wake)
+            self._tasks.append(asyncio.create_task(periodic))
         self._tasks.append(asyncio.create_task(self._ready_when_assigned()))
         self._tasks.append(asyncio.create_task(self._offsets.run(), name="offset-committer"))
 
@@ -197,8 +193,7 @@ class ServiceRuntime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._later:  # documents being made: a little time to finish (they can be remade)
-            await asyncio.wait(self._later, timeout=10)
+        await self._later.drain(10)  # documents being made
         if self.relay.sender is not None:
             await self.relay.flush()  # flush what was committed before we stop
         if self._producer is not None:
@@ -304,35 +299,8 @@ class ServiceRuntime:
     def _committed(self, staged: bool, later: list[Callable[[], None]], what: str) -> None:
         if staged:  # publish it now
             self.relay.wake()
-        for job in later:  # committed already: the next record need not wait for this
-            task = asyncio.create_task(self._after_commit(job, what))
-            self._later.add(task)
-            task.add_done_callback(self._later.discard)
-
-    async def _after_commit(self, job: Callable[[], None], what: str) -> None:
-        try:
-            await asyncio.to_thread(job)
-        except Exception:
-            log.exception("after-commit work of %s failed (it can be made again)", what)
+        self._later.start(later, what)  # committed already: the next record need not wait
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
         assert self.relay.sender is not None
         await dead_letter(self.relay.sender, record, reason, self.group_id)
-
-    async def _periodic_loop(self, seconds: float, job: Periodic) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                staged = await asyncio.to_thread(self._run_periodic, job)
-            except Exception:
-                log.exception("periodic job %s failed", getattr(job, "__name__", job))
-                continue
-            if staged:
-                self.relay.wake()
-
-    def _run_periodic(self, job: Periodic) -> int:
-        with unit_of_work(self.engine) as session:
-            outgoing = job(session)
-            for out in outgoing:
-                stage(session, out)
-            return len(outgoing)
