@@ -1,4 +1,5 @@
-"""What being in difficulty costs an applicant, by scheme version.
+"""The exclusions: an undertaking in difficulty (GBER Art. 2(18)), an outstanding recovery
+order (GBER Art. 1(4)(a)), and what being in difficulty costs, by scheme version.
 
 pilot-2026 refused every undertaking in difficulty. From pilot-2026-r2 the scheme's
 `[exclusions]` decide: a ground listed in `refusing_grounds` (insolvency: the Financial
@@ -9,10 +10,15 @@ Regulation (EU) 2023/2831 does not exclude undertakings in difficulty.
 
 from __future__ import annotations
 
-from loket_contracts.messages import RuleOutcome
+from datetime import date
+
+from loket_contracts.messages import Applicant, RuleOutcome
 from loket_contracts.scheme import Scheme
 
-# a failing difficulty rule of rules.py ends with this; the fact is what comes before it
+from loket_eligibility.domain.ages import add_years
+from loket_eligibility.domain.outcomes import outcome as _outcome
+
+# a failing difficulty rule (check_difficulty, below) ends with this; the fact comes before it
 NO_AID = ": an undertaking in difficulty gets no aid"
 GROUND_OF_RULE = {
     "difficulty.capital_loss": "capital_loss",
@@ -60,3 +66,131 @@ def apply_exclusions(
             )
         )
     return read, sorted(lost)
+
+
+GBER_2_18 = "Regulation (EU) No 651/2014 (GBER) Art. 2(18)"
+GBER_1_4 = "Regulation (EU) No 651/2014 (GBER) Art. 1(4)(a)"
+
+
+def check_difficulty(
+    applicant: Applicant, category: str, as_of: date, scheme: Scheme
+) -> list[RuleOutcome]:
+    d = applicant.difficulty
+    exempt_years = scheme.call.difficulty_capital_loss_exempt_below_years
+    young_sme = (
+        category != "large" and add_years(applicant.registered_on, exempt_years.value) > as_of
+    )
+    out = []
+    if d.more_than_half_capital_lost is None:
+        out.append(
+            _outcome(
+                "difficulty.capital_loss",
+                exempt_years,
+                scheme,
+                True,
+                "the applicant could not say whether accumulated losses took more "
+                "than half of its capital: a programme manager checks the accounts",
+                needs_review=True,
+            )
+        )
+    elif d.more_than_half_capital_lost and young_sme:
+        out.append(
+            _outcome(
+                "difficulty.capital_loss",
+                exempt_years,
+                scheme,
+                True,
+                "more than half of the capital is lost, but an SME less than "
+                f"{exempt_years.value} years old is exempt from this test",
+            )
+        )
+    elif d.more_than_half_capital_lost:
+        out.append(
+            _outcome(
+                "difficulty.capital_loss",
+                exempt_years,
+                scheme,
+                False,
+                "more than half of the subscribed capital has disappeared through "
+                "accumulated losses" + NO_AID,
+            )
+        )
+    else:
+        out.append(
+            _outcome(
+                "difficulty.capital_loss",
+                exempt_years,
+                scheme,
+                True,
+                "accumulated losses do not exceed half of the capital",
+            )
+        )
+    rescue = (
+        None
+        if d.rescue_aid_outstanding is None or d.under_restructuring_plan is None
+        else d.rescue_aid_outstanding or d.under_restructuring_plan
+    )
+    for rule_id, flag, topic, failing, passing in (
+        (
+            "difficulty.insolvency",
+            d.collective_insolvency,
+            "collective insolvency proceedings",
+            "the applicant is subject to, or qualifies for, collective insolvency proceedings",
+            "no collective insolvency proceedings",
+        ),
+        (
+            "difficulty.rescue_restructuring",
+            rescue,
+            "rescue or restructuring aid",
+            "the applicant has rescue aid outstanding or is under a restructuring plan",
+            "no outstanding rescue aid and no restructuring plan",
+        ),
+    ):
+        if flag is None:
+            out.append(
+                _outcome(
+                    rule_id,
+                    GBER_2_18,
+                    scheme,
+                    True,
+                    f"the applicant could not say whether {topic} apply: a "
+                    "programme manager reviews it",
+                    needs_review=True,
+                )
+            )
+        elif flag:
+            out.append(
+                _outcome(
+                    rule_id,
+                    GBER_2_18,
+                    scheme,
+                    False,
+                    failing + NO_AID,
+                )
+            )
+        else:
+            out.append(_outcome(rule_id, GBER_2_18, scheme, True, passing))
+    return out
+
+
+def check_recovery_order(applicant: Applicant, scheme: Scheme) -> RuleOutcome:
+    flag = applicant.outstanding_recovery_order
+    if flag is None:
+        return _outcome(
+            "recovery.order",
+            GBER_1_4,
+            scheme,
+            True,
+            "the applicant could not say whether a Commission recovery order is "
+            "outstanding: a programme manager reviews it",
+            needs_review=True,
+        )
+    if flag:
+        return _outcome(
+            "recovery.order",
+            GBER_1_4,
+            scheme,
+            False,
+            "an order to recover illegal aid is outstanding against the applicant",
+        )
+    return _outcome("recovery.order", GBER_1_4, scheme, True, "no outstanding recovery order")

@@ -12,7 +12,12 @@ from datetime import date
 from loket_contracts.messages import Applicant, RuleOutcome
 from loket_contracts.scheme import Scheme
 
-from loket_eligibility.domain.exclusions import NO_AID, apply_exclusions
+from loket_eligibility.domain.ages import add_years, age_in_years
+from loket_eligibility.domain.exclusions import (
+    apply_exclusions,
+    check_difficulty,
+    check_recovery_order,
+)
 from loket_eligibility.domain.groupings import read_investors, single_undertaking
 from loket_eligibility.domain.outcomes import outcome as _outcome
 from loket_eligibility.domain.sme import check_public_control, check_sme
@@ -73,20 +78,6 @@ def check_priority_area(area: str, scheme: Scheme) -> RuleOutcome:
         False,
         f"'{area}' is not one of the call's priority areas: {areas.value}",
     )
-
-
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
-def age_in_years(registered_on: date, as_of: date) -> int:
-    years = as_of.year - registered_on.year
-    if (as_of.month, as_of.day) < (registered_on.month, registered_on.day):
-        years -= 1
-    return years
 
 
 def check_startup_or_scaleup(
@@ -154,136 +145,6 @@ def check_sector(applicant: Applicant, scheme: Scheme) -> RuleOutcome:
         True,
         f"NACE {applicant.nace_code} is not an excluded sector",
     )
-
-
-# ---- exclusions: undertaking in difficulty, recovery orders ---------------------------------
-
-GBER_2_18 = "Regulation (EU) No 651/2014 (GBER) Art. 2(18)"
-GBER_1_4 = "Regulation (EU) No 651/2014 (GBER) Art. 1(4)(a)"
-
-
-def check_difficulty(
-    applicant: Applicant, category: str, as_of: date, scheme: Scheme
-) -> list[RuleOutcome]:
-    d = applicant.difficulty
-    exempt_years = scheme.call.difficulty_capital_loss_exempt_below_years
-    young_sme = (
-        category != "large" and add_years(applicant.registered_on, exempt_years.value) > as_of
-    )
-    out = []
-    if d.more_than_half_capital_lost is None:
-        out.append(
-            _outcome(
-                "difficulty.capital_loss",
-                exempt_years,
-                scheme,
-                True,
-                "the applicant could not say whether accumulated losses took more "
-                "than half of its capital: a programme manager checks the accounts",
-                needs_review=True,
-            )
-        )
-    elif d.more_than_half_capital_lost and young_sme:
-        out.append(
-            _outcome(
-                "difficulty.capital_loss",
-                exempt_years,
-                scheme,
-                True,
-                "more than half of the capital is lost, but an SME less than "
-                f"{exempt_years.value} years old is exempt from this test",
-            )
-        )
-    elif d.more_than_half_capital_lost:
-        out.append(
-            _outcome(
-                "difficulty.capital_loss",
-                exempt_years,
-                scheme,
-                False,
-                "more than half of the subscribed capital has disappeared through "
-                "accumulated losses" + NO_AID,
-            )
-        )
-    else:
-        out.append(
-            _outcome(
-                "difficulty.capital_loss",
-                exempt_years,
-                scheme,
-                True,
-                "accumulated losses do not exceed half of the capital",
-            )
-        )
-    rescue = (
-        None
-        if d.rescue_aid_outstanding is None or d.under_restructuring_plan is None
-        else d.rescue_aid_outstanding or d.under_restructuring_plan
-    )
-    for rule_id, flag, topic, failing, passing in (
-        (
-            "difficulty.insolvency",
-            d.collective_insolvency,
-            "collective insolvency proceedings",
-            "the applicant is subject to, or qualifies for, collective insolvency proceedings",
-            "no collective insolvency proceedings",
-        ),
-        (
-            "difficulty.rescue_restructuring",
-            rescue,
-            "rescue or restructuring aid",
-            "the applicant has rescue aid outstanding or is under a restructuring plan",
-            "no outstanding rescue aid and no restructuring plan",
-        ),
-    ):
-        if flag is None:
-            out.append(
-                _outcome(
-                    rule_id,
-                    GBER_2_18,
-                    scheme,
-                    True,
-                    f"the applicant could not say whether {topic} apply: a "
-                    "programme manager reviews it",
-                    needs_review=True,
-                )
-            )
-        elif flag:
-            out.append(
-                _outcome(
-                    rule_id,
-                    GBER_2_18,
-                    scheme,
-                    False,
-                    failing + NO_AID,
-                )
-            )
-        else:
-            out.append(_outcome(rule_id, GBER_2_18, scheme, True, passing))
-    return out
-
-
-def check_recovery_order(applicant: Applicant, scheme: Scheme) -> RuleOutcome:
-    flag = applicant.outstanding_recovery_order
-    if flag is None:
-        return _outcome(
-            "recovery.order",
-            GBER_1_4,
-            scheme,
-            True,
-            "the applicant could not say whether a Commission recovery order is "
-            "outstanding: a programme manager reviews it",
-            needs_review=True,
-        )
-    if flag:
-        return _outcome(
-            "recovery.order",
-            GBER_1_4,
-            scheme,
-            False,
-            "an order to recover illegal aid is outstanding against the applicant",
-        )
-    return _outcome("recovery.order", GBER_1_4, scheme, True, "no outstanding recovery order")
 
 
 def decide(applicant: Applicant, priority_area: str, as_of: date, scheme: Scheme) -> Decision:
