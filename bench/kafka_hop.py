@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -153,9 +154,12 @@ async def on_broker(kind: str) -> dict[str, object]:
 
 
 async def main() -> dict[str, object]:
+    load_before = os.getloadavg()[0]  # the machine before this run, not after it
     return {
         "benchmark": "kafka_hop",
         "python": sys.version.split()[0],
+        "machine": {"cpus": os.cpu_count(), "load_before": load_before},
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "results": [await on_broker(kind) for kind in ("apache", "tansu")],
         "target": "service overhead p50 ≤ 2 × a parked raw hop's p50 (SPEC targets)",
     }
