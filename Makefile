@@ -70,6 +70,7 @@ bench: keycloak
 	$(PY) -m bench.per_application
 	$(PY) -m bench.idle
 	$(PY) -m bench.tracing
+	$(PY) -m bench.unloaded_path
 	$(PY) -m bench.fastdepends_context
 	$(PY) -m bench.summary
 

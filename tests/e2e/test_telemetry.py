@@ -141,6 +141,10 @@ async def test_one_application_is_one_connected_trace(traced: Loket, otlp: OtlpR
     handled = [s for s in spans if s.name == f"HandleSignal:{SIGNAL_SERVICE_EVENT}"]
     assert {s.span_id for s in signals} <= {link for s in handled for link in s.links}
     assert all(_chain(s, spans)[-2:] == ["loket-gateway", "loket-workflows"] for s in handled)
+    # Each span carries its times (what a trace viewer lays out): the services' work comes
+    # after the submit that caused it.
+    assert all(0 < s.start_ns <= s.end_ns for s in spans)
+    assert all(s.start_ns >= roots[0].start_ns for s in spans if s.service != "loket-gateway")
     # The services' database work is in the trace too.
     assert any(s.service == "loket-vouchers" and s.attributes.get("db.system") for s in spans)
 

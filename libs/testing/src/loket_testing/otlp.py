@@ -42,6 +42,12 @@ class Span:
     kind: int
     attributes: dict[str, Any]
     links: tuple[str, ...] = ()  # span ids this span links to (a signal to its sender)
+    start_ns: int = 0  # Unix time, as the exporting process's clock saw it
+    end_ns: int = 0
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,8 @@ class OtlpReceiver:
                 kind=s.kind,
                 attributes=_attrs(s.attributes),
                 links=tuple(link.span_id.hex() for link in s.links),
+                start_ns=s.start_time_unix_nano,
+                end_ns=s.end_time_unix_nano,
             )
             for rs in req.resource_spans
             for ss in rs.scope_spans
