@@ -1,7 +1,7 @@
 """A batch call's application: it waits at `awaiting_round` until the call's round answers
 (not before, however long), is told when the round runs, and a cancellation while it waits
 takes it out of the round. The round workflow asks once per round id and returns the
-round's figures. Time-skipping test server; fake services as in test_application_workflow."""
+round's figures. Time-skipping test server; fake services as in application/."""
 
 from __future__ import annotations
 
@@ -28,17 +28,13 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.unit.workflows import test_application_workflow as app_tests
-from tests.unit.workflows.test_application_workflow import (
-    FakeServices,
-    Under,
+from tests.unit.workflows.fake_services import FakeServices, Under
+from tests.unit.workflows.harness import (
     accept_current_terms,
     application,
     run_with,
     wait_for_stage,
 )
-
-env = app_tests.env  # the same time-skipping server fixture
 
 
 async def batch_application(env: WorkflowEnvironment) -> ApplicationInput:
@@ -50,7 +46,7 @@ async def batch_application(env: WorkflowEnvironment) -> ApplicationInput:
 
 @pytest.fixture(params=[True, False], ids=["answers-in-send", "signalled"])
 def answers_in_send(request: pytest.FixtureRequest) -> Iterator[bool]:
-    """New applications' type (the other module's tests leave the last type they ran set),
+    """New applications' type (the application tests leave the last type they ran set),
     its answers brought back by the send or signalled."""
     before = Under.workflow, Under.answers_in_send
     Under.workflow, Under.answers_in_send = ApplicationV3, request.param
