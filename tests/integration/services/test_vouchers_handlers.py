@@ -4,89 +4,28 @@ budget reservation, issuance, release, expiry, queries and registers."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from loket_contracts import messages as m
-from loket_contracts.envelope import CloudEvent, make_event
-from loket_contracts.scheme import load_scheme
-from loket_messaging import Outgoing
 from loket_messaging.db import unit_of_work
-from loket_messaging.failures import Rejected
 from loket_messaging.handlers import invoke
 from loket_vouchers.adapters import repository as repo
-from loket_vouchers.adapters.tables import AidRow, CallBudgetRow
-from loket_vouchers.entrypoints.handlers import VoucherHandlers
-from loket_vouchers.entrypoints.queries import VoucherQueries
-from pydantic import BaseModel
+from loket_vouchers.adapters.tables import AidRow
 from sqlalchemy import Engine
 
-CALL = "LOKET-2026-01"
-SCHEME = load_scheme("pilot-2026")
-QUERIES = VoucherQueries(SCHEME)  # read-only: one for all tests
-AS_OF = date(2026, 11, 28)
-
-
-def apply(
-    engine: Engine, handler: Callable[..., Sequence[Outgoing]], event: CloudEvent
-) -> Sequence[Outgoing]:
-    """As the runtime calls it: a command's handler gets the decoded body."""
-    with unit_of_work(engine) as session:
-        return invoke(handler, session, event)
-
-
-def handlers(engine: Engine) -> VoucherHandlers:
-    with unit_of_work(engine) as session:
-        repo.seed_budgets(session, SCHEME)
-    return VoucherHandlers(SCHEME)
-
-
-def screening(
-    app_id: str,
-    value: int,
-    undertaking: str = "PT-1",
-    linked: list[str] | None = None,
-    prior: list[m.DeclaredAid] | None = None,
-    sme: bool = True,
-) -> CloudEvent:
-    cmd = m.ScreeningRequested(
-        application_id=app_id,
-        undertaking_id=undertaking,
-        linked_undertakings=linked or [],
-        declared_prior_aid=prior or [],
-        call_id=CALL,
-        priority_area="quantum",
-        market_value_eur=Decimal(value),
-        applicant_payment_eur=Decimal(0),
-        as_of=AS_OF,
-        sme=sme,
-    )
-    return make_event(source="test", type_=m.SCREENING_REQUESTED, body=cmd, correlation_id=app_id)
-
-
-def prior(amount: int, instrument: str = "de_minimis") -> list[m.DeclaredAid]:
-    return [
-        m.DeclaredAid(
-            granted_on=date(2025, 1, 1), amount_eur=Decimal(amount), instrument=instrument
-        )
-    ]
-
-
-def ref(type_: str, app_id: str) -> CloudEvent:
-    return make_event(source="test", type_=type_, body=m.VoucherRef(application_id=app_id))
-
-
-def query(type_: str, body: BaseModel) -> CloudEvent:
-    return make_event(source="gateway", type_=type_, body=body)
-
-
-def budget(engine: Engine) -> CallBudgetRow:
-    with unit_of_work(engine) as session:
-        row = session.get(CallBudgetRow, (CALL, "quantum"))
-        assert row is not None
-        return row
+from tests.integration.services.vouchers_events import (
+    AS_OF,
+    CALL,
+    QUERIES,
+    apply,
+    budget,
+    handlers,
+    prior,
+    query,
+    ref,
+    screening,
+)
 
 
 def test_single_undertaking_shares_one_de_minimis_ledger(engine: Engine) -> None:
@@ -280,66 +219,3 @@ def test_simultaneous_screenings_of_one_undertaking_cannot_overshoot(engine: Eng
     with unit_of_work(engine) as session:
         entries = repo.ledger(session, ["PT-RACE"], [])
     assert sum(e.amount_eur for e in entries if e.instrument == "de_minimis") == Decimal(280_000)
-
-
-def redeem(app_id: str, delivery_id: str, market_value: int) -> CloudEvent:
-    body = m.Redemption(
-        application_id=app_id,
-        delivery_id=delivery_id,
-        units=1,
-        market_value_eur=Decimal(market_value),
-    )
-    return make_event(source="test", type_=m.REDEEM_REQUESTED, body=body)
-
-
-def close(app_id: str, why: str) -> CloudEvent:
-    body = m.VoucherClose(application_id=app_id, reason=why)
-    return make_event(source="test", type_=m.VOUCHER_CLOSE_REQUESTED, body=body)
-
-
-def test_a_voucher_half_used_at_expiry_records_the_aid_used_and_frees_the_rest(
-    engine: Engine,
-) -> None:
-    h = handlers(engine)
-    apply(engine, h.on_screening_requested, screening("a1", 12_000, undertaking="PT-9"))
-    apply(engine, h.on_issue_requested, ref(m.ISSUE_REQUESTED, "a1"))
-    [paid] = apply(engine, h.on_redeem_requested, redeem("a1", "f/1", 3_000))
-    [again] = apply(engine, h.on_redeem_requested, redeem("a1", "f/1", 3_000))  # same report
-    assert paid.event.data == again.event.data
-    redeemed = paid.event.decode(m.VoucherRedeemed)
-    assert (redeemed.redeemed_total_eur, redeemed.remaining_eur) == (3_000, 9_000)
-
-    [closed] = apply(engine, h.on_close_requested, close("a1", "expired on 2027-11-28"))
-    body = closed.event.decode(m.VoucherClosed)
-    assert (body.aid_recorded_eur, body.released_eur) == (Decimal(3_000), Decimal(9_000))
-    assert "R&D&I Framework" in body.legal_source
-    assert budget(engine).granted_eur == Decimal(3_000)
-    # the single undertaking's ledger now counts €3,000, not €12,000
-    today = datetime.now(UTC).date()  # the grant is dated at issuance
-    [reply] = apply(
-        engine,
-        QUERIES.on_headroom_query,
-        query(
-            m.HEADROOM_QUERY, m.HeadroomQuery(undertaking_id="PT-9", from_date=today, to_date=today)
-        ),
-    )
-    assert reply.event.decode(m.HeadroomReply).points[0].de_minimis_used_eur == 3_000
-    with pytest.raises(Rejected, match="voucher closed"):  # a closed voucher pays nothing
-        apply(engine, h.on_redeem_requested, redeem("a1", "f/2", 3_000))
-    [twice] = apply(engine, h.on_close_requested, close("a1", "expired"))
-    assert twice.event.decode(m.VoucherClosed).released_eur == Decimal(9_000)
-    assert budget(engine).granted_eur == Decimal(3_000)  # closing again changes nothing
-
-
-def test_an_unused_voucher_leaves_no_aid_on_the_registers(engine: Engine) -> None:
-    h = handlers(engine)
-    apply(engine, h.on_screening_requested, screening("a1", 12_000))
-    apply(engine, h.on_issue_requested, ref(m.ISSUE_REQUESTED, "a1"))
-    apply(engine, h.on_close_requested, close("a1", "cancelled"))
-    [reply] = apply(
-        engine,
-        QUERIES.on_register_query,
-        query(m.REGISTER_QUERY, m.RegisterQuery(register_id="de_minimis")),
-    )
-    assert [r.application_id for r in reply.event.decode(m.RegisterReply).rows] == []
-    assert budget(engine).granted_eur == 0
