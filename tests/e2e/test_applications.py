@@ -115,43 +115,6 @@ async def test_ineligible_applicant_is_told_why(loket: Loket) -> None:
     assert status["allocation"] == []
 
 
-async def test_poison_messages_go_to_the_dlq_and_the_service_keeps_serving(
-    loket: Loket, stack: EmbeddedStack
-) -> None:
-    marker = f"poison-{id(loket)}".encode()
-    await loket.produce("loket.facility.capacity.v1", b"not json " + marker, key=b"x")
-    bad_slot = (
-        b'{"facility_id":"fac-x","sequence":1,"slot_id":"s","offering_id":"o",'
-        b'"start":"2027-05-02T00:00:00Z","end":"2027-05-01T00:00:00Z",'
-        b'"capacity_units":1,"note":"' + marker + b'"}'
-    )
-    event = make_event(
-        source="facility/fac-x",
-        type_="eu.loket.facility.slot.published.v1",
-        body=m.HoldFailed(application_id="x", reason="x"),
-    )
-    await loket.produce(
-        "loket.facility.capacity.v1", bad_slot, key=b"fac-x", headers=event.kafka_headers()
-    )
-    # The allocation service must still serve: new capacity is usable right after the poison.
-    site = await loket.facility("IT")
-    app_id = await loket.submit(loket.application(loket.applicant("AT"), (site, 1)))
-    assert (await loket.until_terms(app_id))["sha256"]
-
-    # every consumer of the public topic parks what it cannot read; look at allocation's
-    parked = [
-        (h, v)
-        for h, v in await loket.records("loket.facility.capacity.v1.dlq")
-        if marker in v and h["dlq_consumer_group"] == "loket-allocation"
-    ]
-    reasons = sorted(h["dlq_reason"] for h, _ in parked)
-    assert len(parked) == 2, reasons
-    assert any("ce_specversion" in r for r in reasons)  # no CloudEvents headers at all
-    assert any("end must be after start" in r for r in reasons)  # invalid body
-    assert all(h["dlq_consumer_group"] == "loket-allocation" for h, _ in parked)
-    assert stack.processes["allocation"].alive()
-
-
 async def test_duplicate_commands_change_nothing(loket: Loket) -> None:
     site = await loket.facility("NL", units=4, price=2500)
     app_id = await loket.submit(loket.application(loket.applicant("PL"), (site, 2)))

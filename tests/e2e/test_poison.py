@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 from loket_contracts import capacity as cap
+from loket_contracts import messages as m
 from loket_contracts.envelope import make_event
 from loket_contracts.topics import ALLOCATION_EVENTS, FACILITY_CAPACITY, dlq
+from loket_infra.stack import EmbeddedStack
 from pydantic import BaseModel
 
 from .conftest import PATIENCE_S, T0, Loket
@@ -182,3 +184,40 @@ async def test_the_catalogue_answers_after_a_facility_tried_to_overflow_it(
     assert len(util["facilities"]) == 1 and util["next_offset"] == 1
     rest = (await loket.http.get("/v1/utilisation", params={"offset": 1, "limit": 1000})).json()
     assert util["facilities"][0] not in rest["facilities"] and rest["next_offset"] is None
+
+
+async def test_poison_messages_go_to_the_dlq_and_the_service_keeps_serving(
+    loket: Loket, stack: EmbeddedStack
+) -> None:
+    marker = f"poison-{id(loket)}".encode()
+    await loket.produce("loket.facility.capacity.v1", b"not json " + marker, key=b"x")
+    bad_slot = (
+        b'{"facility_id":"fac-x","sequence":1,"slot_id":"s","offering_id":"o",'
+        b'"start":"2027-05-02T00:00:00Z","end":"2027-05-01T00:00:00Z",'
+        b'"capacity_units":1,"note":"' + marker + b'"}'
+    )
+    event = make_event(
+        source="facility/fac-x",
+        type_="eu.loket.facility.slot.published.v1",
+        body=m.HoldFailed(application_id="x", reason="x"),
+    )
+    await loket.produce(
+        "loket.facility.capacity.v1", bad_slot, key=b"fac-x", headers=event.kafka_headers()
+    )
+    # The allocation service must still serve: new capacity is usable right after the poison.
+    site = await loket.facility("IT")
+    app_id = await loket.submit(loket.application(loket.applicant("AT"), (site, 1)))
+    assert (await loket.until_terms(app_id))["sha256"]
+
+    # every consumer of the public topic parks what it cannot read; look at allocation's
+    parked = [
+        (h, v)
+        for h, v in await loket.records("loket.facility.capacity.v1.dlq")
+        if marker in v and h["dlq_consumer_group"] == "loket-allocation"
+    ]
+    reasons = sorted(h["dlq_reason"] for h, _ in parked)
+    assert len(parked) == 2, reasons
+    assert any("ce_specversion" in r for r in reasons)  # no CloudEvents headers at all
+    assert any("end must be after start" in r for r in reasons)  # invalid body
+    assert all(h["dlq_consumer_group"] == "loket-allocation" for h, _ in parked)
+    assert stack.processes["allocation"].alive()
