@@ -110,25 +110,27 @@ def requests(rng: random.Random) -> list[BatchRequest]:
 
 
 def online(slots: list[Candidate], reqs: list[BatchRequest]) -> dict[str, float]:
-    free = {s.key: s.free_units for s in slots}
-    by_type: dict[str, list[Candidate]] = {}
+    """First come, best fit, one request after the other against the market as the
+    allocation service's projection keeps it: a slot's free units change only when a request
+    takes some, so only that slot's entry is replaced, and a full slot leaves the market."""
+    market: dict[str, dict[tuple[str, str], Candidate]] = {}
     for s in slots:
-        by_type.setdefault(s.service_type, []).append(s)
+        market.setdefault(s.service_type, {})[s.key] = s
     served, weight = 0, 0.0
     t0 = time.perf_counter()
     for req in reqs:
-        pool = [
-            replace(s, free_units=free[s.key])
-            for t in {n.service_type for n in req.needs}
-            for s in by_type.get(t, ())
-            if free[s.key] > 0
-        ]
+        pool = [s for t in {n.service_type for n in req.needs} for s in market.get(t, {}).values()]
         result = best_fit(req.needs, pool, req.workplace_country)
         if isinstance(result, Allocation):
             served += 1
             weight += req.weight
             for c in result.choices:
-                free[c.candidate.key] -= c.units
+                of_type = market[c.candidate.service_type]
+                left = of_type[c.candidate.key].free_units - c.units
+                if left > 0:
+                    of_type[c.candidate.key] = replace(of_type[c.candidate.key], free_units=left)
+                else:
+                    del of_type[c.candidate.key]
     seconds = time.perf_counter() - t0
     return {
         "requests": len(reqs),

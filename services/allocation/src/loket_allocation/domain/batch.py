@@ -21,6 +21,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from itertools import islice
 
 import numpy as np
 from loket_contracts.messages import Need
@@ -84,8 +85,9 @@ def solve_round(
             window = of_type[
                 bisect_left(at, need.earliest_start) : bisect_right(at, need.latest_end)
             ]
-            fitting = [s for s in window if fits(need, s, req.workplace_country, exempt_forms)]
-            per_need.append(fitting[:top_k])
+            # The first top_k that fit, in the window's order (no need to test the rest).
+            fitting = (s for s in window if fits(need, s, req.workplace_country, exempt_forms))
+            per_need.append(list(islice(fitting, top_k)))
         if all(per_need):
             servable.append(a)
             for n, options in enumerate(per_need):

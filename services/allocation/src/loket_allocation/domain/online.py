@@ -8,6 +8,7 @@ list of the best-ranked slots, so this is exact for typical bundles and fast for
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -29,22 +30,32 @@ BEAM = 256  # partial bundles kept per step
 
 @dataclass(frozen=True)
 class _Partial:
+    """A bundle chosen for the first needs, with its score kept as it grows (a partial is
+    scored at every step of the beam; summing its whole bundle again each time cost more than
+    the search)."""
+
     chosen: tuple[Candidate, ...] = ()
     taken: dict[tuple[str, str], int] = field(default_factory=dict)
+    missed: int = 0  # preferred sites not honoured
+    sites: frozenset[str] = frozenset()
+    done: datetime = datetime.min
+    value: Decimal = Decimal(0)
 
-    def score(self, needs: list[Need]) -> tuple[int, int, datetime, Decimal]:
-        missed = sum(
-            1
-            for n, c in zip(needs, self.chosen, strict=False)
-            if n.preferred_sites and c.facility_id not in n.preferred_sites
+    def score(self) -> tuple[int, int, datetime, Decimal]:
+        return (self.missed, len(self.sites), self.done, self.value)
+
+    def grow(self, need: Need, c: Candidate) -> _Partial:
+        taken = dict(self.taken)
+        taken[c.key] = taken.get(c.key, 0) + need.units
+        return _Partial(
+            (*self.chosen, c),
+            taken,
+            self.missed
+            + (bool(need.preferred_sites) and c.facility_id not in need.preferred_sites),
+            self.sites | {c.facility_id},
+            max(self.done, c.end) if self.chosen else c.end,  # (datetime.min is naive)
+            self.value + c.market_price_eur * need.units,
         )
-        sites = len({c.facility_id for c in self.chosen})
-        done = max((c.end for c in self.chosen), default=datetime.min)
-        value = sum(
-            (c.market_price_eur * n.units for n, c in zip(needs, self.chosen, strict=False)),
-            Decimal(0),
-        )
-        return (missed, sites, done, value)
 
 
 def best_fit(
@@ -58,14 +69,18 @@ def best_fit(
         fitting = [c for c in candidates if fits(need, c, workplace_country, exempt_forms)]
         if not fitting:
             return NoAllocation(why_not(need, candidates, workplace_country, exempt_forms))
-        fitting.sort(
-            key=lambda c: (
-                bool(need.preferred_sites) and c.facility_id not in need.preferred_sites,
-                c.start,
-                c.market_price_eur,
+        # The TOP_K best, as sorted(...)[:TOP_K] would give them (ties in the given order).
+        options.append(
+            heapq.nsmallest(
+                TOP_K,
+                fitting,
+                key=lambda c: (
+                    bool(need.preferred_sites) and c.facility_id not in need.preferred_sites,
+                    c.start,
+                    c.market_price_eur,
+                ),
             )
         )
-        options.append(fitting[:TOP_K])
 
     beam = [_Partial()]
     for index, need in enumerate(needs):
@@ -76,20 +91,18 @@ def best_fit(
                     continue  # two needs of the bundle cannot share more than the slot has
                 if need.after is not None and c.start < partial.chosen[need.after].end:
                     continue  # "B after A"
-                taken = dict(partial.taken)
-                taken[c.key] = taken.get(c.key, 0) + need.units
-                grown.append(_Partial((*partial.chosen, c), taken))
+                grown.append(partial.grow(need, c))
         if not grown:
             return NoAllocation(
                 f"no combination of free slots satisfies need {index + 1} ({need.service_type})"
                 + (f" after need {need.after + 1}" if need.after is not None else "")
                 + " together with the others"
             )
-        grown.sort(key=lambda p: p.score(needs[: index + 1]))
+        grown.sort(key=_Partial.score)
         beam = grown[:BEAM]
 
     best = beam[0]
-    missed, sites, done, value = best.score(needs)
+    missed, sites, done, value = best.score()
     places = sorted({f"{c.site} ({c.country})" for c in best.chosen})
     reason = (
         f"best fit: {sites} site(s) ({', '.join(places)}), done by {done:%Y-%m-%d}, "
