@@ -78,3 +78,20 @@ def test_two_country_bundle() -> None:
     result = best_fit([need("xray", 2), need("litho", 20)], cands, "AT")
     assert isinstance(result, Allocation)
     assert {c.candidate.country for c in result.choices} == {"FR", "BE"}
+
+
+def test_a_preferred_site_without_room_costs_less_than_two() -> None:
+    cands = [
+        slot("liked", "FR", "xray", 1),  # preferred, but one unit free where two are needed
+        slot("cheap", "ES", "xray", 5, price=500),
+        slot("early", "DE", "litho", 5, price=500),
+        slot("liked2", "BE", "litho", 5, day=4),
+    ]
+    needs = [
+        need("xray", 2, preferred_sites=["liked"]),
+        need("litho", 1, preferred_sites=["liked2"]),
+    ]
+    result = best_fit(needs, cands, "PT")
+    assert chosen(result) == ["cheap/s1", "liked2/s1"]  # one preference missed, not two
+    assert isinstance(result, Allocation)
+    assert "1 preferred site(s) had no fitting free slot" in result.reason
