@@ -1,7 +1,8 @@
 """Allocation benchmark: `python -m bench.allocation` → bench/results/allocation.json.
 
 Seeded generator: 10,000 requests (1–3 needs each) over 5,000 slots at 100 sites in 20 countries.
-- batch: one call-cut-off round solved with HiGHS; solve time, objective, LP bound, gap;
+- batch: one call-cut-off round solved with HiGHS; solve time, objective, and its gap to the LP
+  bound of the whole round (every slot that fits each need; solved once, untimed);
 - online: first-come best fit over the same market, allocations per second.
 SPEC targets: batch within 1 % of the LP bound in ≤ 5 s; online ≥ 500 allocations/s.
 """
@@ -18,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from loket_allocation.domain.batch import BatchRequest, solve_round
+from loket_allocation.domain.batch import BatchRequest, RoundResult, solve_round
 from loket_allocation.domain.model import Allocation, Candidate
 from loket_allocation.domain.online import best_fit
+from loket_allocation.domain.round_model import full_lp_bound
 from loket_contracts.messages import Need
 
 SEED = int(os.environ.get("BENCH_SEED", "2026"))
@@ -141,11 +143,33 @@ def online(slots: list[Candidate], reqs: list[BatchRequest]) -> dict[str, float]
     }
 
 
+def batch(result: RoundResult, whole: float) -> dict[str, object]:
+    """A round against the whole round's LP bound (the SPEC's measure) and against its own."""
+    return {
+        "solve_seconds": round(result.solve_seconds, 3),
+        "objective": result.objective,
+        "lp_bound": round(whole, 3),
+        "gap": round((whole - result.objective) / whole, 5),
+        "model_lp_bound": round(result.lp_bound, 3),
+        "model_gap": round(result.gap, 5),
+        "model_complete": result.complete,
+        "status": result.status,
+        "served_applications": len(result.served),
+        "variables": result.variables,
+        "constraints": result.constraints,
+    }
+
+
 def main() -> dict[str, object]:
     rng = random.Random(SEED)
     slots, reqs = market(rng), requests(rng)
+    load_before = os.getloadavg()[0]
     round_result = solve_round(reqs, slots, time_limit_s=5.0)
     fair = solve_round(reqs, slots, time_limit_s=5.0, country_share_cap=0.25)
+    t = time.perf_counter()
+    whole = full_lp_bound(reqs, slots)
+    whole_seconds = time.perf_counter() - t
+    whole_fair = full_lp_bound(reqs, slots, country_share_cap=0.25)
     return {
         "benchmark": "allocation",
         "seed": SEED,
@@ -153,22 +177,12 @@ def main() -> dict[str, object]:
         "slots": len(slots),
         "sites": SITES,
         "python": sys.version.split()[0],
-        "batch": {
-            "solve_seconds": round(round_result.solve_seconds, 3),
-            "objective": round_result.objective,
-            "lp_bound": round(round_result.lp_bound, 3),
-            "gap": round(round_result.gap, 5),
-            "status": round_result.status,
-            "served_applications": len(round_result.served),
-            "variables": round_result.variables,
-            "constraints": round_result.constraints,
-        },
-        "batch_with_country_share_cap_25pct": {
-            "solve_seconds": round(fair.solve_seconds, 3),
-            "objective": fair.objective,
-            "lp_bound": round(fair.lp_bound, 3),
-            "gap": round(fair.gap, 5),
-        },
+        "machine": {"cpus": os.cpu_count(), "load_before": load_before},
+        # lp_bound/gap: the whole round's LP relaxation, every slot that fits each need (solved
+        # once here, untimed). model_*: the LP of the model the round kept (top_k slots a need).
+        "whole_round_lp_seconds": round(whole_seconds, 1),
+        "batch": batch(round_result, whole),
+        "batch_with_country_share_cap_25pct": batch(fair, whole_fair),
         "online": online(slots, reqs),
         "targets": "batch gap ≤ 1 % of the LP bound in ≤ 5 s; online ≥ 500 allocations/s",
     }

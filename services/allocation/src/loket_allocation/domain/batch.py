@@ -1,35 +1,29 @@
 """Batch rounds (call cut-off): serve as many priority-weighted applications as capacity allows.
 
-An integer programme solved by HiGHS (through scipy.optimize.milp):
-  maximise   Σ_a w_a · y_a
-  subject to Σ_s x[a,n,s] = y_a                    every need n of a is served iff a is
-             Σ_(a,n) units_n · x[a,n,s] ≤ free_s   per slot
-             Σ units · x at facility f for applicants of country c ≤ share · capacity_f
-                                                   (optional fairness cap)
-             x, y ∈ {0, 1}
-Only slots that fit a need (service type, access mode, window, transnational rule, enough free
-units) become variables; each need keeps its `top_k` best-ranked slots, which bounds the model.
-The LP relaxation of the same model gives the bound the result is measured against. Large
-rounds are solved by rounding the LP solution (HiGHS's MIP does not reach a good incumbent in
-seconds at 10,000 applications), one residual dive over what is left, and one exchange pass
-(exchange.py); small ones exactly by the MIP.
+The round is an integer programme (round_model.py) solved with HiGHS through scipy. Only slots
+that fit a need become variables, and each need keeps `top_k` of them, spread over its window
+(candidates.py), which bounds the model. Its LP relaxation gives the round's `lp_bound`; that
+bounds the whole round only when no need had more than `top_k` slots that fit (`complete`);
+the benchmark judges the result against the whole round's LP (round_model.full_lp_bound).
+Large rounds are solved by rounding the LP solution (HiGHS's MIP does not reach a good
+incumbent in seconds at 10,000 applications), one residual dive over what is left, and one
+exchange pass (exchange.py); small ones exactly by the MIP.
 """
 
 from __future__ import annotations
 
 import time
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from itertools import islice
 
 import numpy as np
 from loket_contracts.messages import Need
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_matrix
+from scipy.optimize import milp
 
+from loket_allocation.domain.candidates import fitting_pairs
 from loket_allocation.domain.exchange import exchange
-from loket_allocation.domain.model import Candidate, Choice, fits
+from loket_allocation.domain.model import Candidate, Choice
+from loket_allocation.domain.round_model import build
 
 
 @dataclass(frozen=True)
@@ -50,6 +44,7 @@ class RoundResult:
     solve_seconds: float
     variables: int
     constraints: int
+    complete: bool = True  # every slot that fits a need was in the model
 
 
 def solve_round(
@@ -58,7 +53,7 @@ def solve_round(
     *,
     exempt_forms: frozenset[str] = frozenset(),
     country_share_cap: float | None = None,
-    top_k: int = 12,
+    top_k: int = 8,
     time_limit_s: float = 5.0,
     mip_gap: float = 0.005,
     exact_mip_max_variables: int = 20_000,
@@ -66,84 +61,15 @@ def solve_round(
     exchanges: bool = True,
 ) -> RoundResult:
     t0 = time.perf_counter()
-    by_type: dict[str, list[Candidate]] = defaultdict(list)
-    for s in slots:
-        by_type[s.service_type].append(s)
-    for of_type in by_type.values():  # by start (stable: ties keep the slots' order)
-        of_type.sort(key=lambda s: (s.start, s.market_price_eur))
-    starts = {t: [s.start for s in of_type] for t, of_type in by_type.items()}
-    slot_index = {s.key: i for i, s in enumerate(slots)}
-
-    # variables: y_a for every servable application, then x[a,n,s]
-    x_vars: list[tuple[int, int, int, int]] = []  # (app, need, slot, units)
-    servable: list[int] = []
-    for a, req in enumerate(requests):
-        per_need = []
-        for need in req.needs:
-            # Only slots starting inside the need's window can fit it: found by bisection.
-            of_type, at = by_type.get(need.service_type, []), starts.get(need.service_type, [])
-            window = of_type[
-                bisect_left(at, need.earliest_start) : bisect_right(at, need.latest_end)
-            ]
-            # The first top_k that fit, in the window's order (no need to test the rest).
-            fitting = (s for s in window if fits(need, s, req.workplace_country, exempt_forms))
-            per_need.append(list(islice(fitting, top_k)))
-        if all(per_need):
-            servable.append(a)
-            for n, options in enumerate(per_need):
-                x_vars.extend((a, n, slot_index[s.key], req.needs[n].units) for s in options)
-    y_col = {a: i for i, a in enumerate(servable)}
-    n_y, n_x = len(servable), len(x_vars)
-    n = n_y + n_x
+    every = fitting_pairs(requests, slots, exempt_forms)
+    kept = every.spread(top_k)
+    model = build(requests, slots, kept, country_share_cap)
+    servable, x_vars, y_col = model.servable, model.x_vars, model.y_col
+    n_y, n, row = len(servable), model.variables, model.rows
+    slot_rows, fair_rows, capacity_at = model.slot_rows, model.fair_rows, model.capacity_at
     if n_y == 0:
         return RoundResult({}, 0.0, 0.0, 0.0, "nothing servable", time.perf_counter() - t0, 0, 0)
-
-    rows, cols, vals, lb, ub = [], [], [], [], []
-    row = 0
-    need_rows: dict[tuple[int, int], int] = {}
-    for a in servable:  # Σ_s x[a,n,s] − y_a = 0
-        for k in range(len(requests[a].needs)):
-            need_rows[(a, k)] = row
-            rows.append(row)
-            cols.append(y_col[a])
-            vals.append(-1.0)
-            lb.append(0.0)
-            ub.append(0.0)
-            row += 1
-    slot_rows: dict[int, int] = {}
-    fair_rows: dict[tuple[str, str], int] = {}
-    capacity_at: dict[str, int] = defaultdict(int)
-    for s in slots:
-        capacity_at[s.facility_id] += s.free_units
-    for j, (a, k, si, units) in enumerate(x_vars):
-        col = n_y + j
-        rows.append(need_rows[(a, k)])
-        cols.append(col)
-        vals.append(1.0)
-        if si not in slot_rows:
-            slot_rows[si] = row
-            lb.append(-np.inf)
-            ub.append(float(slots[si].free_units))
-            row += 1
-        rows.append(slot_rows[si])
-        cols.append(col)
-        vals.append(float(units))
-        if country_share_cap is not None:
-            key = (slots[si].facility_id, requests[a].workplace_country)
-            if key not in fair_rows:
-                fair_rows[key] = row
-                lb.append(-np.inf)
-                ub.append(country_share_cap * capacity_at[slots[si].facility_id])
-                row += 1
-            rows.append(fair_rows[key])
-            cols.append(col)
-            vals.append(float(units))
-    matrix = coo_matrix((vals, (rows, cols)), shape=(row, n)).tocsr()
-    constraints = LinearConstraint(matrix, np.array(lb), np.array(ub))
-    cost = np.zeros(n)
-    cost[:n_y] = [-requests[a].weight for a in servable]
-    bounds = Bounds(np.zeros(n), np.ones(n))
-
+    cost, constraints, bounds = model.cost, model.constraints, model.bounds()
     relaxed = milp(cost, constraints=constraints, bounds=bounds, integrality=np.zeros(n))
     if relaxed.x is None:
         return RoundResult(
@@ -255,4 +181,5 @@ def solve_round(
     }
     objective = sum(requests[a].weight for a in chosen_slots)
     gap = (lp_bound - objective) / lp_bound if lp_bound > 0 else 0.0
-    return RoundResult(served, objective, lp_bound, gap, status, seconds, n, row)
+    complete = len(kept) == len(every)
+    return RoundResult(served, objective, lp_bound, gap, status, seconds, n, row, complete)

@@ -114,6 +114,7 @@ class BatchRounds:
                 reason = (
                     f"batch round {cmd.round_id}: served; the round reached "
                     f"{result.objective:g} of an LP bound of {result.lp_bound:g}"
+                    + ("" if result.complete else " (over the slots it considered per need)")
                 )
                 out.append(
                     self._place_hold(
