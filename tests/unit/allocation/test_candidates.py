@@ -103,3 +103,14 @@ def test_a_round_that_kept_fewer_slots_than_fit_says_its_bound_is_its_own() -> N
     assert whole == 20
     assert not narrow.complete and narrow.lp_bound == 4 and len(narrow.served) < 20
     assert wide.complete and abs(wide.lp_bound - whole) < 1e-6 and len(wide.served) == 20
+
+
+def test_what_the_model_left_out_is_still_offered_to_those_it_did_not_serve() -> None:
+    """Keeping one slot a need, both applicants' model holds the early slot only: the LP serves
+    one of them there, and the residual dive serves the other in the later slot."""
+    market = [slot("fr", "FR", "xray", 1, day=0, sid="early"), slot("de", "DE", "xray", 1, day=9)]
+    need = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=20))
+    reqs = [BatchRequest("a", "PT", [need]), BatchRequest("b", "PT", [need])]
+    result = solve_round(reqs, market, top_k=1, exact_mip_max_variables=0)
+    assert sorted(result.served) == ["a", "b"]
+    assert sorted(cs[0].candidate.facility_id for cs in result.served.values()) == ["de", "fr"]

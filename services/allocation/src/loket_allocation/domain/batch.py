@@ -66,7 +66,7 @@ def solve_round(
     model = build(requests, slots, kept, country_share_cap)
     servable, x_vars, y_col = model.servable, model.x_vars, model.y_col
     n_y, n, row = len(servable), model.variables, model.rows
-    slot_rows, fair_rows, capacity_at = model.slot_rows, model.fair_rows, model.capacity_at
+    fair_rows, capacity_at = model.fair_rows, model.capacity_at
     if n_y == 0:
         return RoundResult({}, 0.0, 0.0, 0.0, "nothing servable", time.perf_counter() - t0, 0, 0)
     cost, constraints, bounds = model.cost, model.constraints, model.bounds()
@@ -79,7 +79,7 @@ def solve_round(
 
     # LP rounding: applications the relaxation serves (most) first, each need on the slot the
     # relaxation uses most; then everyone else greedily, heaviest first.
-    free = {si: float(slots[si].free_units) for si in slot_rows}
+    free = {si: float(s.free_units) for si, s in enumerate(slots)}
     fair_left = (
         {key: country_share_cap * capacity_at[key[0]] for key in fair_rows}
         if country_share_cap is not None
@@ -117,13 +117,14 @@ def solve_round(
                 fair_left[key] -= amount
             chosen_slots[a] = taken
     status = "LP rounding"
-    # Dives: the unserved applications again, against the capacity left. A fixed number of
-    # them, whatever the clock says: the round's quality must not depend on the machine's luck.
+    # Dives: the unserved applications again, against the capacity left in every slot, those
+    # the model left out too (each need kept only top_k). A fixed number of them, whatever the
+    # clock says: the round's quality must not depend on the machine's luck.
     spent = time.perf_counter() - t0
     left_over = [requests[a] for a in servable if a not in chosen_slots]
     if dives and left_over and country_share_cap is None:
         residual = [
-            replace(slots[si], free_units=int(free[si])) for si in slot_rows if free[si] >= 1
+            replace(s, free_units=int(free[si])) for si, s in enumerate(slots) if free[si] >= 1
         ]
         extra = solve_round(
             left_over,
@@ -143,7 +144,7 @@ def solve_round(
             ]
         status = "LP rounding + residual dive"
     if exchanges and country_share_cap is None:
-        capacity = {si: float(slots[si].free_units) for si in slot_rows}
+        capacity = {si: float(s.free_units) for si, s in enumerate(slots)}
         for taken in chosen_slots.values():
             for _, si, units in taken:
                 capacity[si] -= units

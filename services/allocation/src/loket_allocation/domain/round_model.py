@@ -33,7 +33,6 @@ class RoundModel:
     x_vars: list[tuple[int, int, int, int]]  # (request, need, slot, units), after the y's
     cost: np.ndarray
     constraints: LinearConstraint
-    slot_rows: dict[int, int]  # slot index → its capacity row
     fair_rows: dict[tuple[str, str], int]  # (facility, country) → its fairness row
     capacity_at: dict[str, int] = field(default_factory=dict)  # facility → free units
 
@@ -131,7 +130,6 @@ def build(
         x_vars,
         cost,
         LinearConstraint(matrix, np.array(lb), np.array(ub)),
-        slot_rows,
         fair_rows,
         dict(capacity_at),
     )
