@@ -75,7 +75,8 @@ def test_a_round_serves_the_same_whatever_the_clock_says() -> None:
     plenty = solve_round(reqs, slots, exact_mip_max_variables=0, time_limit_s=60)
     none_left = solve_round(reqs, slots, exact_mip_max_variables=0, time_limit_s=0)
     assert plenty.served.keys() == none_left.served.keys()
-    assert plenty.status == none_left.status == "LP rounding + residual dive + exchanges"
+    assert plenty.status == none_left.status
+    assert plenty.status.startswith("LP rounding + residual dive + exchanges")
 
 
 def test_an_exchange_gives_up_one_application_for_two_that_fit_in_its_place() -> None:

@@ -183,4 +183,6 @@ def solve_round(
     objective = sum(requests[a].weight for a in chosen_slots)
     gap = (lp_bound - objective) / lp_bound if lp_bound > 0 else 0.0
     complete = len(kept) == len(every)
+    if not complete:  # managers read the status next to the bound
+        status += f"; the bound is over the {top_k} slots kept a need"
     return RoundResult(served, objective, lp_bound, gap, status, seconds, n, row, complete)
