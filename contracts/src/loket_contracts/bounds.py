@@ -36,10 +36,12 @@ def _date_in_window(value: date) -> date:
 
 
 def _time_in_window(value: datetime) -> datetime:
+    # A time without an offset is read as UTC and kept aware: compared with the aware times
+    # the services store (a need's window against a slot's), a naive one raised TypeError.
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     if not EARLIEST_TIME <= aware < LATEST_TIME:
         raise ValueError(f"time must be between {EARLIEST_TIME:%Y} and {LATEST_TIME:%Y}")
-    return value
+    return aware
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX)]

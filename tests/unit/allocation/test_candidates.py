@@ -116,3 +116,20 @@ def test_what_the_model_left_out_is_still_offered_to_those_it_did_not_serve() ->
     result = solve_round(reqs, market, top_k=1, exact_mip_max_variables=0)
     assert sorted(result.served) == ["a", "b"]
     assert sorted(cs[0].candidate.facility_id for cs in result.served.values()) == ["de", "fr"]
+
+
+def test_a_window_sent_without_an_offset_is_read_as_utc_and_fits_stored_slots() -> None:
+    """Slots come back from the database with their offset; a need's window may arrive without
+    one. It is read as UTC, so comparing the two no longer raises (it did, in every mode)."""
+    naive = Need.model_validate(
+        {
+            "service_type": "xray",
+            "units": 1,
+            "earliest_start": "2027-03-01T00:00:00",
+            "latest_end": "2027-03-13T00:00:00",
+        }
+    )
+    assert naive.earliest_start == T0 and naive.earliest_start.tzinfo is not None
+    market = [slot("fr", "FR", "xray", 2)]
+    assert fits(naive, market[0], "PT", frozenset())
+    assert len(fitting_pairs([BatchRequest("a", "PT", [naive])], market, frozenset())) == 1
