@@ -166,3 +166,12 @@ async def test_a_slot_price_that_is_not_a_sane_amount_is_refused(loket: Loket, p
 async def test_an_overlong_application_id_is_a_422_not_a_500(loket: Loket) -> None:
     resp = await loket.http.get("/v1/applications/" + "a" * 500)
     problem(resp, 422)
+
+
+@pytest.mark.parametrize(
+    "dates", [{"from": "9999-12-31"}, {"from": "2150-01-01"}, {"to": "1200-01-01"}]
+)
+async def test_headroom_dates_out_of_range_are_a_422(loket: Loket, dates: dict[str, str]) -> None:
+    """`from` alone asks for a year from it: on 9999-12-31 that overflowed into a 500."""
+    uid = loket.applicant("AT")["undertaking_id"]
+    problem(await loket.http.get(f"/v1/undertakings/{uid}/headroom", params=dates), 422)

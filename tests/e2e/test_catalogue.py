@@ -59,3 +59,21 @@ async def test_catalogue_rejects_a_bad_country_filter(loket: Loket) -> None:
     resp = await loket.http.get("/v1/catalogue", params={"country": "france"})
     assert resp.status_code == 422
     assert resp.headers["content-type"] == "application/problem+json"
+
+
+async def test_catalogue_reads_a_time_without_an_offset_as_utc(loket: Loket) -> None:
+    """`from`/`to` without an offset are UTC; before, the allocation service could not compare
+    them with its stored times, and the query went unanswered."""
+    site = await loket.facility("NL")
+    naive = {"service_type": site.service_type, "from": "2027-05-03T07:00:00"}
+    resp = await loket.http.get("/v1/catalogue", params=naive)
+    assert resp.status_code == 200, resp.text
+    assert [s["facility_id"] for s in resp.json()["slots"]] == [site.facility_id]
+    later = {"service_type": site.service_type, "from": "2027-05-03T09:00:00"}
+    assert (await loket.http.get("/v1/catalogue", params=later)).json()["slots"] == []
+
+
+async def test_catalogue_refuses_a_time_out_of_range(loket: Loket) -> None:
+    resp = await loket.http.get("/v1/catalogue", params={"to": "9999-01-01T00:00:00Z"})
+    assert resp.status_code == 422
+    assert resp.headers["content-type"] == "application/problem+json"

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, CountryCode, Id, Seconds
+from loket_contracts.bounds import ID_MAX, INT64_MAX, CallId, CountryCode, Id, SaneTime, Seconds
 from loket_contracts.capacity import AccessMode, PriorityArea, Unit
 from loket_contracts.messages.shared import AllocatedLine, Need, check_order
 
@@ -160,8 +160,8 @@ UTILISATION_REPLY = "eu.loket.allocation.utilisation.reply.v1"
 class CatalogueQuery(BaseModel):
     service_type: str | None = Field(default=None, max_length=ID_MAX)
     country: CountryCode | None = None
-    from_time: datetime | None = None
-    to_time: datetime | None = None
+    from_time: SaneTime | None = None
+    to_time: SaneTime | None = None
     access_mode: AccessMode | None = None
     priority_area: PriorityArea | None = None
     kind: Literal["RI", "TI"] | None = None

@@ -3,12 +3,11 @@ GBER Art. 9 transparency register, which the law makes public."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from loket_contracts import messages as m
-from loket_contracts.bounds import ID_MAX, INT64_MAX
+from loket_contracts.bounds import ID_MAX, INT64_MAX, SaneTime
 from loket_contracts.capacity import PriorityArea
 from loket_contracts.topics import ALLOCATION_QUERIES
 
@@ -29,8 +28,8 @@ async def catalogue(
     state: StateDep,
     service_type: Annotated[str | None, Query(max_length=ID_MAX)] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
-    from_time: Annotated[datetime | None, Query(alias="from")] = None,
-    to_time: Annotated[datetime | None, Query(alias="to")] = None,
+    from_time: Annotated[SaneTime | None, Query(alias="from")] = None,  # no offset: UTC
+    to_time: Annotated[SaneTime | None, Query(alias="to")] = None,
     access_mode: Literal["physical", "remote", "virtual"] | None = None,
     priority_area: PriorityArea | None = None,
     kind: Literal["RI", "TI"] | None = None,

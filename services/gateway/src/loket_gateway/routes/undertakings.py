@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from loket_contracts import messages as m
-from loket_contracts.bounds import ID_MAX
+from loket_contracts.bounds import ID_MAX, SaneDate
 
 from loket_gateway import problems, service_queries
 from loket_gateway.auth import APPLICANT, PROGRAMME, caller
@@ -33,8 +33,8 @@ async def headroom(
     undertaking_id: Annotated[str, Path(min_length=1, max_length=ID_MAX)],
     state: StateDep,
     who: Reader,
-    from_date: Annotated[date | None, Query(alias="from")] = None,
-    to_date: Annotated[date | None, Query(alias="to")] = None,
+    from_date: Annotated[SaneDate | None, Query(alias="from")] = None,
+    to_date: Annotated[SaneDate | None, Query(alias="to")] = None,
     step_days: Annotated[int, Query(ge=1, le=366)] = 30,
     linked: Annotated[list[str] | None, Query(max_length=100)] = None,
 ) -> m.HeadroomReply:
