@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from hypothesis import strategies as st
+from loket_allocation.domain.batch import BatchRequest
 from loket_allocation.domain.model import Candidate
 from loket_contracts.messages import Need
 
@@ -49,3 +52,53 @@ def need(stype: str, units: int, **more: object) -> Need:
         latest_end=T0 + timedelta(days=60),
         **more,
     )
+
+
+# Small random rounds for property tests: few countries, types and days, so that needs compete.
+COUNTRIES = ("FR", "DE", "PT")
+TYPES = ("xray", "litho", "beam")
+MODES = (("physical",), ("remote",), ("physical", "remote"))
+
+
+@st.composite
+def slots(draw: st.DrawFn) -> list[Candidate]:
+    out = []
+    for i in range(draw(st.integers(0, 12))):
+        start = draw(st.integers(0, 6))  # shared starts: the price decides
+        out.append(
+            replace(
+                slot(
+                    f"f{i % 4}",
+                    draw(st.sampled_from(COUNTRIES)),
+                    draw(st.sampled_from(TYPES)),
+                    draw(st.integers(0, 4)),
+                    day=start,
+                    price=draw(st.sampled_from([500, 1000])),
+                    sid=f"s{i}",
+                    legal_form=draw(st.sampled_from([None, "ERIC"])),
+                    days=draw(st.integers(1, 5)),
+                ),
+                access_modes=draw(st.sampled_from(MODES)),
+            )
+        )
+    return out
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> list[BatchRequest]:
+    out = []
+    for r in range(draw(st.integers(0, 6))):
+        needs = []
+        for _ in range(draw(st.integers(1, 3))):
+            first = draw(st.integers(0, 6))
+            needs.append(
+                Need(
+                    service_type=draw(st.sampled_from((*TYPES, "none"))),
+                    units=draw(st.integers(1, 3)),
+                    earliest_start=T0 + timedelta(days=first),
+                    latest_end=T0 + timedelta(days=first + draw(st.integers(1, 10))),
+                    access_mode=draw(st.sampled_from(("physical", "remote"))),
+                )
+            )
+        out.append(BatchRequest(f"r{r}", draw(st.sampled_from(COUNTRIES)), needs))
+    return out

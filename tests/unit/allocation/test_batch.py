@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from allocation_factories import T0, slot
 from loket_allocation.domain.batch import BatchRequest, solve_round
-from loket_allocation.domain.exchange import exchange
 from loket_contracts.messages import Need
 
 
@@ -65,8 +64,8 @@ def test_country_share_cap_spreads_a_facility_across_countries() -> None:
 
 
 def test_a_round_serves_the_same_whatever_the_clock_says() -> None:
-    """A large round (LP rounding, a residual dive, an exchange pass) does a fixed amount of
-    work: no time left changes nothing about who is served."""
+    """A large round (the LP, then best fit with moves) does a fixed amount of work: no time
+    left changes nothing about who is served."""
     slots = [slot(f"s{i}", ("FR", "DE", "SE")[i % 3], "xray", 2 + i % 3) for i in range(30)]
     reqs = [
         request(f"r{i}", ("PT", "AT")[i % 2], ("xray", 1 + i % 3), weight=1 + i % 4)
@@ -76,29 +75,4 @@ def test_a_round_serves_the_same_whatever_the_clock_says() -> None:
     none_left = solve_round(reqs, slots, exact_mip_max_variables=0, time_limit_s=0)
     assert plenty.served.keys() == none_left.served.keys()
     assert plenty.status == none_left.status
-    assert plenty.status.startswith("LP rounding + residual dive + exchanges")
-
-
-def test_an_exchange_gives_up_one_application_for_two_that_fit_in_its_place() -> None:
-    """Slot 0 has 2 units, held by application 0 (2 units, weight 1). Applications 1 and 2
-    need 1 unit each there: together they are worth more, so they take its place."""
-    chosen = exchange(
-        weights={0: 1.0, 1: 1.0, 2: 1.0},
-        needs={0: 1, 1: 1, 2: 1},
-        options={(0, 0): [(0, 2)], (1, 0): [(0, 1)], (2, 0): [(0, 1)]},
-        free={0: 0.0},
-        chosen={0: [(0, 0, 2)]},
-    )
-    assert sorted(chosen) == [1, 2]
-
-
-def test_an_exchange_that_gains_nothing_is_not_made() -> None:
-    """One application for one of the same weight: the served one keeps its place."""
-    chosen = exchange(
-        weights={0: 2.0, 1: 1.0, 2: 1.0},
-        needs={0: 1, 1: 1, 2: 1},
-        options={(0, 0): [(0, 2)], (1, 0): [(0, 1)], (2, 0): [(0, 1)]},
-        free={0: 0.0},
-        chosen={0: [(0, 0, 2)]},
-    )
-    assert sorted(chosen) == [0]
+    assert plenty.status.startswith("LP, then best fit with moves")

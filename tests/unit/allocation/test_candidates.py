@@ -3,10 +3,9 @@ in window order, and a need keeps its slots spread over the window, not its firs
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
-from allocation_factories import T0, slot
+from allocation_factories import T0, requests, slot, slots
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from loket_allocation.domain.batch import BatchRequest, solve_round
@@ -14,54 +13,6 @@ from loket_allocation.domain.candidates import fitting_pairs
 from loket_allocation.domain.model import Candidate, fits
 from loket_allocation.domain.round_model import full_lp_bound
 from loket_contracts.messages import Need
-
-COUNTRIES = ("FR", "DE", "PT")
-TYPES = ("xray", "litho", "beam")
-MODES = (("physical",), ("remote",), ("physical", "remote"))
-
-
-@st.composite
-def slots(draw: st.DrawFn) -> list[Candidate]:
-    out = []
-    for i in range(draw(st.integers(0, 12))):
-        start = draw(st.integers(0, 6))  # shared starts: the price decides
-        out.append(
-            replace(
-                slot(
-                    f"f{i % 4}",
-                    draw(st.sampled_from(COUNTRIES)),
-                    draw(st.sampled_from(TYPES)),
-                    draw(st.integers(0, 4)),
-                    day=start,
-                    price=draw(st.sampled_from([500, 1000])),
-                    sid=f"s{i}",
-                    legal_form=draw(st.sampled_from([None, "ERIC"])),
-                    days=draw(st.integers(1, 5)),
-                ),
-                access_modes=draw(st.sampled_from(MODES)),
-            )
-        )
-    return out
-
-
-@st.composite
-def requests(draw: st.DrawFn) -> list[BatchRequest]:
-    out = []
-    for r in range(draw(st.integers(0, 6))):
-        needs = []
-        for _ in range(draw(st.integers(1, 3))):
-            first = draw(st.integers(0, 6))
-            needs.append(
-                Need(
-                    service_type=draw(st.sampled_from((*TYPES, "none"))),
-                    units=draw(st.integers(1, 3)),
-                    earliest_start=T0 + timedelta(days=first),
-                    latest_end=T0 + timedelta(days=first + draw(st.integers(1, 10))),
-                    access_mode=draw(st.sampled_from(("physical", "remote"))),
-                )
-            )
-        out.append(BatchRequest(f"r{r}", draw(st.sampled_from(COUNTRIES)), needs))
-    return out
 
 
 @settings(max_examples=300, deadline=None)
@@ -91,9 +42,21 @@ def test_a_need_keeps_slots_spread_over_its_window() -> None:
     assert [market[i].slot_id for i in kept.slot.tolist()] == ["d0", "d10", "d20", "d30"]
 
 
+def test_needs_with_one_window_keep_different_slots() -> None:
+    """Four applicants want the same window. Each keeps 4 slots spread over it, each from its
+    own offset: together they keep 16 of the 40 slots, not the same 4 (which left most of the
+    market outside the round's model)."""
+    market = [slot("fr", "FR", "xray", 1, day=d, sid=f"d{d}") for d in range(40)]
+    need = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=45))
+    reqs = [BatchRequest(f"a{i}", "PT", [need]) for i in range(4)]
+    kept = fitting_pairs(reqs, market, frozenset()).spread(4)
+    assert len(kept) == 16 and len(set(kept.slot.tolist())) == 16
+
+
 def test_a_round_that_kept_fewer_slots_than_fit_says_its_bound_is_its_own() -> None:
     """Twenty applicants want one unit each in one window of twenty one-unit slots. Keeping 4
-    slots a need, the round's LP sees 4 slots; keeping them all, it sees the whole round."""
+    slots a need, the round's LP misses some slots; keeping them all, it sees the whole round.
+    Either way everyone is served: the placement uses every slot that fits."""
     market = [slot(f"f{d}", "FR", "xray", 1, day=d, sid=f"d{d}") for d in range(20)]
     need = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=30))
     reqs = [BatchRequest(f"a{i}", "PT", [need]) for i in range(20)]
@@ -101,21 +64,30 @@ def test_a_round_that_kept_fewer_slots_than_fit_says_its_bound_is_its_own() -> N
     narrow = solve_round(reqs, market, top_k=4, exact_mip_max_variables=0)
     wide = solve_round(reqs, market, top_k=20, exact_mip_max_variables=0)
     assert whole == 20
-    assert not narrow.complete and narrow.lp_bound == 4 and len(narrow.served) < 20
+    assert not narrow.complete and narrow.lp_bound < whole and len(narrow.served) == 20
     assert narrow.status.endswith("the bound is over the 4 slots kept a need")
     assert wide.complete and abs(wide.lp_bound - whole) < 1e-6 and len(wide.served) == 20
     assert "bound is over" not in wide.status
 
 
 def test_what_the_model_left_out_is_still_offered_to_those_it_did_not_serve() -> None:
-    """Keeping one slot a need, both applicants' model holds the early slot only: the LP serves
-    one of them there, and the residual dive serves the other in the later slot."""
-    market = [slot("fr", "FR", "xray", 1, day=0, sid="early"), slot("de", "DE", "xray", 1, day=9)]
+    """Keeping one slot a need, applicants a and c both keep the early slot and b the middle
+    one: the model's LP serves two. The late slot, which no need kept, still serves the third."""
+    market = [
+        slot("fr", "FR", "xray", 1, day=0, sid="early"),
+        slot("be", "BE", "xray", 1, day=5, sid="middle"),
+        slot("de", "DE", "xray", 1, day=9, sid="late"),
+    ]
     need = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=20))
-    reqs = [BatchRequest("a", "PT", [need]), BatchRequest("b", "PT", [need])]
+    reqs = [BatchRequest(name, "PT", [need]) for name in ("a", "b", "c")]
     result = solve_round(reqs, market, top_k=1, exact_mip_max_variables=0)
-    assert sorted(result.served) == ["a", "b"]
-    assert sorted(cs[0].candidate.facility_id for cs in result.served.values()) == ["de", "fr"]
+    assert result.lp_bound == 2
+    assert sorted(result.served) == ["a", "b", "c"]
+    assert sorted(cs[0].candidate.slot_id for cs in result.served.values()) == [
+        "early",
+        "late",
+        "middle",
+    ]
 
 
 def test_a_window_sent_without_an_offset_is_read_as_utc_and_fits_stored_slots() -> None:

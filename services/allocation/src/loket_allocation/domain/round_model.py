@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -29,12 +29,18 @@ class Weighted(Requesting, Protocol):
 
 @dataclass
 class RoundModel:
-    servable: list[int]  # requests every need of which has a pair
-    x_vars: list[tuple[int, int, int, int]]  # (request, need, slot, units), after the y's
+    servable: list[int]  # requests every need of which has a pair; y columns in this order
+    pairs: Pairs  # the x columns, after the y's: the kept pairs of servable requests
     cost: np.ndarray
     constraints: LinearConstraint
     fair_rows: dict[tuple[str, str], int]  # (facility, country) → its fairness row
-    capacity_at: dict[str, int] = field(default_factory=dict)  # facility → free units
+    capacity_at: dict[str, int]  # facility → free units
+
+    @property
+    def x_vars(self) -> list[tuple[int, int, int, int]]:  # (request, need, slot, units)
+        p = self.pairs
+        columns = (p.request.tolist(), p.need.tolist(), p.slot.tolist(), p.units.tolist())
+        return list(zip(*columns, strict=True))
 
     @property
     def y_col(self) -> dict[int, int]:
@@ -58,81 +64,75 @@ def build(
     pairs: Pairs,
     country_share_cap: float | None,
 ) -> RoundModel:
-    covered: dict[int, set[int]] = defaultdict(set)
-    for a, k in zip(pairs.request.tolist(), pairs.need.tolist(), strict=True):
-        covered[a].add(k)
-    servable = [a for a, req in enumerate(requests) if len(covered[a]) == len(req.needs)]
-    is_servable = np.zeros(len(requests), dtype=bool)
-    is_servable[servable] = True
+    """The model in arrays: a round of 10,000 applications has 150,000 columns."""
+    needs = np.array([len(r.needs) for r in requests], dtype=np.int64)
+    keys = np.unique(pairs.request.astype(np.int64) * 1024 + pairs.need)
+    covered = np.bincount(keys // 1024, minlength=len(requests))
+    is_servable = covered == needs
+    servable = np.flatnonzero(is_servable)
     pairs = pairs.where(is_servable[pairs.request])
-    x_vars = list(
-        zip(
-            pairs.request.tolist(),
-            pairs.need.tolist(),
-            pairs.slot.tolist(),
-            pairs.units.tolist(),
-            strict=True,
-        )
-    )
-    y_col = {a: i for i, a in enumerate(servable)}
-    n_y = len(servable)
+    n_y, n_x = len(servable), len(pairs)
+    y_col = np.full(len(requests), -1, dtype=np.int64)
+    y_col[servable] = np.arange(n_y)
+    first_need_row = np.zeros(len(requests), dtype=np.int64)
+    first_need_row[servable] = np.cumsum(needs[servable]) - needs[servable]
+    need_rows = int(needs[servable].sum())
+    x_cols = n_y + np.arange(n_x)
 
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    lb: list[float] = []
-    ub: list[float] = []
-    row = 0
-    need_rows: dict[tuple[int, int], int] = {}
-    for a in servable:  # Σ_s x[a,n,s] − y_a = 0
-        for k in range(len(requests[a].needs)):
-            need_rows[(a, k)] = row
-            rows.append(row)
-            cols.append(y_col[a])
-            vals.append(-1.0)
-            lb.append(0.0)
-            ub.append(0.0)
-            row += 1
-    slot_rows: dict[int, int] = {}
-    fair_rows: dict[tuple[str, str], int] = {}
+    # Σ_s x[a,n,s] − y_a = 0, one row per need of a servable request
+    rows = [np.repeat(first_need_row[servable], needs[servable]) + _within(needs[servable])]
+    cols = [np.repeat(np.arange(n_y), needs[servable])]
+    vals = [np.full(need_rows, -1.0)]
+    rows.append(first_need_row[pairs.request] + pairs.need)
+    cols.append(x_cols)
+    vals.append(np.ones(n_x))
+    lb, ub = [np.zeros(need_rows)], [np.zeros(need_rows)]
+    # Σ units · x ≤ free, one row per slot some pair uses
+    used, slot_row = np.unique(pairs.slot, return_inverse=True)
+    rows.append(need_rows + slot_row)
+    cols.append(x_cols)
+    vals.append(pairs.units.astype(float))
+    lb.append(np.full(len(used), -np.inf))
+    ub.append(np.array([float(slots[si].free_units) for si in used.tolist()]))
+    row = need_rows + len(used)
+
     capacity_at: dict[str, int] = defaultdict(int)
     for s in slots:
         capacity_at[s.facility_id] += s.free_units
-    for j, (a, k, si, units) in enumerate(x_vars):
-        col = n_y + j
-        rows.append(need_rows[(a, k)])
-        cols.append(col)
-        vals.append(1.0)
-        if si not in slot_rows:
-            slot_rows[si] = row
-            lb.append(-np.inf)
-            ub.append(float(slots[si].free_units))
-            row += 1
-        rows.append(slot_rows[si])
-        cols.append(col)
-        vals.append(float(units))
-        if country_share_cap is not None:
-            key = (slots[si].facility_id, requests[a].workplace_country)
-            if key not in fair_rows:
-                fair_rows[key] = row
-                lb.append(-np.inf)
-                ub.append(country_share_cap * capacity_at[slots[si].facility_id])
-                row += 1
-            rows.append(fair_rows[key])
-            cols.append(col)
-            vals.append(float(units))
-    n = n_y + len(x_vars)
-    matrix = coo_matrix((vals, (rows, cols)), shape=(row, n)).tocsr()
-    cost = np.zeros(n)
-    cost[:n_y] = [-requests[a].weight for a in servable]
+    fair_rows: dict[tuple[str, str], int] = {}
+    if country_share_cap is not None:
+        keyed = [
+            (slots[si].facility_id, requests[a].workplace_country)
+            for a, si in zip(pairs.request.tolist(), pairs.slot.tolist(), strict=True)
+        ]
+        for key in keyed:
+            fair_rows.setdefault(key, row + len(fair_rows))
+        rows.append(np.array([fair_rows[key] for key in keyed], dtype=np.int64))
+        cols.append(x_cols)
+        vals.append(pairs.units.astype(float))
+        lb.append(np.full(len(fair_rows), -np.inf))
+        ub.append(np.array([country_share_cap * capacity_at[f] for f, _ in fair_rows]))
+        row += len(fair_rows)
+
+    matrix = coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(row, n_y + n_x),
+    ).tocsr()
+    cost = np.zeros(n_y + n_x)
+    cost[:n_y] = [-requests[a].weight for a in servable.tolist()]
     return RoundModel(
-        servable,
-        x_vars,
+        servable.tolist(),
+        pairs,
         cost,
-        LinearConstraint(matrix, np.array(lb), np.array(ub)),
+        LinearConstraint(matrix, np.concatenate(lb), np.concatenate(ub)),
         fair_rows,
         dict(capacity_at),
     )
+
+
+def _within(counts: np.ndarray) -> np.ndarray:
+    """0, 1, …, c−1 for each count c, concatenated."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def full_lp_bound(

@@ -1,0 +1,176 @@
+"""Whole assignments for a batch round, over every slot that fits a need (not only the ones
+the round's model kept): the capacity each slot has left, who holds what, best-fit placement
+and a repair that moves one held need aside to make room.
+
+The LP relaxation splits some needs across slots: the units fit in total but not in one slot.
+Placing such a need whole in the slot it would fill most exactly (best fit) keeps the larger
+gaps for larger needs; when no slot has room, moving one need already held to another slot
+that fits it often makes that room. Both are deterministic: a round's result does not depend
+on the clock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from loket_allocation.domain.candidates import Pairs
+from loket_allocation.domain.model import Candidate
+from loket_allocation.domain.round_model import RoundModel, Weighted
+
+Taken = list[tuple[int, int, int]]  # (need index, slot index, units)
+EPS = 1e-6  # an LP value this close to 0 or 1 is 0 or 1
+
+
+@dataclass
+class Market:
+    pairs: Pairs  # every fitting pair, grouped by (request, need)
+    free: np.ndarray  # per slot: units not yet held
+    needs: dict[int, int]  # request → how many needs it has
+    chosen: dict[int, Taken] = field(default_factory=dict)
+    # slot → the needs held there, in the order they came
+    holders: dict[int, dict[tuple[int, int, int], None]] = field(default_factory=dict)
+    _span: dict[tuple[int, int], tuple[int, int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.free = self.free.astype(np.int64).copy()
+        key = self.pairs.request.astype(np.int64) * 1024 + self.pairs.need
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
+        ends = np.r_[first[1:], len(key)] if len(key) else key
+        for g, (lo, hi) in enumerate(zip(first.tolist(), ends.tolist(), strict=True)):
+            self._span[(int(self.pairs.request[lo]), int(self.pairs.need[lo]))] = (lo, hi, g)
+        self._group = np.repeat(np.arange(len(first)), ends - first)
+        self._by_slot = np.argsort(self.pairs.slot, kind="stable")
+        slot_order = self.pairs.slot[self._by_slot]
+        self._slot_ptr = np.searchsorted(slot_order, np.arange(len(self.free) + 1))
+        # Per need: how many of its slots have room for it, kept as capacity changes, so that a
+        # search for room skips at once the held needs that could not move anywhere.
+        self._largest = int(self.pairs.units.max()) if len(key) else 0  # most a move frees
+        has_room = self.free[self.pairs.slot] >= self.pairs.units
+        self._roomy = np.bincount(self._group, weights=has_room, minlength=len(first)).astype(
+            np.int64
+        )
+
+    def options(self, a: int, k: int) -> np.ndarray:
+        lo, hi, _ = self._span.get((a, k), (0, 0, 0))
+        return self.pairs.slot[lo:hi]
+
+    def units(self, a: int, k: int) -> int:
+        return int(self.pairs.units[self._span[(a, k)][0]])
+
+    def roomy(self, a: int, k: int, but: int = -1) -> int:
+        """How many of the need's slots have room for it (not counting slot `but`)."""
+        lo, _, g = self._span[(a, k)]
+        mine = but >= 0 and self.free[but] >= self.pairs.units[lo]
+        return int(self._roomy[g]) - int(mine)
+
+    def _add(self, si: int, units: int) -> None:
+        """Give `units` back to slot si (take them with a negative number)."""
+        before = self.free[si]
+        self.free[si] = before + units
+        at = self._by_slot[self._slot_ptr[si] : self._slot_ptr[si + 1]]
+        need = self.pairs.units[at]
+        self._roomy[self._group[at]] += (before + units >= need).astype(np.int64) - (before >= need)
+
+    def hold(self, a: int, taken: Taken) -> None:
+        for k, si, units in taken:
+            self._add(si, -units)
+            self.holders.setdefault(si, {})[(a, k, units)] = None
+        self.chosen[a] = list(taken)
+
+    def place(self, a: int, *, moves: bool = False) -> bool:
+        """Serve a whole or not at all: each need in its best-fitting slot; with `moves`, a need
+        that finds no room may move one held need elsewhere to make it."""
+        undo: list[tuple[int, int, int, int, int]] = []  # (holder, need, units, from, to)
+        taken: Taken = []
+        moved: set[tuple[int, int]] = set()
+        for k in range(self.needs[a]):
+            if (a, k) not in self._span:  # no slot fits this need at all
+                si, units = None, 0
+            else:
+                units = self.units(a, k)
+                si = self._best_fit(self.options(a, k), units) if self.roomy(a, k) else None
+            if si is None and moves and units:
+                si = self._make_room(self.options(a, k), units, undo, moved)
+            if si is None:
+                for _, ti, u in taken:
+                    self._add(ti, u)
+                for c, k2, u2, src, dst in reversed(undo):
+                    self._move(c, k2, u2, dst, src)
+                return False
+            self._add(si, -units)
+            taken.append((k, si, units))
+        for _, si, units in taken:  # held for real: the units were taken above
+            self._add(si, units)
+        self.hold(a, taken)
+        return True
+
+    def _best_fit(self, slots: np.ndarray, units: int, avoid: int = -1) -> int | None:
+        room = self.free[slots] - units
+        room[(room < 0) | (slots == avoid)] = np.iinfo(np.int64).max
+        if len(room) == 0 or room.min() == np.iinfo(np.int64).max:
+            return None
+        return int(slots[int(room.argmin())])
+
+    def _make_room(
+        self,
+        slots: np.ndarray,
+        units: int,
+        undo: list[tuple[int, int, int, int, int]],
+        moved: set[tuple[int, int]],
+    ) -> int | None:
+        for si in slots[self.free[slots] + self._largest >= units].tolist():
+            room = int(self.free[si])
+            for c, k2, u2 in self.holders.get(si, {}):
+                if room + u2 < units or (c, k2) in moved or not self.roomy(c, k2, si):
+                    continue
+                dst = self._best_fit(self.options(c, k2), u2, avoid=si)
+                if dst is not None:
+                    self._move(c, k2, u2, si, dst)
+                    undo.append((c, k2, u2, si, dst))
+                    moved.add((c, k2))
+                    return int(si)
+        return None
+
+    def _move(self, c: int, k: int, units: int, src: int, dst: int) -> None:
+        self._add(src, units)
+        self._add(dst, -units)
+        del self.holders[src][(c, k, units)]
+        self.holders.setdefault(dst, {})[(c, k, units)] = None
+        self.chosen[c] = [(kk, dst if kk == k else si, u) for kk, si, u in self.chosen[c]]
+
+
+def settle(
+    requests: Sequence[Weighted],
+    slots: Sequence[Candidate],
+    every: Pairs,
+    model: RoundModel,
+    x: np.ndarray,
+) -> dict[int, Taken]:
+    """Whole assignments from the round's LP solution `x`. Applications the LP serves whole,
+    each need in one slot, keep exactly that: together they fit. Then every other servable
+    application, those the LP serves most first (heaviest first among equals), is placed
+    whole with moves over every slot that fits, or left out."""
+    n_y = len(model.servable)
+    market = Market(
+        every,
+        np.array([s.free_units for s in slots]),
+        {a: len(r.needs) for a, r in enumerate(requests)},
+    )
+    p, share = model.pairs, x[n_y:]
+    split = np.zeros(len(requests), dtype=bool)
+    split[p.request[(share > EPS) & (share < 1 - EPS)]] = True
+    whole = np.zeros(len(requests), dtype=bool)
+    whole[np.asarray(model.servable)[x[:n_y] > 1 - EPS]] = True
+    exact: dict[int, Taken] = defaultdict(list)
+    for j in np.flatnonzero((share >= 1 - EPS) & whole[p.request] & ~split[p.request]).tolist():
+        exact[int(p.request[j])].append((int(p.need[j]), int(p.slot[j]), int(p.units[j])))
+    for a, taken in exact.items():
+        market.hold(a, taken)
+    rest = [(i, a) for i, a in enumerate(model.servable) if a not in market.chosen]
+    rest.sort(key=lambda ia: (-round(float(x[ia[0]]), 6), -requests[ia[1]].weight, ia[1]))
+    for _, a in rest:
+        market.place(a, moves=True)
+    return market.chosen

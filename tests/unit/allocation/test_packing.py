@@ -1,0 +1,142 @@
+"""Placing a round's applications whole: best fit keeps the larger gaps for larger needs, a
+held need moves aside to make room, a placement that fails leaves the market as it was, and
+whatever a round serves fits: every need once, in a slot that fits it, within its free units."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import numpy as np
+from allocation_factories import T0, requests, slot, slots
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from loket_allocation.domain.batch import BatchRequest, solve_round
+from loket_allocation.domain.candidates import fitting_pairs
+from loket_allocation.domain.model import Candidate, fits
+from loket_allocation.domain.packing import Market
+from loket_contracts.messages import Need
+
+
+def need(units: int, first: int = 0, last: int = 20) -> Need:
+    return Need(
+        service_type="xray",
+        units=units,
+        earliest_start=T0 + timedelta(days=first),
+        latest_end=T0 + timedelta(days=last),
+    )
+
+
+def market_of(reqs: list[BatchRequest], market: list[Candidate]) -> Market:
+    return Market(
+        fitting_pairs(reqs, market, frozenset()),
+        np.array([s.free_units for s in market]),
+        {a: len(r.needs) for a, r in enumerate(reqs)},
+    )
+
+
+def test_best_fit_keeps_the_larger_gap_for_the_larger_need() -> None:
+    """One unit goes to the slot with one free, so the three-unit need still finds three."""
+    market = [slot("fr", "FR", "xray", 3, sid="three"), slot("de", "DE", "xray", 1, sid="one")]
+    reqs = [BatchRequest("small", "PT", [need(1)]), BatchRequest("large", "PT", [need(3)])]
+    m = market_of(reqs, market)
+    assert m.place(0) and m.place(1)
+    assert [market[si].slot_id for _, si, _ in m.chosen[0]] == ["one"]
+
+
+def test_a_held_need_moves_aside_to_make_room() -> None:
+    """ "early" holds a one-unit need that also fits "late"; a two-unit need that fits only
+    "early" finds no room until that need moves."""
+    market = [
+        slot("fr", "FR", "xray", 2, day=0, sid="early"),
+        slot("de", "DE", "xray", 1, day=10, sid="late"),
+    ]
+    reqs = [BatchRequest("held", "PT", [need(1)]), BatchRequest("new", "PT", [need(2, last=5)])]
+    m = market_of(reqs, market)
+    m.hold(0, [(0, 0, 1)])  # in "early"
+    assert not m.place(1)
+    assert m.place(1, moves=True)
+    assert [market[si].slot_id for _, si, _ in m.chosen[0]] == ["late"]
+    assert [market[si].slot_id for _, si, _ in m.chosen[1]] == ["early"]
+    assert m.free.tolist() == [0, 0]
+
+
+def test_no_move_is_made_that_would_not_make_enough_room() -> None:
+    """Two one-unit needs hold "early", which has one unit left; moving one of them (a need
+    gets one move) frees two units, and the new need asks three."""
+    market = [
+        slot("fr", "FR", "xray", 3, day=0, sid="early"),
+        slot("de", "DE", "xray", 5, day=10, sid="late"),
+    ]
+    reqs = [
+        BatchRequest("one", "PT", [need(1)]),
+        BatchRequest("two", "PT", [need(1)]),
+        BatchRequest("new", "PT", [need(3, last=5)]),
+    ]
+    m = market_of(reqs, market)
+    m.hold(0, [(0, 0, 1)])
+    m.hold(1, [(0, 0, 1)])
+    assert not m.place(2, moves=True)
+    assert m.chosen == {0: [(0, 0, 1)], 1: [(0, 0, 1)]} and m.free.tolist() == [1, 5]
+
+
+def test_a_placement_that_fails_leaves_the_market_as_it_was() -> None:
+    """The first need gets room by a move; the second finds none: the move is undone."""
+    market = [
+        slot("fr", "FR", "xray", 2, day=0, sid="early"),
+        slot("de", "DE", "xray", 1, day=10, sid="late"),
+    ]
+    reqs = [
+        BatchRequest("held", "PT", [need(1)]),
+        BatchRequest("new", "PT", [need(2, last=5), need(3)]),
+    ]
+    m = market_of(reqs, market)
+    m.hold(0, [(0, 0, 1)])
+    assert not m.place(1, moves=True)
+    assert m.chosen == {0: [(0, 0, 1)]} and m.free.tolist() == [1, 1]
+    assert m.roomy(0, 0) == 2 and m.roomy(1, 0) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(slots(), requests(), st.booleans())
+def test_the_market_keeps_its_books_straight(
+    market: list[Candidate], reqs: list[BatchRequest], moves: bool
+) -> None:
+    """After any sequence of placements, free units, holders and the per-need room counts
+    agree with what is held."""
+    m = market_of(reqs, market)
+    for a in range(len(reqs)):
+        m.place(a, moves=moves)
+    held = Counter[int]()
+    for a, taken in m.chosen.items():
+        assert sorted(k for k, _, _ in taken) == list(range(len(reqs[a].needs)))
+        for k, si, units in taken:
+            assert fits(reqs[a].needs[k], market[si], reqs[a].workplace_country, frozenset())
+            held[si] += units
+            assert (a, k, units) in m.holders[si]
+    assert m.free.tolist() == [s.free_units - held[i] for i, s in enumerate(market)]
+    assert (m.free >= 0).all()
+    assert sum(len(h) for h in m.holders.values()) == sum(len(t) for t in m.chosen.values())
+    for a, req in enumerate(reqs):
+        for k, n in enumerate(req.needs):
+            if len(m.options(a, k)):
+                assert m.roomy(a, k) == int((m.free[m.options(a, k)] >= n.units).sum())
+
+
+@settings(max_examples=200, deadline=None)
+@given(slots(), requests(), st.sampled_from([frozenset(), frozenset({"ERIC"})]))
+def test_a_round_serves_only_what_fits(
+    market: list[Candidate], reqs: list[BatchRequest], exempt: frozenset[str]
+) -> None:
+    result = solve_round(reqs, market, exempt_forms=exempt, top_k=2, exact_mip_max_variables=0)
+    used = Counter[str]()
+    by_id = {r.application_id: r for r in reqs}
+    for app, choices in result.served.items():
+        req = by_id[app]
+        assert sorted(c.need_index for c in choices) == list(range(len(req.needs)))
+        for c in choices:
+            assert fits(req.needs[c.need_index], c.candidate, req.workplace_country, exempt)
+            assert c.units == req.needs[c.need_index].units
+            used[c.candidate.slot_id] += c.units
+    assert all(used[s.slot_id] <= s.free_units for s in market)
+    assert result.objective == sum(by_id[a].weight for a in result.served)
