@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from loket_allocation.domain.batch import BatchRequest, solve_round
 from loket_allocation.domain.candidates import fitting_pairs
 from loket_allocation.domain.model import Candidate, fits
-from loket_allocation.domain.packing import Market
+from loket_allocation.domain.packing import CountryCaps, Market
 from loket_contracts.messages import Need
 
 
@@ -123,13 +123,31 @@ def test_the_market_keeps_its_books_straight(
                 assert m.roomy(a, k) == int((m.free[m.options(a, k)] >= n.units).sum())
 
 
-@settings(max_examples=200, deadline=None)
-@given(slots(), requests(), st.sampled_from([frozenset(), frozenset({"ERIC"})]))
+@settings(max_examples=300, deadline=None)
+@given(
+    slots(),
+    requests(),
+    st.sampled_from([frozenset(), frozenset({"ERIC"})]),
+    st.sampled_from([None, 0.25, 0.5]),
+)
 def test_a_round_serves_only_what_fits(
-    market: list[Candidate], reqs: list[BatchRequest], exempt: frozenset[str]
+    market: list[Candidate],
+    reqs: list[BatchRequest],
+    exempt: frozenset[str],
+    cap: float | None,
 ) -> None:
-    result = solve_round(reqs, market, exempt_forms=exempt, top_k=2, exact_mip_max_variables=0)
+    """Every need once, in a slot that fits it, within the slot's free units and, with a
+    country share cap, within each country's share of each facility."""
+    result = solve_round(
+        reqs,
+        market,
+        exempt_forms=exempt,
+        country_share_cap=cap,
+        top_k=2,
+        exact_mip_max_variables=0,
+    )
     used = Counter[str]()
+    shares = Counter[tuple[str, str]]()
     by_id = {r.application_id: r for r in reqs}
     for app, choices in result.served.items():
         req = by_id[app]
@@ -138,5 +156,40 @@ def test_a_round_serves_only_what_fits(
             assert fits(req.needs[c.need_index], c.candidate, req.workplace_country, exempt)
             assert c.units == req.needs[c.need_index].units
             used[c.candidate.slot_id] += c.units
+            shares[(c.candidate.facility_id, req.workplace_country)] += c.units
     assert all(used[s.slot_id] <= s.free_units for s in market)
+    capacity = Counter[str]()
+    for s in market:
+        capacity[s.facility_id] += s.free_units
+    if cap is not None:
+        assert all(n <= cap * capacity[f] + 1e-9 for (f, _), n in shares.items())
     assert result.objective == sum(by_id[a].weight for a in result.served)
+
+
+def test_a_move_that_leaves_the_country_cap_shut_is_taken_back() -> None:
+    """Facilities fr and de have 4 units each, so each country may take 2 at each. "pt" holds
+    Portugal's 2 at fr in slot "b", "es" holds 2 in "a", and a new Portuguese need of 1 unit
+    fits only fr's slots. Moving "es" to "late" frees room in "a" but not Portugal's share of
+    fr, so that move is taken back; moving "pt" to "late" frees both, and the new need takes
+    "b"."""
+    market = [
+        slot("fr", "FR", "xray", 2, day=0, sid="a"),
+        slot("fr", "FR", "xray", 2, day=0, sid="b"),
+        slot("de", "DE", "xray", 4, day=10, sid="late"),
+    ]
+    reqs = [
+        BatchRequest("pt", "PT", [need(2)]),
+        BatchRequest("es", "ES", [need(2)]),
+        BatchRequest("new", "PT", [need(1, last=5)]),
+    ]
+    m = Market(
+        fitting_pairs(reqs, market, frozenset()),
+        np.array([s.free_units for s in market]),
+        {a: len(r.needs) for a, r in enumerate(reqs)},
+        CountryCaps.of(reqs, market, 0.5),
+    )
+    m.hold(0, [(0, 1, 2)])  # pt in "b"
+    m.hold(1, [(0, 0, 2)])  # es in "a"
+    assert m.place(2, moves=True)
+    assert m.chosen == {0: [(0, 2, 2)], 1: [(0, 0, 2)], 2: [(0, 1, 1)]}
+    assert m.free.tolist() == [0, 1, 2]

@@ -9,7 +9,7 @@ Large rounds turn the LP solution whole (HiGHS's MIP does not reach a good incum
 seconds at 10,000 applications): what the LP serves whole stays, the rest is placed by best fit
 over every slot that fits, moving one held need aside where that makes room (packing.py). That
 is a fixed amount of work, so the result does not depend on the clock. Small rounds are solved
-exactly by the MIP. A round with a country share cap rounds within the caps (rounding.py).
+exactly by the MIP. A country share cap holds in the LP and in every placement.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from loket_allocation.domain.candidates import fitting_pairs
 from loket_allocation.domain.model import Candidate, Choice
 from loket_allocation.domain.packing import settle
 from loket_allocation.domain.round_model import build
-from loket_allocation.domain.rounding import round_within_caps
 
 
 @dataclass(frozen=True)
@@ -76,12 +75,8 @@ def solve_round(
         )
     lp_bound = -float(relaxed.fun)
 
-    if country_share_cap is None:
-        chosen_slots = settle(requests, slots, every, model, relaxed.x)
-        status = "LP, then best fit with moves"
-    else:
-        chosen_slots = round_within_caps(requests, slots, model, relaxed.x, country_share_cap)
-        status = "LP rounding within the country caps"
+    chosen_slots = settle(requests, slots, every, model, relaxed.x, country_share_cap)
+    status = "LP, then best fit with moves"
     rounded = sum(requests[a].weight for a in chosen_slots)
 
     # An exact MIP when the model is small enough to finish in the time left.

@@ -25,10 +25,39 @@ EPS = 1e-6  # an LP value this close to 0 or 1 is 0 or 1
 
 
 @dataclass
+class CountryCaps:
+    """What each applicant country may still take at each facility (a round's optional cap on
+    one country's share of a facility's capacity)."""
+
+    left: np.ndarray  # (facility, country) → units
+    facility: np.ndarray  # per slot: its facility's index
+    country: np.ndarray  # per request: its applicant country's index
+
+    def add(self, si: int, a: int, units: int) -> None:
+        self.left[self.facility[si], self.country[a]] += units
+
+    def allow(self, slots: np.ndarray, a: int, units: int) -> np.ndarray:
+        return self.left[self.facility[slots], self.country[a]] >= units - EPS
+
+    @classmethod
+    def of(
+        cls, requests: Sequence[Weighted], slots: Sequence[Candidate], share: float
+    ) -> CountryCaps:
+        facilities = {f: i for i, f in enumerate(sorted({s.facility_id for s in slots}))}
+        countries = {c: i for i, c in enumerate(sorted({r.workplace_country for r in requests}))}
+        facility = np.array([facilities[s.facility_id] for s in slots], dtype=np.int64)
+        capacity = np.bincount(facility, weights=[s.free_units for s in slots])
+        left = np.repeat((share * capacity)[:, None], len(countries), axis=1)
+        country = np.array([countries[r.workplace_country] for r in requests], dtype=np.int64)
+        return cls(left, facility, country)
+
+
+@dataclass
 class Market:
     pairs: Pairs  # every fitting pair, grouped by (request, need)
     free: np.ndarray  # per slot: units not yet held
     needs: dict[int, int]  # request → how many needs it has
+    caps: CountryCaps | None = None
     chosen: dict[int, Taken] = field(default_factory=dict)
     # slot → the needs held there, in the order they came
     holders: dict[int, dict[tuple[int, int, int], None]] = field(default_factory=dict)
@@ -66,8 +95,10 @@ class Market:
         mine = but >= 0 and self.free[but] >= self.pairs.units[lo]
         return int(self._roomy[g]) - int(mine)
 
-    def _add(self, si: int, units: int) -> None:
-        """Give `units` back to slot si (take them with a negative number)."""
+    def _add(self, si: int, units: int, a: int) -> None:
+        """Give request a's `units` back to slot si (take them with a negative number)."""
+        if self.caps is not None:
+            self.caps.add(si, a, units)
         before = self.free[si]
         self.free[si] = before + units
         at = self._by_slot[self._slot_ptr[si] : self._slot_ptr[si + 1]]
@@ -76,7 +107,7 @@ class Market:
 
     def hold(self, a: int, taken: Taken) -> None:
         for k, si, units in taken:
-            self._add(si, -units)
+            self._add(si, -units, a)
             self.holders.setdefault(si, {})[(a, k, units)] = None
         self.chosen[a] = list(taken)
 
@@ -91,25 +122,28 @@ class Market:
                 si, units = None, 0
             else:
                 units = self.units(a, k)
-                si = self._best_fit(self.options(a, k), units) if self.roomy(a, k) else None
+                si = self._best_fit(self.options(a, k), units, a) if self.roomy(a, k) else None
             if si is None and moves and units:
-                si = self._make_room(self.options(a, k), units, undo, moved)
+                si = self._make_room(self.options(a, k), units, a, undo, moved)
             if si is None:
                 for _, ti, u in taken:
-                    self._add(ti, u)
+                    self._add(ti, u, a)
                 for c, k2, u2, src, dst in reversed(undo):
                     self._move(c, k2, u2, dst, src)
                 return False
-            self._add(si, -units)
+            self._add(si, -units, a)
             taken.append((k, si, units))
         for _, si, units in taken:  # held for real: the units were taken above
-            self._add(si, units)
+            self._add(si, units, a)
         self.hold(a, taken)
         return True
 
-    def _best_fit(self, slots: np.ndarray, units: int, avoid: int = -1) -> int | None:
+    def _best_fit(self, slots: np.ndarray, units: int, a: int, avoid: int = -1) -> int | None:
         room = self.free[slots] - units
-        room[(room < 0) | (slots == avoid)] = np.iinfo(np.int64).max
+        shut = (room < 0) | (slots == avoid)
+        if self.caps is not None:
+            shut |= ~self.caps.allow(slots, a, units)
+        room[shut] = np.iinfo(np.int64).max
         if len(room) == 0 or room.min() == np.iinfo(np.int64).max:
             return None
         return int(slots[int(room.argmin())])
@@ -118,25 +152,30 @@ class Market:
         self,
         slots: np.ndarray,
         units: int,
+        a: int,
         undo: list[tuple[int, int, int, int, int]],
         moved: set[tuple[int, int]],
     ) -> int | None:
         for si in slots[self.free[slots] + self._largest >= units].tolist():
             room = int(self.free[si])
-            for c, k2, u2 in self.holders.get(si, {}):
+            for c, k2, u2 in list(self.holders.get(si, {})):
                 if room + u2 < units or (c, k2) in moved or not self.roomy(c, k2, si):
                     continue
-                dst = self._best_fit(self.options(c, k2), u2, avoid=si)
-                if dst is not None:
-                    self._move(c, k2, u2, si, dst)
-                    undo.append((c, k2, u2, si, dst))
-                    moved.add((c, k2))
-                    return int(si)
+                dst = self._best_fit(self.options(c, k2), u2, c, avoid=si)
+                if dst is None:
+                    continue
+                self._move(c, k2, u2, si, dst)
+                if self._best_fit(np.array([si]), units, a) is None:  # a country cap still shut
+                    self._move(c, k2, u2, dst, si)
+                    continue
+                undo.append((c, k2, u2, si, dst))
+                moved.add((c, k2))
+                return int(si)
         return None
 
     def _move(self, c: int, k: int, units: int, src: int, dst: int) -> None:
-        self._add(src, units)
-        self._add(dst, -units)
+        self._add(src, units, c)
+        self._add(dst, -units, c)
         del self.holders[src][(c, k, units)]
         self.holders.setdefault(dst, {})[(c, k, units)] = None
         self.chosen[c] = [(kk, dst if kk == k else si, u) for kk, si, u in self.chosen[c]]
@@ -148,6 +187,7 @@ def settle(
     every: Pairs,
     model: RoundModel,
     x: np.ndarray,
+    country_share_cap: float | None = None,
 ) -> dict[int, Taken]:
     """Whole assignments from the round's LP solution `x`. Applications the LP serves whole,
     each need in one slot, keep exactly that: together they fit. Then every other servable
@@ -158,6 +198,7 @@ def settle(
         every,
         np.array([s.free_units for s in slots]),
         {a: len(r.needs) for a, r in enumerate(requests)},
+        None if country_share_cap is None else CountryCaps.of(requests, slots, country_share_cap),
     )
     p, share = model.pairs, x[n_y:]
     split = np.zeros(len(requests), dtype=bool)
