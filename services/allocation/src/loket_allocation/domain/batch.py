@@ -105,5 +105,8 @@ def solve_round(
     gap = (lp_bound - objective) / lp_bound if lp_bound > 0 else 0.0
     complete = len(kept) == len(every)
     if not complete:  # managers read the status next to the bound
-        status += f"; the bound is over the {top_k} slots kept a need"
+        status += (
+            f"; the bound is over the {top_k} slots kept a need, and the placement used every"
+            " slot that fits, so the round may exceed it"
+        )
     return RoundResult(served, objective, lp_bound, gap, status, seconds, n, row, complete)

@@ -101,7 +101,9 @@ async def calls(state: State) -> Panel:
     note = (
         "A batch call's applications wait until its cut-off; then one optimal round (HiGHS) "
         "serves as many as the capacity allows. The gap is how far the round is from the LP "
-        "bound, the best any allocation could do."
+        "bound of the model it solved. When a need had more slots that fit than the model "
+        "kept (the round's status says so), that bound covers the kept slots only; the "
+        "placement uses them all, so the gap can then be below zero."
     )
     return Panel("calls", "Calls and rounds", [listed, rounds_table, fairness], [plot], note)
 
