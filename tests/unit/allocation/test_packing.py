@@ -27,11 +27,14 @@ def need(units: int, first: int = 0, last: int = 20) -> Need:
     )
 
 
-def market_of(reqs: list[BatchRequest], market: list[Candidate]) -> Market:
+def market_of(
+    reqs: list[BatchRequest], market: list[Candidate], cap: float | None = None
+) -> Market:
     return Market(
         fitting_pairs(reqs, market, frozenset()),
         np.array([s.free_units for s in market]),
         {a: len(r.needs) for a, r in enumerate(reqs)},
+        None if cap is None else CountryCaps.of(reqs, market, cap),
     )
 
 
@@ -182,12 +185,7 @@ def test_a_move_that_leaves_the_country_cap_shut_is_taken_back() -> None:
         BatchRequest("es", "ES", [need(2)]),
         BatchRequest("new", "PT", [need(1, last=5)]),
     ]
-    m = Market(
-        fitting_pairs(reqs, market, frozenset()),
-        np.array([s.free_units for s in market]),
-        {a: len(r.needs) for a, r in enumerate(reqs)},
-        CountryCaps.of(reqs, market, 0.5),
-    )
+    m = market_of(reqs, market, cap=0.5)
     m.hold(0, [(0, 1, 2)])  # pt in "b"
     m.hold(1, [(0, 0, 2)])  # es in "a"
     assert m.place(2, moves=True)
