@@ -63,7 +63,6 @@ def solve_round(
     every = fitting_pairs(requests, slots, exempt_forms)
     kept = every.spread(top_k)
     model = build(requests, slots, kept, country_share_cap)
-    x_vars, y_col = model.x_vars, model.y_col
     n_y, n, row = len(model.servable), model.variables, model.rows
     if n_y == 0:
         return RoundResult({}, 0.0, 0.0, 0.0, "nothing servable", time.perf_counter() - t0, 0, 0)
@@ -92,7 +91,8 @@ def solve_round(
         if result.x is not None and -float(result.fun) > rounded:
             picked = result.x > 0.5
             chosen_slots = {}
-            for j, (a, k, si, units) in enumerate(x_vars):
+            y_col = model.y_col
+            for j, (a, k, si, units) in enumerate(model.x_vars):
                 if picked[n_y + j] and picked[y_col[a]]:
                     chosen_slots.setdefault(a, []).append((k, si, units))
             rounded, status = -float(result.fun), f"MIP: {result.message}"

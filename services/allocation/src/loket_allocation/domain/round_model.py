@@ -33,8 +33,6 @@ class RoundModel:
     pairs: Pairs  # the x columns, after the y's: the kept pairs of servable requests
     cost: np.ndarray
     constraints: LinearConstraint
-    fair_rows: dict[tuple[str, str], int]  # (facility, country) → its fairness row
-    capacity_at: dict[str, int]  # facility → free units
 
     @property
     def x_vars(self) -> list[tuple[int, int, int, int]]:  # (request, need, slot, units)
@@ -72,8 +70,6 @@ def build(
     servable = np.flatnonzero(is_servable)
     pairs = pairs.where(is_servable[pairs.request])
     n_y, n_x = len(servable), len(pairs)
-    y_col = np.full(len(requests), -1, dtype=np.int64)
-    y_col[servable] = np.arange(n_y)
     first_need_row = np.zeros(len(requests), dtype=np.int64)
     first_need_row[servable] = np.cumsum(needs[servable]) - needs[servable]
     need_rows = int(needs[servable].sum())
@@ -96,11 +92,11 @@ def build(
     ub.append(np.array([float(slots[si].free_units) for si in used.tolist()]))
     row = need_rows + len(used)
 
-    capacity_at: dict[str, int] = defaultdict(int)
-    for s in slots:
-        capacity_at[s.facility_id] += s.free_units
-    fair_rows: dict[tuple[str, str], int] = {}
-    if country_share_cap is not None:
+    if country_share_cap is not None:  # Σ units · x at facility f for country c ≤ share · f's
+        capacity_at: dict[str, int] = defaultdict(int)
+        for s in slots:
+            capacity_at[s.facility_id] += s.free_units
+        fair_rows: dict[tuple[str, str], int] = {}
         keyed = [
             (slots[si].facility_id, requests[a].workplace_country)
             for a, si in zip(pairs.request.tolist(), pairs.slot.tolist(), strict=True)
@@ -125,8 +121,6 @@ def build(
         pairs,
         cost,
         LinearConstraint(matrix, np.concatenate(lb), np.concatenate(ub)),
-        fair_rows,
-        dict(capacity_at),
     )
 
 
