@@ -4,11 +4,13 @@ budgets from the gateway's CallChanged, newest version only."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from loket_allocation.adapters.tables import RoundEntryRow
+from loket_allocation.entrypoints.rounds import PLACED_BEYOND_THE_MODEL
+from loket_contracts import capacity as cap
 from loket_contracts import messages as m
 from loket_contracts.calls import CALL_CHANGED, CallChanged
 from loket_contracts.envelope import CloudEvent, EnvelopeError, make_event
@@ -19,7 +21,9 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from tests.integration.services.test_allocation_handlers import (
+    T0,
     apply,
+    facility_event,
     h,
     hold_cmd,
     profile,
@@ -81,6 +85,31 @@ def test_queued_holds_wait_for_the_round_which_answers_each(engine: Engine) -> N
     [late] = apply(engine, h.on_hold_requested, queued_hold("app-d", 1, "DE"))
     assert late.event.type == m.HOLD_PLACED
     assert slot_row(engine).held_units == 3
+
+
+def test_a_round_that_kept_some_slots_a_need_says_so_to_those_it_served(engine: Engine) -> None:
+    """Nine one-unit slots fit each of nine one-unit needs; the round's model keeps 7 a need,
+    its placement uses all nine, and each served applicant's reason says so."""
+    apply(engine, h.on_profile, profile())
+    for i in range(9):
+        published = cap.SlotPublished(
+            facility_id="fr-1",
+            sequence=2 + i,
+            slot_id=f"s{i}",
+            offering_id="o1",
+            start=T0 + timedelta(hours=i),
+            end=T0 + timedelta(days=2),
+            capacity_units=1,
+        )
+        apply(engine, h.on_slot_published, facility_event(cap.SLOT_PUBLISHED, published))
+    for i in range(9):
+        assert apply(engine, h.on_hold_requested, queued_hold(f"app-{i}", 1)) == []
+    out = apply(engine, h.on_round_requested, round_requested())
+    [solved] = [o.event.decode(m.RoundSolved) for o in out if o.event.type == m.ROUND_SOLVED]
+    assert len(solved.served) == 9 and "slots kept a need" in solved.status
+    placed = [o.event.decode(m.HoldPlaced) for o in out if o.event.type == m.HOLD_PLACED]
+    assert len(placed) == 9
+    assert all(p.reason.endswith(PLACED_BEYOND_THE_MODEL) for p in placed)
 
 
 def test_a_round_nobody_waited_for_solves_nothing(engine: Engine) -> None:

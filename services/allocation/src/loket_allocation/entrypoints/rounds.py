@@ -20,6 +20,12 @@ from loket_allocation.domain.batch import BatchRequest, RoundResult, solve_round
 from loket_allocation.domain.model import Choice
 from loket_allocation.entrypoints.events import emit
 
+# A round's model keeps some of each need's slots; its placement uses them all (domain/batch.py).
+PLACED_BEYOND_THE_MODEL = (
+    " (a bound over the slots it considered per need; it placed applications over every slot"
+    " that fits, so it can pass that bound)"
+)
+
 
 class BatchRounds:
     scheme: Scheme
@@ -114,7 +120,7 @@ class BatchRounds:
                 reason = (
                     f"batch round {cmd.round_id}: served; the round reached "
                     f"{result.objective:g} of an LP bound of {result.lp_bound:g}"
-                    + ("" if result.complete else " (over the slots it considered per need)")
+                    + ("" if result.complete else PLACED_BEYOND_THE_MODEL)
                 )
                 out.append(
                     self._place_hold(
