@@ -43,14 +43,21 @@ class Pairs:
     def __len__(self) -> int:
         return len(self.slot)
 
+    def need_spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each need's pairs start and end (the pairs are grouped by need)."""
+        if len(self) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        key = self.request.astype(np.int64) * 1024 + self.need  # a request has < 1024 needs
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        return first, np.r_[first[1:], len(key)]
+
     def spread(self, per_need: int) -> Pairs:
         """At most `per_need` pairs of each need, evenly spaced over its window."""
         if len(self) == 0:
             return self
-        key = self.request.astype(np.int64) * 1024 + self.need  # a request has < 1024 needs
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        size = np.diff(np.r_[first, len(key)])
-        keep = np.zeros(len(key), dtype=bool)
+        first, ends = self.need_spans()
+        size = ends - first
+        keep = np.zeros(len(self), dtype=bool)
         small = size <= per_need
         keep[np.repeat(small, size)] = True
         big_first, big_size = first[~small], size[~small]

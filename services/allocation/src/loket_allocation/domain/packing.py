@@ -65,9 +65,7 @@ class Market:
 
     def __post_init__(self) -> None:
         self.free = self.free.astype(np.int64).copy()
-        key = self.pairs.request.astype(np.int64) * 1024 + self.pairs.need
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
-        ends = np.r_[first[1:], len(key)] if len(key) else key
+        first, ends = self.pairs.need_spans()
         for g, (lo, hi) in enumerate(zip(first.tolist(), ends.tolist(), strict=True)):
             self._span[(int(self.pairs.request[lo]), int(self.pairs.need[lo]))] = (lo, hi, g)
         self._group = np.repeat(np.arange(len(first)), ends - first)
@@ -76,7 +74,7 @@ class Market:
         self._slot_ptr = np.searchsorted(slot_order, np.arange(len(self.free) + 1))
         # Per need: how many of its slots have room for it, kept as capacity changes, so that a
         # search for room skips at once the held needs that could not move anywhere.
-        self._largest = int(self.pairs.units.max()) if len(key) else 0  # most a move frees
+        self._largest = int(self.pairs.units.max()) if len(self.pairs) else 0  # most a move frees
         has_room = self.free[self.pairs.slot] >= self.pairs.units
         self._roomy = np.bincount(self._group, weights=has_room, minlength=len(first)).astype(
             np.int64

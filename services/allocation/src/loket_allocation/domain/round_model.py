@@ -64,8 +64,8 @@ def build(
 ) -> RoundModel:
     """The model in arrays: a round of 10,000 applications has 150,000 columns."""
     needs = np.array([len(r.needs) for r in requests], dtype=np.int64)
-    keys = np.unique(pairs.request.astype(np.int64) * 1024 + pairs.need)
-    covered = np.bincount(keys // 1024, minlength=len(requests))
+    first, _ = pairs.need_spans()
+    covered = np.bincount(pairs.request[first], minlength=len(requests))  # needs with a pair
     is_servable = covered == needs
     servable = np.flatnonzero(is_servable)
     pairs = pairs.where(is_servable[pairs.request])
