@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from loket_contracts.application import Stage
 
 from .conftest import Loket
 
@@ -175,3 +176,12 @@ async def test_headroom_dates_out_of_range_are_a_422(loket: Loket, dates: dict[s
     """`from` alone asks for a year from it: on 9999-12-31 that overflowed into a 500."""
     uid = loket.applicant("AT")["undertaking_id"]
     problem(await loket.http.get(f"/v1/undertakings/{uid}/headroom", params=dates), 422)
+
+
+async def test_a_stage_filter_longer_than_the_list_of_stages_is_a_422(loket: Loket) -> None:
+    """Each stage once is the longest filter that means anything; a URL repeating one a
+    thousand times was read in full."""
+    every = [("stage", str(s)) for s in Stage]
+    assert (await loket.http.get("/v1/applications", params=every)).status_code == 200
+    resp = await loket.http.get("/v1/applications", params=[*every, ("stage", "closed")])
+    assert "stage" in problem(resp, 422)["detail"]

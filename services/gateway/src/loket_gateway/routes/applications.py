@@ -154,7 +154,8 @@ def _when(call: Call, now: datetime) -> str:
 async def listing(
     state: StateDep,
     who: Reader,
-    stage: Annotated[list[Stage] | None, Query()] = None,
+    # At most one of each stage: a longer list can only repeat one, and costs a bound each.
+    stage: Annotated[list[Stage] | None, Query(max_length=len(Stage))] = None,
     applicant_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     facility_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     call_id: Annotated[str | None, Query(max_length=64)] = None,
