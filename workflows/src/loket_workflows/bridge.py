@@ -2,8 +2,10 @@
 
 An answer a send in this process is waiting for goes to it (answers.py: the workflow gets it
 as the send's result, in the same workflow task); any other event becomes a signal. Consumer
-group `loket-workflows`. The offset is committed only after Temporal accepted the signal, or
-after the waiting send took the answer (`DurableOffsets`): should the worker die before
+group `loket-workflows`. What one fetch brought is handled together: each application's events
+in order, different applications' at once (a slow signal holds up only its own application).
+The offsets are committed only after Temporal accepted the signals, or after the waiting sends
+took the answers (`DurableOffsets`): should the worker die before
 Temporal recorded that result, the send runs again with the same event id and the service
 answers it again. The workflow drops a redelivered event by its id. An event for a workflow
 that no longer runs (finished, or never existed) is logged and skipped; an undecodable one goes
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -26,7 +29,13 @@ from loket_contracts.application import SIGNAL_SERVICE_EVENT, ServiceEvent
 from loket_contracts.envelope import EnvelopeError, from_kafka, strict_headers
 from loket_contracts.topics import SERVICE_EVENT_TOPICS
 from loket_messaging import telemetry
-from loket_messaging.consuming import current_message, raw_body, tolerant_parser
+from loket_messaging.consuming import (
+    MAX_RECORDS,
+    current_message,
+    prompt,
+    raw_body,
+    tolerant_parser,
+)
 from loket_messaging.failures import GaveUp, Rejected, RetryPolicy, attempt
 from loket_messaging.kafka import KafkaLogin, consumer_options, make_producer
 from loket_messaging.offsets import DurableOffsets
@@ -74,15 +83,20 @@ class Bridge:
         self.retry = RetryPolicy.from_env()
         self.offsets = DurableOffsets()
         self._committer: asyncio.Task[None] | None = None
-        self.broker.subscriber(
+        options = consumer_options()
+        subscriber = self.broker.subscriber(
             *SERVICE_EVENT_TOPICS,
+            batch=True,
+            max_records=MAX_RECORDS,
+            batch_timeout_ms=options["consumer_timeout_ms"],  # an empty poll's wait
             group_id=group,
             ack_policy=AckPolicy.MANUAL,  # DurableOffsets commits, after the signal or hand-over
             decoder=raw_body,
             parser=tolerant_parser,
             listener=self.offsets,
-            **consumer_options(),
-        )(self.forward)
+            **options,
+        )
+        prompt(subscriber)(self.forward)
         self.app.on_startup(self._start)
         self.app.after_startup(self._ready)
         self.app.on_shutdown(self._stop)
@@ -102,15 +116,30 @@ class Bridge:
         if self.producer is not None:
             await self.producer.stop()
 
-    async def forward(self, body: bytes) -> None:
-        msg = current_message(self.broker)
-        await self.offsets.around(msg, lambda: self._forward(body, msg))
+    async def forward(self, bodies: list[bytes]) -> None:
+        msg: KafkaMessage = current_message(self.broker)
+        records: Sequence[ConsumerRecord[Any, Any]] = msg.raw_message
+        consumer = getattr(msg, "consumer", None)
+        await self.offsets.around_batch(records, consumer, lambda: self._forward_all(records))
 
-    async def _forward(self, body: bytes, msg: KafkaMessage) -> None:
+    async def _forward_all(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Each application's events in the order they came, the applications side by side.
+        One that raised takes the whole fetch back (`around_batch`): what was done comes again,
+        and the workflows drop it by its event id."""
+        by_application: dict[bytes, list[ConsumerRecord[Any, Any]]] = {}
+        for record in records:
+            by_application.setdefault(_application_of(record), []).append(record)
+        await asyncio.gather(*(self._forward_in_order(rs) for rs in by_application.values()))
+
+    async def _forward_in_order(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        for record in records:
+            with telemetry.consuming(record.topic, record.headers):
+                await self._forward(record)
+
+    async def _forward(self, record: ConsumerRecord[Any, Any]) -> None:
         assert self.producer is not None
-        record: ConsumerRecord[Any, Any] = msg.raw_message
         try:
-            event = from_kafka(strict_headers(record.headers), body)
+            event = from_kafka(strict_headers(record.headers), record.value)
             # Only what a service said on its own topic becomes a signal (the broker's ACLs
             # let only that service write there; this holds on an open broker too).
             expected = f"loket/{record.topic.split('.')[1]}"
@@ -143,3 +172,12 @@ class Bridge:
             if exc.status in TEMPORAL_TRANSIENT:
                 raise ConnectionError(f"Temporal: {exc.status.name} {exc.message}") from exc
             raise Rejected(f"Temporal refused the signal: {exc.status.name} {exc.message}") from exc
+
+
+def _application_of(record: ConsumerRecord[Any, Any]) -> bytes:
+    """The application a record is about, as its header names it (unchecked: a record without
+    one is parked when its turn comes, in the group of such records)."""
+    for key, value in record.headers or ():
+        if key == "ce_correlationid":
+            return bytes(value)
+    return b""
