@@ -154,7 +154,7 @@ def _when(call: Call, now: datetime) -> str:
 async def listing(
     state: StateDep,
     who: Reader,
-    # At most one of each stage: a longer list can only repeat one, and costs a bound each.
+    # No more than there are stages: a longer list must repeat one, and each costs a bound.
     stage: Annotated[list[Stage] | None, Query(max_length=len(Stage))] = None,
     applicant_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     facility_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
