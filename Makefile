@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-tansu setup kafka keycloak up lint typecheck bench clean images compose-demo
+.PHONY: demo test test-tansu setup kafka keycloak up lint typecheck bench profile clean images compose-demo
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -73,6 +73,11 @@ bench: keycloak
 	$(PY) -m bench.unloaded_path
 	$(PY) -m bench.fastdepends_context
 	$(PY) -m bench.summary
+
+# Where each Python process spends its CPU in a burst: py-spy profiles (it needs ptrace: root,
+# or kernel.yama.ptrace_scope=0), summed up in bench/results/profile.json.
+profile: keycloak
+	$(PY) -m bench.profile
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .loket
