@@ -139,6 +139,8 @@ class Bridge:
     async def _forward(self, record: ConsumerRecord[Any, Any]) -> None:
         assert self.producer is not None
         try:
+            if record.value is None:  # a tombstone: no service says anything without a body
+                raise EnvelopeError("no body")
             event = from_kafka(strict_headers(record.headers), record.value)
             # Only what a service said on its own topic becomes a signal (the broker's ACLs
             # let only that service write there; this holds on an open broker too).
