@@ -11,7 +11,6 @@ sustained load. Writes bench/results/broker_peak.json.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import subprocess
@@ -24,6 +23,7 @@ from loket_infra.kafka_tools import create_topics
 from loket_infra.processes import free_port, port_open, wait_until
 
 from bench.idle import cpu_seconds
+from bench.report import publish
 
 OUT = Path(__file__).parent / "results" / "broker_peak.json"
 RECORDS = int(os.environ.get("BENCH_PEAK_RECORDS", "300000"))
@@ -91,9 +91,7 @@ def main() -> None:
             for mode, rounds in results.items()
         },
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    publish(OUT, report)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ CPU per message (process time), in rounds alternating the two ways; the medians 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -27,6 +26,8 @@ from typing import Any
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from loket_messaging.consuming import current_message
+
+from bench.report import publish
 
 N = int(os.environ.get("BENCH_N", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -84,9 +85,7 @@ def main() -> None:
         "cpu_us_per_message_by_round": runs,
         "saved_us_per_message": round(medians["annotation"] - medians["context"], 1),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    publish(OUT, report)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ and which process spends it. Writes bench/results/idle.json.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 
 from loket_infra.identities import IdentityProvider, running_provider
 from loket_infra.stack import EmbeddedStack, StackConfig
+
+from bench.report import publish
 
 SETTLE_S = float(os.environ.get("BENCH_SETTLE_S", "20"))
 WINDOW_S = float(os.environ.get("BENCH_WINDOW_S", "60"))
@@ -84,8 +85,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "load_before": load_before},
         "results": results,
     }
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    publish(OUT, report)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ bench/results/per_application.json with the ratios the SPEC's targets name.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ from temporalio.client import Client
 
 from bench.bursts import Burst, pooled_cpu_ms, pooled_latency
 from bench.idle import cpu_seconds
+from bench.report import publish
 from bench.stages import Stages
 
 N = int(os.environ.get("BENCH_N", "100"))  # the SPEC's burst: 100 at once
@@ -274,9 +274,7 @@ def main() -> None:
         "targets": {k: f"<= {v}" for k, v in TARGETS.items()},
         "results": results,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    publish(OUT, report)
 
 
 if __name__ == "__main__":

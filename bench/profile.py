@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import os
 import shutil
 import signal
@@ -40,6 +39,7 @@ from loket_infra.stack import EmbeddedStack, StackConfig
 from bench.bursts import per_item_ms
 from bench.idle import cpu_seconds
 from bench.per_application import follow, publish_facilities, undertaking
+from bench.report import publish
 from bench.stages import Stages
 
 N = int(os.environ.get("BENCH_N", "100"))
@@ -168,9 +168,7 @@ def main() -> None:
         "cpu_ms_per_application_all_processes": cpu,
         "processes": processes,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    publish(OUT, report)
 
 
 if __name__ == "__main__":

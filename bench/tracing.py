@@ -9,7 +9,6 @@ Writes bench/results/tracing.json.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from loket_infra.stack import EmbeddedStack, StackConfig
 from loket_testing.otlp import OtlpReceiver
 
 from bench.per_application import N, loket, publish_facilities
+from bench.report import publish
 
 OUT = Path(__file__).parent / "results" / "tracing.json"
 # The SDK's default batching (5 s for spans and logs, 60 s for metrics), as in production.
@@ -64,9 +64,7 @@ def main() -> None:
         "off": off,
         "on": on,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    publish(OUT, report)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ measures, not the absolute figures. Writes bench/results/unloaded_path.json with
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import tempfile
@@ -30,6 +29,7 @@ from loket_infra.stack import EmbeddedStack, StackConfig
 from loket_testing.otlp import OtlpReceiver, Span
 
 from bench.per_application import ENDS, accept, publish_facilities, submit, undertaking
+from bench.report import publish
 from bench.stages import Stages
 
 OUT = Path(__file__).parent / "results" / "unloaded_path.json"
@@ -146,9 +146,7 @@ def main() -> None:
         "applications": len(paths),
         "median_ms": medians,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    publish(OUT, report)
 
 
 if __name__ == "__main__":
