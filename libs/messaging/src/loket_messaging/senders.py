@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable
@@ -12,12 +13,12 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream.kafka import KafkaBroker
 from loket_contracts.topics import dlq
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, bindparam, select, update
 
 from loket_messaging import metrics
 from loket_messaging.db import unit_of_work
 from loket_messaging.failures import UNPUBLISHABLE, describe
-from loket_messaging.outbox import OutboxEntry, utcnow
+from loket_messaging.outbox import OUTBOX, utcnow
 
 log = logging.getLogger("loket.messaging")
 Headers = list[tuple[str, bytes]]
@@ -77,42 +78,43 @@ class BrokerSender:
 async def publish_pending(engine: Engine, sender: Sender, limit: int = 200) -> int:
     """Publish staged rows in order: all of a page handed to the producer at once (it keeps
     one request in flight per partition, so order holds, and rows that leave together share a
-    request), then each marked as its acknowledgement comes. A row the broker can never take
+    request), then those acknowledged marked published together. A row the broker can never take
     (too large, bad topic) is marked failed with the reason and skipped: one bad row must not
     stop every event behind it. A broker that is away ends the pass: the rows from the first
     that failed on are left for the next pass (some may go twice; inboxes drop copies)."""
     with unit_of_work(engine) as session:
-        rows = session.scalars(
-            select(OutboxEntry)
-            .where(OutboxEntry.published_at.is_(None))  # type: ignore[union-attr]
-            .where(OutboxEntry.failed_at.is_(None))  # type: ignore[union-attr]
-            .order_by(OutboxEntry.id)  # type: ignore[arg-type]
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
+        rows = session.execute(_pending(limit)).all()
         broken: Exception | None = None
-        handed: list[tuple[OutboxEntry, Awaitable[Any]]] = []
+        handed: list[tuple[int, Awaitable[Any]]] = []
+        failed: dict[int, str] = {}
         for row in rows:
             try:
                 headers = [(k, v.encode()) for k, v in json.loads(row.headers_json)]
                 key = row.key.encode() if row.key else None
-                handed.append((row, await sender.enqueue(row.topic, row.body, key, headers)))
+                handed.append((row.id, await sender.enqueue(row.topic, row.body, key, headers)))
             except UNPUBLISHABLE as exc:
-                _unpublishable(row, exc)
+                failed[row.id] = _unpublishable(row.id, exc)
             except Exception as exc:
                 broken = exc
                 break
         refused: Exception | None = None  # rows after the first the broker did not take
-        for row, acknowledged in handed:  # all handed before any enqueue failure: in order
+        published: list[int] = []
+        for row_id, acknowledged in handed:  # all handed before any enqueue failure: in order
             try:
                 await acknowledged
             except UNPUBLISHABLE as exc:
-                _unpublishable(row, exc)
+                failed[row_id] = _unpublishable(row_id, exc)
                 continue
             except Exception as exc:
                 refused = refused or exc
             if refused is None:
-                row.published_at = utcnow()
+                published.append(row_id)
+        # One UPDATE for the page, not one per row (Core: the rows were never ORM objects).
+        now = utcnow()
+        if published:
+            session.execute(_MARK_PUBLISHED, {"ids": published, "now": now})
+        for row_id, reason in failed.items():
+            session.execute(_MARK_FAILED, {"row_id": row_id, "now": now, "reason": reason})
         broken = refused or broken
         if broken is not None:
             session.commit()  # keep what went out; the rest waits for the broker
@@ -120,9 +122,36 @@ async def publish_pending(engine: Engine, sender: Sender, limit: int = 200) -> i
         return len(rows)
 
 
-def _unpublishable(row: OutboxEntry, exc: BaseException) -> None:
-    log.error("outbox row %s (%s) cannot be published: %s", row.id, row.topic, exc)
-    row.failed_at, row.failure_reason = utcnow(), describe(exc)
+_OUTBOX = OUTBOX.c
+_MARK_PUBLISHED = (
+    update(OUTBOX)
+    .where(_OUTBOX.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("now"))
+)
+_MARK_FAILED = (
+    update(OUTBOX)
+    .where(_OUTBOX.id == bindparam("row_id"))
+    .values(failed_at=bindparam("now"), failure_reason=bindparam("reason"))
+)
+
+
+@functools.cache
+def _pending(limit: int) -> Select[Any]:
+    """The oldest staged rows no one published or gave up on, locked (PostgreSQL) so that
+    two replicas' relays take different rows."""
+    return (
+        select(_OUTBOX.id, _OUTBOX.topic, _OUTBOX.key, _OUTBOX.headers_json, _OUTBOX.body)
+        .where(_OUTBOX.published_at.is_(None), _OUTBOX.failed_at.is_(None))
+        .order_by(_OUTBOX.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _unpublishable(row_id: int, exc: BaseException) -> str:
+    """Why a row can never be published (logged): it is marked failed and skipped."""
+    log.error("outbox row %s cannot be published: %s", row_id, exc)
+    return describe(exc)
 
 
 async def dead_letter(
