@@ -72,6 +72,7 @@ bench: keycloak
 	$(PY) -m bench.tracing
 	$(PY) -m bench.unloaded_path
 	$(PY) -m bench.fastdepends_context
+	$(PY) -m bench.outbox_path
 	$(PY) -m bench.summary
 
 # Where each Python process spends its CPU in a burst: py-spy profiles (it needs ptrace: root,
