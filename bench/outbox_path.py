@@ -29,7 +29,7 @@ from loket_contracts.envelope import CloudEvent, make_event
 from loket_messaging.consuming import Delivery, apply
 from loket_messaging.db import create_schema, make_engine
 from loket_messaging.outbox import Outgoing
-from loket_messaging.senders import Headers, publish_pending
+from loket_messaging.senders import Headers, acknowledged, publish_pending
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -51,9 +51,7 @@ class Acknowledging:
     async def enqueue(
         self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
     ) -> Awaitable[Any]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
+        return acknowledged()
 
     async def send(
         self, topic: str, value: bytes | None, key: bytes | None, headers: Headers

@@ -53,6 +53,13 @@ class ProducerSender:
         await self.producer.send_and_wait(topic, value=value, key=key, headers=headers)
 
 
+def acknowledged() -> Awaitable[None]:
+    """An acknowledgement that has come already (a sender whose send is its acknowledgement)."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
+
+
 class BrokerSender:
     """Publishes through the FastStream broker: with TestKafkaBroker it stays in memory."""
 
@@ -63,9 +70,7 @@ class BrokerSender:
         self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
     ) -> Awaitable[Any]:
         await self.send(topic, value, key, headers)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
+        return acknowledged()
 
     async def send(
         self, topic: str, value: bytes | None, key: bytes | None, headers: Headers
