@@ -93,8 +93,8 @@ def claim(session: Session, event_id: str, event_type: str, topic: str) -> bool:
     transaction and then finds it done, instead of doing the work twice and failing late."""
     # Core, not the ORM's bulk insert: RETURNING says whether the row is new.
     statement = _claim_statement(session.get_bind().dialect.name)
-    row = {"event_id": event_id, "event_type": event_type, "topic": topic}
-    return session.execute(statement, {**row, "processed_at": utcnow()}).first() is not None
+    row = {"event_id": event_id, "event_type": event_type, "topic": topic, "processed_at": utcnow()}
+    return session.execute(statement, row).first() is not None
 
 
 def stage(session: Session, outgoing: Outgoing, caused_by: str | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream.kafka import KafkaBroker
 from loket_contracts.topics import dlq
-from sqlalchemy import Engine, Select, bindparam, select, update
+from sqlalchemy import Engine, Row, Select, bindparam, select, update
 
 from loket_messaging import metrics
 from loket_messaging.db import unit_of_work
@@ -90,30 +90,30 @@ async def publish_pending(engine: Engine, sender: Sender, limit: int = 200) -> i
     with unit_of_work(engine) as session:
         rows = session.execute(_pending(limit)).all()
         broken: Exception | None = None
-        handed: list[tuple[int, Awaitable[Any]]] = []
+        handed: list[tuple[Row[Any], Awaitable[Any]]] = []
         failed: dict[int, str] = {}
         for row in rows:
             try:
                 headers = [(k, v.encode()) for k, v in json.loads(row.headers_json)]
                 key = row.key.encode() if row.key else None
-                handed.append((row.id, await sender.enqueue(row.topic, row.body, key, headers)))
+                handed.append((row, await sender.enqueue(row.topic, row.body, key, headers)))
             except UNPUBLISHABLE as exc:
-                failed[row.id] = _unpublishable(row.id, exc)
+                failed[row.id] = _unpublishable(row, exc)
             except Exception as exc:
                 broken = exc
                 break
         refused: Exception | None = None  # rows after the first the broker did not take
         published: list[int] = []
-        for row_id, acknowledged in handed:  # all handed before any enqueue failure: in order
+        for row, ack in handed:  # all handed before any enqueue failure: in order
             try:
-                await acknowledged
+                await ack
             except UNPUBLISHABLE as exc:
-                failed[row_id] = _unpublishable(row_id, exc)
+                failed[row.id] = _unpublishable(row, exc)
                 continue
             except Exception as exc:
                 refused = refused or exc
             if refused is None:
-                published.append(row_id)
+                published.append(row.id)
         # One UPDATE for the page, not one per row (Core: the rows were never ORM objects).
         now = utcnow()
         if published:
@@ -153,9 +153,9 @@ def _pending(limit: int) -> Select[Any]:
     )
 
 
-def _unpublishable(row_id: int, exc: BaseException) -> str:
+def _unpublishable(row: Row[Any], exc: BaseException) -> str:
     """Why a row can never be published (logged): it is marked failed and skipped."""
-    log.error("outbox row %s cannot be published: %s", row_id, exc)
+    log.error("outbox row %s (%s) cannot be published: %s", row.id, row.topic, exc)
     return describe(exc)
 
 
