@@ -1,5 +1,6 @@
 """`python -m bench.raw_worker ADDRESS NAMESPACE QUEUE`: the raw baseline's worker, in its own
-process like the application worker: one workflow with one no-op activity, SDK defaults."""
+process like the application worker: one workflow with one no-op activity, SDK defaults, on the
+event loop the application worker runs on (LOKET_EVENT_LOOP)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
+
+with workflow.unsafe.imports_passed_through():  # the sandbox must not import uvloop again
+    from loket_messaging import event_loop
 
 
 @activity.defn
@@ -37,4 +41,4 @@ async def main(address: str, namespace: str, queue: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    event_loop.run(main(*sys.argv[1:4]))

@@ -23,7 +23,7 @@ from loket_contracts.envelope import CloudEvent, EnvelopeError, from_kafka, stri
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from loket_messaging import metrics, telemetry
+from loket_messaging import event_loop, metrics, telemetry
 from loket_messaging.background import AfterCommit, Periodic, run_every
 from loket_messaging.consuming import (
     MAX_RECORDS,
@@ -203,7 +203,7 @@ class ServiceRuntime:
     def run(self) -> None:
         telemetry.configure_logging(self.name)
         self.subscribe()
-        asyncio.run(serve(self.app, self.name))
+        event_loop.run(serve(self.app, self.name))
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ServiceRuntime]:

@@ -9,7 +9,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from loket_messaging import telemetry
+from loket_messaging import event_loop, telemetry
 from starlette.types import ASGIApp
 
 from loket_gateway.app import create_app
@@ -54,6 +54,7 @@ def server_config(app: ASGIApp, port: int, **options: Any) -> uvicorn.Config:
         log_level="info",
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE_S,
+        loop=event_loop.chosen(),
         **options,
     )
 

@@ -10,7 +10,7 @@ import signal
 
 from loket_contracts import seals
 from loket_contracts.application import TASK_QUEUE
-from loket_messaging import telemetry
+from loket_messaging import event_loop, telemetry
 from loket_messaging.kafka import make_producer
 from loket_messaging.settings import Settings
 from temporalio.worker import Worker
@@ -69,7 +69,7 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run(Settings.from_env("workflows"), stop)
 
-    asyncio.run(_main())
+    event_loop.run(_main())
 
 
 if __name__ == "__main__":
