@@ -13,7 +13,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-with workflow.unsafe.imports_passed_through():  # the sandbox must not import uvloop again
+with workflow.unsafe.imports_passed_through():  # the sandbox refuses its imports
     from loket_messaging import event_loop
 
 
