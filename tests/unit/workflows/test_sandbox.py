@@ -23,11 +23,10 @@ from temporalio.converter import (
     WithSerializationContext,
     WorkflowSerializationContext,
 )
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from tests.temporal_test_server import time_skipping_server
+from tests.temporal_test_server import start_time_skipping
 
 
 def _key(context: SerializationContext | None) -> str:
@@ -79,9 +78,7 @@ async def contexts_seen(runner: WorkflowRunner) -> list[tuple[str, str]]:
     seen: list[tuple[str, str]] = []
     converter = DataConverter(payload_codec=ContextCodec(seen))
     async with (
-        await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=time_skipping_server(), data_converter=converter
-        ) as env,
+        await start_time_skipping(data_converter=converter) as env,
         Worker(
             env.client,
             task_queue=f"sandbox-{uuid.uuid4().hex[:8]}",
