@@ -134,7 +134,7 @@ async def test_only_managers_change_calls(loket: Loket) -> None:
     listed = await loket.http.get("/v1/calls", headers=applicant)  # anyone signed in reads them
     assert listed.status_code == 200
     assert "LOKET-2026-01" in {c["call_id"] for c in listed.json()["calls"]}  # from the scheme
-    async with httpx.AsyncClient(base_url=loket.stack.gateway_url) as stranger:
+    async with httpx.AsyncClient(base_url=loket.stack.gateway_url, timeout=60) as stranger:
         assert (await stranger.get("/v1/calls")).status_code == 401
     bad = await loket.http.post("/v1/calls", json=body | {"budgets": {"ai": "NaN"}})
     assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM

@@ -218,7 +218,7 @@ async def test_strangers_are_sent_to_the_login_and_the_csv_needs_it_too(
 ) -> None:
     import httpx
 
-    async with httpx.AsyncClient(base_url=console_stack.gateway_url) as anonymous:
+    async with httpx.AsyncClient(base_url=console_stack.gateway_url, timeout=60) as anonymous:
         page = await anonymous.get("/console/funnel")
         csv_file = await anonymous.get("/console/funnel/funnel.csv")
         login = await anonymous.get("/console/login", params={"next": "/console/funnel"})

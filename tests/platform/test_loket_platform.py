@@ -50,7 +50,7 @@ class PlatformContract:
         assert status["voucher_id"].startswith("V-")
 
     async def test_strangers_are_refused(self, platform: LoketPlatform) -> None:
-        async with httpx.AsyncClient(base_url=platform.gateway_url) as anonymous:
+        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=60) as anonymous:
             resp = await anonymous.get("/v1/applications")
         assert resp.status_code == 401
         assert resp.headers["content-type"] == "application/problem+json"

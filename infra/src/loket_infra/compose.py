@@ -170,7 +170,7 @@ async def refuses_strangers(platform: ComposePlatform) -> list[str]:
     from loket_infra.kafka_tools import produce_raw
 
     seen = []
-    async with httpx.AsyncClient(base_url=platform.gateway_url) as http:
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=60) as http:
         resp = await http.get("/v1/applications")
         if resp.status_code != 401 or "www-authenticate" not in resp.headers:
             raise RuntimeError(f"an anonymous listing got {resp.status_code}")

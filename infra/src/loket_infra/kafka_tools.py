@@ -21,8 +21,9 @@ TYPE_BY_BODY: dict[type[BaseModel], str] = {m: t for t, m in CAPACITY_BODIES.ite
 
 
 async def produce_raw(target: KafkaAccess | str, topic: str, value: bytes = b"{}") -> None:
-    """One record as whoever `target` logs in as: raises KafkaError if the broker refuses."""
-    producer = AIOKafkaProducer(**access(target).client_kwargs(), request_timeout_ms=5000)
+    """One record as whoever `target` logs in as: raises KafkaError if the broker refuses.
+    A loaded machine must not pass for a refusal, so the broker gets a minute to answer."""
+    producer = AIOKafkaProducer(**access(target).client_kwargs(), request_timeout_ms=60_000)
     try:
         await producer.start()
         await producer.send_and_wait(topic, value=value, key=b"x")
