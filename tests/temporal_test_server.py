@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from loket_infra.processes import free_port
 from temporalio.testing import WorkflowEnvironment
 
 log = logging.getLogger(__name__)
@@ -16,9 +17,10 @@ log = logging.getLogger(__name__)
 # The SDK waits 5 s by default for the server to listen; at a load average of 10 CI saw that
 # refused. The wait polls the port, so a long deadline costs nothing when the server is quick.
 STARTUP_DEADLINE = timedelta(seconds=90)
-# The SDK picks a free port, closes it and hands it to the server: another process's outgoing
-# connection may take it in between, and the server then never listens. A second start gets a
-# new port; the SDK kills the failed server, so nothing is left behind.
+# Left to itself the SDK picks a port in Linux's ephemeral range, where an outgoing connection
+# may take it before the server binds it (CI's refused server had 34683): so a port below that
+# range, as for every server Loket starts. Should a server still never listen, a second start
+# gets another port; the SDK kills the failed one, so nothing is left behind.
 ATTEMPTS = 2
 
 
@@ -34,6 +36,7 @@ async def start_time_skipping(**options: Any) -> WorkflowEnvironment:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return await WorkflowEnvironment.start_time_skipping(
+                port=free_port(),
                 test_server_existing_path=time_skipping_server(),
                 test_server_startup_timeout=STARTUP_DEADLINE,
                 **options,
