@@ -14,8 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 
 log = logging.getLogger(__name__)
 
-# The SDK waits 5 s by default for the server to listen; at a load average of 10 CI saw that
-# refused. The wait polls the port, so a long deadline costs nothing when the server is quick.
+# The SDK waits 5 s by default for the server to listen, too short for a loaded machine (and CI
+# once saw it missed). The wait polls the port, so a long deadline costs nothing when it is quick.
 STARTUP_DEADLINE = timedelta(seconds=90)
 # Left to itself the SDK picks a port in Linux's ephemeral range, where an outgoing connection
 # may take it before the server binds it (CI's refused server had 34683): so a port below that

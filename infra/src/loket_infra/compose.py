@@ -164,7 +164,7 @@ def down(folder: Path, *, volumes: bool = True) -> None:
 
 async def refuses_strangers(platform: ComposePlatform) -> list[str]:
     """What an attacker meets first: raises if any of it gets through."""
-    from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+    from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAuthorizationFailedError
     from loket_contracts.topics import FACILITY_CAPACITY, VOUCHERS_COMMANDS
 
     from loket_infra.kafka_tools import produce_raw
@@ -182,6 +182,8 @@ async def refuses_strangers(platform: ComposePlatform) -> list[str]:
     for who, target, topic, refusal in strangers:
         try:
             await produce_raw(target, topic)
+        except KafkaTimeoutError as exc:  # a KafkaError too, but slow is not refused
+            raise RuntimeError(f"Kafka did not answer {who} writing {topic}") from exc
         except refusal:
             seen.append(f"Kafka: {who} writing {topic} refused")
             continue
