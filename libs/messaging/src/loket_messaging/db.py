@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, event
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel
 
 READ_ONLY = "loket_read_only"  # an execution option: the transaction only reads
@@ -53,6 +58,15 @@ def make_engine(url: str) -> Engine:
         return engine
     # Looked up at call time: telemetry's instrumentation wraps sqlalchemy.create_engine.
     return sqlalchemy.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+@functools.cache
+def insert_new(table: Table, key: str, dialect: str) -> PostgresInsert | SqliteInsert:
+    """`INSERT … ON CONFLICT (key) DO NOTHING` for the session's dialect, built once: a row
+    someone else inserted first is left as it is, with no savepoint and no failed statement.
+    Building it per call cost more than running it (bench/outbox_path.py)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
 def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:

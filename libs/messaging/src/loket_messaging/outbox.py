@@ -10,12 +10,11 @@ from datetime import datetime
 from loket_contracts.envelope import CloudEvent, make_event
 from pydantic import BaseModel
 from sqlalchemy import Column, Executable, LargeBinary, Table, Text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
 from loket_messaging import telemetry
 from loket_messaging.clock import utcnow
+from loket_messaging.db import insert_new
 
 
 class InboxEntry(SQLModel, table=True):
@@ -77,14 +76,7 @@ _STAGE = OUTBOX.insert()
 
 @functools.cache
 def _claim_statement(dialect: str) -> Executable:
-    # Built once per dialect and bound per call: building it each time cost more than the
-    # INSERT itself (bench/outbox_path.py).
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(INBOX)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(INBOX.c.event_id)
-    )
+    return insert_new(INBOX, "event_id", dialect).returning(INBOX.c.event_id)
 
 
 def claim(session: Session, event_id: str, event_type: str, topic: str) -> bool:

@@ -15,13 +15,15 @@ from decimal import Decimal
 from loket_contracts.messages import DeclaredAid, ScreeningRequested
 from loket_contracts.scheme import Scheme
 from loket_messaging.clock import utcnow
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from loket_messaging.db import insert_new
+from sqlalchemy import Table, select, update
 from sqlmodel import Session, col
 
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, UndertakingRow
 from loket_vouchers.domain.lifecycle import HELD, AidStatus
 from loket_vouchers.domain.state_aid import LedgerEntry, Screening
+
+UNDERTAKINGS: Table = UndertakingRow.__table__  # type: ignore[attr-defined]
 
 
 def seed_budgets(session: Session, scheme: Scheme) -> None:
@@ -42,16 +44,14 @@ def seed_budgets(session: Session, scheme: Scheme) -> None:
 
 
 def lock_single_undertaking(session: Session, undertaking_ids: list[str]) -> None:
-    ids = sorted(set(undertaking_ids))  # one global order: no deadlock between two applicants
-    for uid in ids:
-        if session.get(UndertakingRow, uid) is None:
-            try:
-                with session.begin_nested():
-                    session.add(UndertakingRow(undertaking_id=uid))
-            except IntegrityError:
-                pass  # created concurrently: fine, we lock it below
+    """Lock the single undertaking's rows, creating those that are new, in one global order
+    so that two applicants sharing a member cannot deadlock. A row another transaction
+    creates at the same moment is simply there (ON CONFLICT DO NOTHING: no savepoint)."""
+    ids = sorted(set(undertaking_ids))
+    create = insert_new(UNDERTAKINGS, "undertaking_id", session.get_bind().dialect.name)
+    session.execute(create, [{"undertaking_id": uid, "version": 0} for uid in ids])
     session.execute(
-        select(UndertakingRow).where(UndertakingRow.undertaking_id.in_(ids)).with_for_update()  # type: ignore[attr-defined]
+        select(UndertakingRow).where(col(UndertakingRow.undertaking_id).in_(ids)).with_for_update()
     ).all()
 
 
