@@ -8,7 +8,9 @@ and which process spends it. Writes bench/results/idle.json.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +48,43 @@ def cpu_seconds(pid: int) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
     return total
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+QUIET_MARGIN = 0.1  # of a core above the idle draw: a twentieth of a burst's two cores
+QUIET_WITHIN_S = 120.0
+
+
+async def _draws(pids: dict[str, int], intervals: int, interval_s: float) -> list[float]:
+    """The processes' CPU together, in cores, over each of `intervals` intervals."""
+    draws = []
+    before, at = sum(cpu_of(pids).values()), time.monotonic()
+    for _ in range(intervals):
+        await asyncio.sleep(interval_s)
+        spent, now = sum(cpu_of(pids).values()), time.monotonic()
+        draws.append((spent - before) / (now - at))
+        before, at = spent, now
+    return draws
+
+
+async def idle_draw(pids: dict[str, int], interval_s: float = 0.5) -> float:
+    """What the processes use doing nothing, in cores (the median of six intervals): tansu's
+    platform polls all the time, Apache Kafka's rests."""
+    return statistics.median(await _draws(pids, 6, interval_s))
+
+
+async def settled(pids: dict[str, int], idle: float, interval_s: float = 0.5) -> None:
+    """Once the processes together use no more than their `idle` draw and QUIET_MARGIN over an
+    interval: what a burst set going (workflow tasks after the last answer, read-model
+    consumers, the relay's last pass) is done. Gives up after QUIET_WITHIN_S, saying so."""
+    deadline = time.monotonic() + QUIET_WITHIN_S
+    while time.monotonic() < deadline:
+        if (await _draws(pids, 1, interval_s))[0] < idle + QUIET_MARGIN:
+            return
+    print(f"not quiet within {QUIET_WITHIN_S:.0f} s; measuring on", flush=True)
 
 
 def measure(stack: EmbeddedStack) -> dict[str, float]:

@@ -10,8 +10,13 @@ publishes three facilities abroad, then measures:
   as soon as its terms are ready and followed to its voucher (p95 submit → terms ready; CPU of
   every platform process per application, from the first submission to the last voucher).
 
-Each side runs BENCH_ROUNDS bursts (3) one after the other; its CPU per item and its
-percentiles are taken over all of them together, and each burst's figures are kept as well.
+The two sides take turns: one raw workflow, then one application, thirty times; then a raw
+burst, then a Loket burst, BENCH_ROUNDS times (3). So both meet the same moments of the
+machine, whose speed drifts within minutes. Each item and each burst starts on a quiet platform
+(`bench.idle.settled`: back to its idle draw, measured first), and a burst's CPU is read once
+the platform is quiet again: neither side is charged with what the other set going, and a
+Loket burst is charged with all it set going. Each side's CPU per item and percentiles are
+taken over all its bursts together, and each burst's figures are kept as well.
 
 "Terms ready" is when this process receives the `awaiting_acceptance` stage event on
 loket.applications.events.v1: one Kafka hop, as the raw result is one long poll. Writes
@@ -23,8 +28,6 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -38,10 +41,10 @@ from loket_contracts.topics import FACILITY_CAPACITY
 from loket_infra.identities import ActingAs, running_provider
 from loket_infra.kafka_tools import publish_capacity, wait_caught_up
 from loket_infra.stack import EmbeddedStack, StackConfig
-from temporalio.client import Client
 
 from bench.bursts import Burst, pooled_cpu_ms, pooled_latency
-from bench.idle import cpu_seconds
+from bench.idle import cpu_of, idle_draw, settled
+from bench.raw_temporal import RawSide
 from bench.report import publish
 from bench.stages import Stages
 
@@ -56,51 +59,6 @@ OUT = Path(__file__).parent / "results" / "per_application.json"
 T0 = datetime(2027, 5, 3, 8, tzinfo=UTC)
 SERVICE = "bench.beamtime"
 TARGETS = {"cpu_per_application_ratio": 4.0, "burst_p95_ratio": 3.0, "unloaded_p50_ratio": 1.5}
-
-
-def cpu_of(pids: dict[str, int]) -> dict[str, float]:
-    return {name: cpu_seconds(pid) for name, pid in pids.items()}
-
-
-async def raw_temporal(stack: EmbeddedStack, temporal_pid: int) -> dict[str, Any]:
-    queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    worker = subprocess.Popen(  # noqa: ASYNC220 (a child for the whole phase)
-        [sys.executable, "-m", "bench.raw_worker", stack.temporal_address, stack.namespace, queue]
-    )
-    client = await Client.connect(stack.temporal_address, namespace=stack.namespace)
-
-    async def one(tag: str) -> float:
-        t = time.perf_counter()
-        await client.execute_workflow(
-            "Trivial",
-            0,
-            id=f"{queue}-{tag}",
-            task_queue=queue,
-            execution_timeout=timedelta(minutes=5),
-        )
-        return time.perf_counter() - t
-
-    try:
-        for i in range(5):  # warm-up; the first waits for the worker to poll
-            await one(f"warm-{i}")
-        alone = [await one(f"seq-{i}") for i in range(SEQUENTIAL)]
-        pids = {"temporal": temporal_pid, "raw-worker": worker.pid}
-        bursts = []
-        for r in range(ROUNDS):
-            before = cpu_of(pids)
-            took = await asyncio.gather(*(one(f"par-{r}-{i}") for i in range(N)))
-            bursts.append(Burst(list(took), before, cpu_of(pids)))
-    finally:
-        worker.terminate()
-        worker.wait(30)
-    cpu = pooled_cpu_ms(bursts)
-    return {
-        "unloaded_p50_s": statistics.median(alone),
-        **pooled_latency(bursts),
-        "cpu_ms_per_workflow": round(sum(cpu.values()), 2),
-        "cpu_ms_per_workflow_by_process": cpu,
-        "cpu_ms_per_workflow_by_burst": [b.cpu_ms() for b in bursts],
-    }
 
 
 RUN = uuid.uuid4().hex[:8]
@@ -201,56 +159,111 @@ async def follow(http: httpx.AsyncClient, stages: Stages, i: int) -> float:
     return at - t
 
 
-async def loket(stack: EmbeddedStack, pids: dict[str, int]) -> dict[str, Any]:
-    # Each request as whoever may make it; every start-up's person is onboarded (and holds a
-    # token) before the clock starts.
-    acting = ActingAs(stack.identity)
-    orgs = [undertaking(i) for i in (*range(SEQUENTIAL + 3), *range(1000, 1000 + ROUNDS * N))]
-    await asyncio.to_thread(lambda: [stack.identity.applicant(org) for org in orgs])
-    stages = Stages(stack)
-    await stages.start()
-    try:
-        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, auth=acting) as http:
+class LoketSide:
+    """Applications through the gateway, each accepted as soon as its terms are ready and
+    followed to its voucher."""
+
+    def __init__(self, stack: EmbeddedStack, pids: dict[str, int], idle: float) -> None:
+        self.stack, self.pids, self.idle = stack, pids, idle
+        self.elapsed = 0.0  # in bursts
+        self.after_last: list[float] = []  # CPU-ms an application after a burst's last voucher
+
+    async def __aenter__(self) -> LoketSide:
+        # Each request as whoever may make it; every start-up's person is onboarded (and holds
+        # a token) before the clock starts.
+        orgs = [undertaking(i) for i in (*range(SEQUENTIAL + 3), *range(1000, 1000 + ROUNDS * N))]
+        await asyncio.to_thread(lambda: [self.stack.identity.applicant(org) for org in orgs])
+        self.stages = Stages(self.stack)
+        await self.stages.start()
+        self.http = httpx.AsyncClient(
+            base_url=self.stack.gateway_url, timeout=60, auth=ActingAs(self.stack.identity)
+        )
+        try:
             for i in range(3):  # warm-up
-                await follow(http, stages, SEQUENTIAL + i)
-            alone = [await follow(http, stages, i) for i in range(SEQUENTIAL)]
-            bursts, elapsed = [], 0.0
-            for r in range(ROUNDS):
-                first = 1000 + r * N
-                before = cpu_of(pids)
-                t = time.perf_counter()
-                took = await asyncio.gather(*(follow(http, stages, first + i) for i in range(N)))
-                elapsed += time.perf_counter() - t
-                bursts.append(Burst(list(took), before, cpu_of(pids)))
-    finally:
-        await stages.stop()
-    cpu = pooled_cpu_ms(bursts)
-    return {
-        "unloaded_p50_s": statistics.median(alone),
-        **pooled_latency(bursts),
-        "burst_applications_per_s": ROUNDS * N / elapsed,
-        "cpu_ms_per_application": round(sum(cpu.values()), 2),
-        "cpu_ms_per_application_by_process": cpu,
-        "cpu_ms_per_application_by_burst": [b.cpu_ms() for b in bursts],
-    }
+                await self.one(SEQUENTIAL + i)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.http.aclose()
+        await self.stages.stop()
+
+    async def one(self, i: int) -> float:
+        return await follow(self.http, self.stages, i)
+
+    async def burst(self, r: int) -> Burst:
+        """From a quiet platform until it is quiet again: the work a voucher leaves behind
+        (the workflow's next task, the read model, the relay) is counted too."""
+        first = 1000 + r * N
+        await settled(self.pids, self.idle)
+        before = cpu_of(self.pids)
+        t = time.perf_counter()
+        took = await asyncio.gather(*(self.one(first + i) for i in range(N)))
+        self.elapsed += time.perf_counter() - t
+        last_voucher = cpu_of(self.pids)
+        await settled(self.pids, self.idle)
+        after = cpu_of(self.pids)
+        self.after_last.append(sum(after[p] - last_voucher[p] for p in after) * 1000 / N)
+        return Burst(list(took), before, after)
+
+    def report(self, alone: list[float], bursts: list[Burst]) -> dict[str, Any]:
+        cpu = pooled_cpu_ms(bursts)
+        return {
+            "unloaded_p50_s": statistics.median(alone),
+            **pooled_latency(bursts),
+            "burst_applications_per_s": len(bursts) * N / self.elapsed,
+            "cpu_ms_per_application": round(sum(cpu.values()), 2),
+            "cpu_ms_per_application_by_process": cpu,
+            "cpu_ms_per_application_by_burst": [b.cpu_ms() for b in bursts],
+            "cpu_ms_per_application_after_last_voucher_by_burst": [
+                round(ms, 2) for ms in self.after_last
+            ],
+        }
+
+
+async def loket(stack: EmbeddedStack, pids: dict[str, int]) -> dict[str, Any]:
+    """Loket alone (bench.tracing compares it with itself)."""
+    async with LoketSide(stack, pids, await idle_draw(pids)) as ours:
+        alone = [await ours.one(i) for i in range(SEQUENTIAL)]
+        return ours.report(alone, [await ours.burst(r) for r in range(ROUNDS)])
 
 
 async def measure(stack: EmbeddedStack) -> dict[str, Any]:
     await publish_facilities(stack)
     pids = {n: p.popen.pid for n, p in stack.processes.items() if p.popen is not None}
-    raw = await raw_temporal(stack, pids["temporal"])
-    ours = await loket(stack, pids)
+    raw_alone: list[float] = []
+    ours_alone: list[float] = []
+    raw_bursts: list[Burst] = []
+    ours_bursts: list[Burst] = []
+    # Interleaved, one of each in turn: the machine's speed drifts within minutes (another
+    # tenant, the server's garbage collector), and both sides should meet the same drift.
+    idle = await idle_draw(pids)
+    async with RawSide(stack, pids, idle, N) as raw, LoketSide(stack, pids, idle) as ours:
+        everyone = {**pids, **raw.pids}
+        for i in range(SEQUENTIAL):  # each from a quiet platform: unloaded
+            await settled(everyone, idle)
+            raw_alone.append(await raw.one(f"seq-{i}"))
+            await settled(everyone, idle)
+            ours_alone.append(await ours.one(i))
+        for r in range(ROUNDS):
+            raw_bursts.append(await raw.burst(r))
+            ours_bursts.append(await ours.burst(r))
+    raw_result = raw.report(raw_alone, raw_bursts)
+    our_result = ours.report(ours_alone, ours_bursts)
     ratios = {
-        "cpu_per_application_ratio": ours["cpu_ms_per_application"] / raw["cpu_ms_per_workflow"],
-        "burst_p95_ratio": ours["burst_p95_s"] / raw["burst_p95_s"],
-        "unloaded_p50_ratio": ours["unloaded_p50_s"] / raw["unloaded_p50_s"],
+        "cpu_per_application_ratio": our_result["cpu_ms_per_application"]
+        / raw_result["cpu_ms_per_workflow"],
+        "burst_p95_ratio": our_result["burst_p95_s"] / raw_result["burst_p95_s"],
+        "unloaded_p50_ratio": our_result["unloaded_p50_s"] / raw_result["unloaded_p50_s"],
     }
     return {
         "kafka": stack.config.kafka,
         **{k: round(v, 3) for k, v in ratios.items()},
         "met": {k: ratios[k] <= TARGETS[k] for k in TARGETS},
-        "raw_temporal": raw,
-        "loket": ours,
+        "raw_temporal": raw_result,
+        "loket": our_result,
     }
 
 
