@@ -8,7 +8,8 @@ publishes three facilities abroad, then measures:
   N at once (p95 start → result; CPU of the server and the worker per workflow);
 - Loket: applications one at a time (p50 submit → terms ready), then N at once, each accepted
   as soon as its terms are ready and followed to its voucher (p95 submit → terms ready; CPU of
-  every platform process per application, from the first submission to the last voucher).
+  every platform process per application, from the first submission until the platform is
+  quiet after the last voucher).
 
 The two sides take turns: one raw workflow, then one application, thirty times; then a raw
 burst, then a Loket burst, BENCH_ROUNDS times (3). So both meet the same moments of the
