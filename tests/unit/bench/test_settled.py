@@ -6,31 +6,42 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from bench.idle import QUIET_MARGIN, idle_draw, settled
 
-SPIN = "while True: pass"
+# Says so once it spins: an interpreter that is still starting (reading its files on a busy
+# machine) may use less than a tenth of a core, and the test would watch that instead.
+SPIN = "print('spinning', flush=True)\nwhile True: pass"
 
 
 @pytest.fixture
-def spinners() -> Iterator[list[subprocess.Popen[bytes]]]:
+async def spinners() -> AsyncIterator[list[subprocess.Popen[bytes]]]:
     # Two, so that together they stay above a tenth of a core on a machine at load 10.
-    procs = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(2)]
-    yield procs
-    for proc in procs:
-        proc.kill()
-        proc.wait(30)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE)  # noqa: ASYNC220
+        for _ in range(2)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            said = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 120)
+            assert said == b"spinning\n"
+        yield procs
+    finally:  # a kill also ends a read still waiting
+        for proc in procs:
+            proc.kill()
+            await asyncio.to_thread(proc.wait, 30)
 
 
 async def test_waits_while_the_processes_work_and_returns_once_they_stop(
     spinners: list[subprocess.Popen[bytes]],
 ) -> None:
     pids = {f"spinner-{i}": proc.pid for i, proc in enumerate(spinners)}
-    waiting = asyncio.create_task(settled(pids, idle=0.0, interval_s=0.2))
-    done, _ = await asyncio.wait({waiting}, timeout=2)  # ten intervals, all busy
+    waiting = asyncio.create_task(settled(pids, idle=0.0, interval_s=0.5))
+    done, _ = await asyncio.wait({waiting}, timeout=3)  # six intervals, all busy
     assert not done
     for proc in spinners:
         proc.kill()
