@@ -29,23 +29,31 @@ READY_DEADLINE_S = float(os.environ.get("LOKET_READY_DEADLINE_S", 600))
 _handed_out: set[int] = set()
 
 
-def free_port() -> int:
+def free_port(span: int = 1) -> int:
     """A free port below Linux's ephemeral range (32768+): a port the kernel hands out for
     outgoing connections could be taken by a client before our server binds it. Never the
-    same port twice in one process: one handed out may not be bound yet."""
+    same port twice in one process: one handed out may not be bound yet. `span`: the port and
+    the span - 1 after it, all free and all handed out, for a server that binds its
+    neighbours too (Temporal's services sit at its port + 1, 2 and 6)."""
     rng = random.SystemRandom()
     for _ in range(200):
-        port = rng.randrange(20000, 32000)
-        if port in _handed_out:
+        port = rng.randrange(20000, 32000 - span + 1)
+        block = range(port, port + span)
+        if _handed_out.intersection(block):
             continue
-        _handed_out.add(port)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        _handed_out.update(block)
+        if all(_bindable(p) for p in block):
             return port
-    raise StartupError("no free port in 20000-32000 on 127.0.0.1")
+    raise StartupError(f"no {span} free port(s) together in 20000-32000 on 127.0.0.1")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

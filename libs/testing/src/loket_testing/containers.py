@@ -59,14 +59,15 @@ class ContainerPlatform:
         self.timeout_s = start_timeout_s
         self.secrets = StackSecrets(new_values())
         self.pg_password = keys.new_key()
-        self.ports = {
-            name: free_port()
-            for name in ("postgres", "kafka", "controller", "temporal", "keycloak", "gateway")
-        }
         # Temporal's other services take the frontend's port + 1, 2 and 6, and membership
         # ports from its own base the same way (free_port stays below 32000: Temporal stores
-        # them as smallint).
-        self.ports |= {f"temporal-{n}": free_port() for n in ("http", "metrics", "membership")}
+        # them as smallint): those bases come with their neighbours, which no other server
+        # may get (Keycloak once did, and could not bind).
+        self.ports = {name: free_port(span=7) for name in ("temporal", "temporal-membership")}
+        self.ports |= {
+            name: free_port() for name in ("postgres", "kafka", "controller", "keycloak", "gateway")
+        }
+        self.ports |= {f"temporal-{n}": free_port() for n in ("http", "metrics")}
         self._last_check = 0.0
         self.credentials = kc.Credentials()
         self.containers: dict[str, DockerContainer] = {}
