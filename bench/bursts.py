@@ -43,3 +43,16 @@ def pooled_latency(bursts: list[Burst]) -> dict[str, Any]:
         "burst_p95_s": pct(took, 0.95),
         "burst_p95_s_by_burst": [round(pct(b.took, 0.95), 3) for b in bursts],
     }
+
+
+def side_report(alone: list[float], bursts: list[Burst], item: str) -> dict[str, Any]:
+    """One side of a comparison: its unloaded median, its burst percentiles and its CPU per
+    `item` (pooled, by process, by burst)."""
+    cpu = pooled_cpu_ms(bursts)
+    return {
+        "unloaded_p50_s": statistics.median(alone),
+        **pooled_latency(bursts),
+        f"cpu_ms_per_{item}": round(sum(cpu.values()), 2),
+        f"cpu_ms_per_{item}_by_process": cpu,
+        f"cpu_ms_per_{item}_by_burst": [b.cpu_ms() for b in bursts],
+    }

@@ -13,6 +13,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from loket_infra.identities import IdentityProvider, running_provider
@@ -58,22 +59,21 @@ QUIET_MARGIN = 0.1  # of a core above the idle draw: a twentieth of a burst's tw
 QUIET_WITHIN_S = 120.0
 
 
-async def _draws(pids: dict[str, int], intervals: int, interval_s: float) -> list[float]:
-    """The processes' CPU together, in cores, over each of `intervals` intervals."""
-    draws = []
+async def _draws(pids: dict[str, int], interval_s: float) -> AsyncIterator[float]:
+    """The processes' CPU together, in cores, over each interval from now on."""
     before, at = sum(cpu_of(pids).values()), time.monotonic()
-    for _ in range(intervals):
+    while True:
         await asyncio.sleep(interval_s)
         spent, now = sum(cpu_of(pids).values()), time.monotonic()
-        draws.append((spent - before) / (now - at))
+        yield (spent - before) / (now - at)
         before, at = spent, now
-    return draws
 
 
 async def idle_draw(pids: dict[str, int], interval_s: float = 0.5) -> float:
     """What the processes use doing nothing, in cores (the median of six intervals): tansu's
     platform polls all the time, Apache Kafka's rests."""
-    return statistics.median(await _draws(pids, 6, interval_s))
+    draws = _draws(pids, interval_s)
+    return statistics.median([await anext(draws) for _ in range(6)])
 
 
 async def settled(pids: dict[str, int], idle: float, interval_s: float = 0.5) -> None:
@@ -81,20 +81,23 @@ async def settled(pids: dict[str, int], idle: float, interval_s: float = 0.5) ->
     interval: what a burst set going (workflow tasks after the last answer, read-model
     consumers, the relay's last pass) is done. Gives up after QUIET_WITHIN_S, saying so."""
     deadline = time.monotonic() + QUIET_WITHIN_S
-    while time.monotonic() < deadline:
-        if (await _draws(pids, 1, interval_s))[0] < idle + QUIET_MARGIN:
+    async for draw in _draws(pids, interval_s):
+        if draw < idle + QUIET_MARGIN:
             return
+        if time.monotonic() >= deadline:
+            break
     print(f"not quiet within {QUIET_WITHIN_S:.0f} s; measuring on", flush=True)
 
 
 def measure(stack: EmbeddedStack) -> dict[str, float]:
     pids = {n: p.popen.pid for n, p in stack.processes.items() if p.popen is not None}
     time.sleep(SETTLE_S)
-    before = {n: cpu_seconds(pid) for n, pid in pids.items()}
+    before = cpu_of(pids)
     started = time.monotonic()
     time.sleep(WINDOW_S)
     elapsed = time.monotonic() - started
-    return {n: round((cpu_seconds(pid) - before[n]) / elapsed, 4) for n, pid in pids.items()}
+    after = cpu_of(pids)
+    return {n: round((after[n] - before[n]) / elapsed, 4) for n in pids}
 
 
 def run(kafka: str, identity: IdentityProvider) -> dict[str, object]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import tempfile
 import time
 import uuid
@@ -43,7 +42,7 @@ from loket_infra.identities import ActingAs, running_provider
 from loket_infra.kafka_tools import publish_capacity, wait_caught_up
 from loket_infra.stack import EmbeddedStack, StackConfig
 
-from bench.bursts import Burst, pooled_cpu_ms, pooled_latency
+from bench.bursts import Burst, side_report
 from bench.idle import cpu_of, idle_draw, settled
 from bench.raw_temporal import RawSide
 from bench.report import publish
@@ -210,14 +209,9 @@ class LoketSide:
         return Burst(list(took), before, after)
 
     def report(self, alone: list[float], bursts: list[Burst]) -> dict[str, Any]:
-        cpu = pooled_cpu_ms(bursts)
         return {
-            "unloaded_p50_s": statistics.median(alone),
-            **pooled_latency(bursts),
+            **side_report(alone, bursts, "application"),
             "burst_applications_per_s": len(bursts) * N / self.elapsed,
-            "cpu_ms_per_application": round(sum(cpu.values()), 2),
-            "cpu_ms_per_application_by_process": cpu,
-            "cpu_ms_per_application_by_burst": [b.cpu_ms() for b in bursts],
             "cpu_ms_per_application_after_last_voucher_by_burst": [
                 round(ms, 2) for ms in self.after_last
             ],
@@ -242,11 +236,10 @@ async def measure(stack: EmbeddedStack) -> dict[str, Any]:
     # tenant, the server's garbage collector), and both sides should meet the same drift.
     idle = await idle_draw(pids)
     async with RawSide(stack, pids, idle, N) as raw, LoketSide(stack, pids, idle) as ours:
-        everyone = {**pids, **raw.pids}
         for i in range(SEQUENTIAL):  # each from a quiet platform: unloaded
-            await settled(everyone, idle)
+            await settled(raw.everyone, idle)
             raw_alone.append(await raw.one(f"seq-{i}"))
-            await settled(everyone, idle)
+            await settled(raw.everyone, idle)
             ours_alone.append(await ours.one(i))
         for r in range(ROUNDS):
             raw_bursts.append(await raw.burst(r))

@@ -37,7 +37,7 @@ from loket_infra.identities import ActingAs, running_provider
 from loket_infra.stack import EmbeddedStack, StackConfig
 
 from bench.bursts import per_item_ms
-from bench.idle import cpu_seconds
+from bench.idle import cpu_of
 from bench.per_application import follow, publish_facilities, undertaking
 from bench.report import publish
 from bench.stages import Stages
@@ -100,9 +100,9 @@ async def burst(stack: EmbeddedStack, pids: dict[str, int], raw_dir: Path) -> di
             for i in range(5):
                 await follow(http, stages, first - 10 + i)
             await attach(pids, raw_dir, spies)
-            before = {n: cpu_seconds(p) for n, p in pids.items()}
+            before = cpu_of(pids)
             await asyncio.gather(*(follow(http, stages, first + i) for i in range(N)))
-            after = {n: cpu_seconds(p) for n, p in pids.items()}
+            after = cpu_of(pids)
     finally:
         for p in spies:
             p.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT

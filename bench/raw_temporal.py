@@ -5,7 +5,6 @@ same Temporal server."""
 from __future__ import annotations
 
 import asyncio
-import statistics
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from typing import Any
 from loket_infra.stack import EmbeddedStack
 from temporalio.client import Client
 
-from bench.bursts import Burst, pooled_cpu_ms, pooled_latency
+from bench.bursts import Burst, side_report
 from bench.idle import cpu_of, settled
 
 
@@ -35,6 +34,7 @@ class RawSide:
         # A child for the whole comparison.
         self.worker = subprocess.Popen([sys.executable, "-m", *args])  # noqa: ASYNC220
         self.pids = {"temporal": self.platform["temporal"], "raw-worker": self.worker.pid}
+        self.everyone = {**self.platform, **self.pids}  # what must be quiet around a burst
         self.client = await Client.connect(
             self.stack.temporal_address, namespace=self.stack.namespace
         )
@@ -63,20 +63,12 @@ class RawSide:
 
     async def burst(self, r: int) -> Burst:
         """From a quiet platform until it is quiet again."""
-        everyone = {**self.platform, **self.pids}
-        await settled(everyone, self.idle)
+        await settled(self.everyone, self.idle)
         before = cpu_of(self.pids)
         took = await asyncio.gather(*(self.one(f"par-{r}-{i}") for i in range(self.n)))
-        await settled(everyone, self.idle)
+        await settled(self.everyone, self.idle)
         return Burst(list(took), before, cpu_of(self.pids))
 
     @staticmethod
     def report(alone: list[float], bursts: list[Burst]) -> dict[str, Any]:
-        cpu = pooled_cpu_ms(bursts)
-        return {
-            "unloaded_p50_s": statistics.median(alone),
-            **pooled_latency(bursts),
-            "cpu_ms_per_workflow": round(sum(cpu.values()), 2),
-            "cpu_ms_per_workflow_by_process": cpu,
-            "cpu_ms_per_workflow_by_burst": [b.cpu_ms() for b in bursts],
-        }
+        return side_report(alone, bursts, "workflow")
