@@ -19,6 +19,12 @@ the platform is quiet again: neither side is charged with what the other set goi
 Loket burst is charged with all it set going. Each side's CPU per item and percentiles are
 taken over all its bursts together, and each burst's figures are kept as well.
 
+Raw Kafka round trips (bench/raw_kafka.py) take turns with them too: one before each
+application, a burst of N at once and a chain of N one after another before each Loket burst.
+With the commands an application sends, counted on the command topics, they give the ratios
+against references that include a round trip per command (`with_kafka_round_trips`: figures
+for the product owner's questions, not targets).
+
 "Terms ready" is when this process receives the `awaiting_acceptance` stage event on
 loket.applications.events.v1: one Kafka hop, as the raw result is one long poll. Writes
 bench/results/per_application.json with the ratios the SPEC's targets name.
@@ -30,20 +36,18 @@ import asyncio
 import os
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from loket_contracts.capacity import FacilityProfile, Offering, SlotPublished
-from loket_contracts.topics import FACILITY_CAPACITY
 from loket_infra.identities import ActingAs, running_provider
-from loket_infra.kafka_tools import publish_capacity, wait_caught_up
 from loket_infra.stack import EmbeddedStack, StackConfig
 
+from bench.applications import ENDS, accept, follow, publish_facilities, submit, undertaking
 from bench.bursts import Burst, side_report
 from bench.idle import cpu_of, idle_draw, settled
+from bench.raw_kafka import RawKafkaSide, commands_sent, with_round_trips
 from bench.raw_temporal import RawSide
 from bench.report import publish
 from bench.stages import Stages
@@ -56,107 +60,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SEQUENTIAL = 30  # one at a time: the median of 30 (it was 10) is not moved by one slow moment
 KAFKAS = os.environ.get("BENCH_KAFKAS", "apache,tansu").split(",")
 OUT = Path(__file__).parent / "results" / "per_application.json"
-T0 = datetime(2027, 5, 3, 8, tzinfo=UTC)
-SERVICE = "bench.beamtime"
 TARGETS = {"cpu_per_application_ratio": 4.0, "burst_p95_ratio": 3.0, "unloaded_p50_ratio": 1.5}
-
-
-RUN = uuid.uuid4().hex[:8]
-
-
-def undertaking(i: int) -> str:
-    return f"BENCH-{RUN}-{i}"
-
-
-def application(i: int) -> dict[str, Any]:
-    return {
-        "applicant": {
-            "undertaking_id": undertaking(i),
-            "name": f"Bench Start-up {i}",
-            "country": "AT",
-            "workplace_country": "AT",
-            "registered_on": "2024-02-01",
-            "staff_awu": 9,
-            "turnover_eur": "900000",
-            "balance_sheet_eur": "700000",
-            "nace_code": "C26.1",
-        },
-        "priority_area": "advanced-materials",
-        "needs": [
-            {
-                "service_type": SERVICE,
-                "units": 1,
-                "earliest_start": T0.isoformat(),
-                "latest_end": (T0 + timedelta(days=10)).isoformat(),
-            }
-        ],
-    }
-
-
-async def publish_facilities(stack: EmbeddedStack) -> None:
-    events: list[Any] = []
-    for country in ("FR", "DE", "SE"):
-        fid = f"bench-{country.lower()}"
-        events += [
-            FacilityProfile(
-                facility_id=fid,
-                sequence=1,
-                name=f"Bench {country}",
-                site=f"Site {country}",
-                country=country,
-                kind="RI",
-                offerings=[
-                    Offering(
-                        offering_id="o1",
-                        service_type=SERVICE,
-                        unit="shift",
-                        market_price_eur=1000,
-                        access_modes=["physical"],
-                    )
-                ],
-            ),
-            SlotPublished(
-                facility_id=fid,
-                sequence=2,
-                slot_id=f"{fid}-s1",
-                offering_id="o1",
-                start=T0,
-                end=T0 + timedelta(days=3),
-                capacity_units=10 * N,
-            ),
-        ]
-    await publish_capacity(stack.facility_access, events, stack.facility_key)
-    await wait_caught_up(stack.kafka_admin, "loket-allocation", FACILITY_CAPACITY)
-
-
-async def submit(http: httpx.AsyncClient, i: int) -> str:
-    resp = await http.post("/v1/applications", json=application(i))
-    resp.raise_for_status()
-    return str(resp.json()["application_id"])
-
-
-async def accept(http: httpx.AsyncClient, app_id: str) -> None:
-    terms = (await http.get(f"/v1/applications/{app_id}/terms")).raise_for_status().json()
-    resp = await http.post(
-        f"/v1/applications/{app_id}/accept", json={"terms_sha256": terms["sha256"]}
-    )
-    resp.raise_for_status()
-
-
-ENDS = ("failed", "unallocatable", "refused", "ineligible")
-
-
-async def follow(http: httpx.AsyncClient, stages: Stages, i: int) -> float:
-    """Submit, accept as soon as the terms are ready, follow to the voucher: the time from
-    submission to terms ready."""
-    t = time.perf_counter()
-    app_id = await submit(http, i)
-    stage, at = await stages.reached(app_id, "awaiting_acceptance", *ENDS)
-    assert stage == "awaiting_acceptance", (app_id, stage)
-    await accept(http, app_id)
-    stage, _ = await stages.reached(app_id, "voucher_issued", *ENDS)
-    assert stage == "voucher_issued", (app_id, stage)
-    return at - t
 
 
 class LoketSide:
@@ -171,7 +75,7 @@ class LoketSide:
     async def __aenter__(self) -> LoketSide:
         # Each request as whoever may make it; every start-up's person is onboarded (and holds
         # a token) before the clock starts.
-        orgs = [undertaking(i) for i in (*range(SEQUENTIAL + 3), *range(1000, 1000 + ROUNDS * N))]
+        orgs = [undertaking(i) for i in (*range(SEQUENTIAL + 4), *range(1000, 1000 + ROUNDS * N))]
         await asyncio.to_thread(lambda: [self.stack.identity.applicant(org) for org in orgs])
         self.stages = Stages(self.stack)
         await self.stages.start()
@@ -192,6 +96,19 @@ class LoketSide:
 
     async def one(self, i: int) -> float:
         return await follow(self.http, self.stages, i)
+
+    async def asked_before_terms(self, i: int) -> int:
+        """How many commands an application sends until its terms are ready (counted on the
+        command topics around one application, the platform otherwise quiet)."""
+        await settled(self.pids, self.idle)
+        before = await commands_sent(self.stack)
+        app_id = await submit(self.http, i)
+        stage, _ = await self.stages.reached(app_id, "awaiting_acceptance", *ENDS)
+        assert stage == "awaiting_acceptance", (app_id, stage)
+        asked = await commands_sent(self.stack) - before
+        await accept(self.http, app_id)
+        await self.stages.reached(app_id, "voucher_issued", *ENDS)
+        return asked
 
     async def burst(self, r: int) -> Burst:
         """From a quiet platform until it is quiet again: the work a voucher leaves behind
@@ -226,24 +143,38 @@ async def loket(stack: EmbeddedStack, pids: dict[str, int]) -> dict[str, Any]:
 
 
 async def measure(stack: EmbeddedStack) -> dict[str, Any]:
-    await publish_facilities(stack)
+    await publish_facilities(stack, 10 * N)
     pids = {n: p.popen.pid for n, p in stack.processes.items() if p.popen is not None}
     raw_alone: list[float] = []
     ours_alone: list[float] = []
+    trip_alone: list[float] = []
     raw_bursts: list[Burst] = []
     ours_bursts: list[Burst] = []
+    trip_bursts: list[Burst] = []
+    trip_chains: list[Burst] = []
     # Interleaved, one of each in turn: the machine's speed drifts within minutes (another
     # tenant, the server's garbage collector), and both sides should meet the same drift.
     idle = await idle_draw(pids)
-    async with RawSide(stack, pids, idle, N) as raw, LoketSide(stack, pids, idle) as ours:
+    async with (
+        RawSide(stack, pids, idle, N) as raw,
+        RawKafkaSide(stack, pids, idle, N) as trips,
+        LoketSide(stack, pids, idle) as ours,
+    ):
+        asked = await ours.asked_before_terms(SEQUENTIAL + 3)
+        commands_before = await commands_sent(stack)
         for i in range(SEQUENTIAL):  # each from a quiet platform: unloaded
             await settled(raw.everyone, idle)
             raw_alone.append(await raw.one(f"seq-{i}"))
+            await settled(trips.everyone, idle)
+            trip_alone.append(await trips.one())
             await settled(raw.everyone, idle)
             ours_alone.append(await ours.one(i))
         for r in range(ROUNDS):
             raw_bursts.append(await raw.burst(r))
+            trip_bursts.append(await trips.burst())
+            trip_chains.append(await trips.burst("chained"))
             ours_bursts.append(await ours.burst(r))
+        commands = (await commands_sent(stack) - commands_before) / (SEQUENTIAL + ROUNDS * N)
     raw_result = raw.report(raw_alone, raw_bursts)
     our_result = ours.report(ours_alone, ours_bursts)
     ratios = {
@@ -258,6 +189,13 @@ async def measure(stack: EmbeddedStack) -> dict[str, Any]:
         "met": {k: ratios[k] <= TARGETS[k] for k in TARGETS},
         "raw_temporal": raw_result,
         "loket": our_result,
+        "with_kafka_round_trips": with_round_trips(
+            raw_result,
+            our_result,
+            trips.report(trip_alone, trip_bursts, trip_chains),
+            commands,
+            asked,
+        ),
     }
 
 

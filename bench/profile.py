@@ -36,9 +36,9 @@ import httpx
 from loket_infra.identities import ActingAs, running_provider
 from loket_infra.stack import EmbeddedStack, StackConfig
 
+from bench.applications import follow, publish_facilities, undertaking
 from bench.bursts import per_item_ms
 from bench.idle import cpu_of
-from bench.per_application import follow, publish_facilities, undertaking
 from bench.report import publish
 from bench.stages import Stages
 
@@ -153,7 +153,7 @@ def main() -> None:
         config = StackConfig(data_dir=Path(tmp) / "apache", kafka="apache", identity=identity)
         with EmbeddedStack(config) as stack:
             pids = {n: p.popen.pid for n, p in stack.processes.items() if p.popen is not None}
-            asyncio.run(publish_facilities(stack))
+            asyncio.run(publish_facilities(stack, 10 * N))
             cpu = asyncio.run(burst(stack, pids, raw_dir))
         processes = {
             name: {"cpu_ms_per_application": cpu[name], **summarise(raw_dir / f"{name}.txt")}

@@ -19,7 +19,8 @@ from loket_infra.identities import running_provider
 from loket_infra.stack import EmbeddedStack, StackConfig
 from loket_testing.otlp import OtlpReceiver
 
-from bench.per_application import N, loket, publish_facilities
+from bench.applications import publish_facilities
+from bench.per_application import N, loket
 from bench.report import publish
 
 OUT = Path(__file__).parent / "results" / "tracing.json"
@@ -27,7 +28,7 @@ OUT = Path(__file__).parent / "results" / "tracing.json"
 
 
 async def run(stack: EmbeddedStack) -> dict[str, Any]:
-    await publish_facilities(stack)
+    await publish_facilities(stack, 10 * N)
     pids = {n: p.popen.pid for n, p in stack.processes.items() if p.popen is not None}
     return await loket(stack, pids)
 

@@ -28,7 +28,7 @@ from loket_infra.identities import ActingAs, running_provider
 from loket_infra.stack import EmbeddedStack, StackConfig
 from loket_testing.otlp import OtlpReceiver, Span
 
-from bench.per_application import ENDS, accept, publish_facilities, submit, undertaking
+from bench.applications import ENDS, accept, publish_facilities, submit, undertaking
 from bench.report import publish
 from bench.stages import Stages
 
