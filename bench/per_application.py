@@ -44,7 +44,7 @@ import httpx
 from loket_infra.identities import ActingAs, running_provider
 from loket_infra.stack import EmbeddedStack, StackConfig
 
-from bench.applications import ENDS, accept, follow, publish_facilities, submit, undertaking
+from bench.applications import follow, publish_facilities, undertaking
 from bench.bursts import Burst, side_report
 from bench.idle import cpu_of, idle_draw, settled
 from bench.raw_kafka import RawKafkaSide, commands_sent, with_round_trips
@@ -102,13 +102,13 @@ class LoketSide:
         command topics around one application, the platform otherwise quiet)."""
         await settled(self.pids, self.idle)
         before = await commands_sent(self.stack)
-        app_id = await submit(self.http, i)
-        stage, _ = await self.stages.reached(app_id, "awaiting_acceptance", *ENDS)
-        assert stage == "awaiting_acceptance", (app_id, stage)
-        asked = await commands_sent(self.stack) - before
-        await accept(self.http, app_id)
-        await self.stages.reached(app_id, "voucher_issued", *ENDS)
-        return asked
+        asked: list[int] = []
+
+        async def count() -> None:
+            asked.append(await commands_sent(self.stack) - before)
+
+        await follow(self.http, self.stages, i, at_terms=count)
+        return asked[0]
 
     async def burst(self, r: int) -> Burst:
         """From a quiet platform until it is quiet again: the work a voucher leaves behind
