@@ -59,8 +59,8 @@ class Market:
     needs: dict[int, int]  # request → how many needs it has
     caps: CountryCaps | None = None
     chosen: dict[int, Taken] = field(default_factory=dict)
-    # slot → the needs held there, in the order they came
-    holders: dict[int, dict[tuple[int, int, int], None]] = field(default_factory=dict)
+    # slot → the needs held there, in the order they came, each with its group (`_span`)
+    holders: dict[int, dict[tuple[int, int, int], int]] = field(default_factory=dict)
     _span: dict[tuple[int, int], tuple[int, int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -68,17 +68,21 @@ class Market:
         first, ends = self.pairs.need_spans()
         for g, (lo, hi) in enumerate(zip(first.tolist(), ends.tolist(), strict=True)):
             self._span[(int(self.pairs.request[lo]), int(self.pairs.need[lo]))] = (lo, hi, g)
-        self._group = np.repeat(np.arange(len(first)), ends - first)
-        self._by_slot = np.argsort(self.pairs.slot, kind="stable")
-        slot_order = self.pairs.slot[self._by_slot]
-        self._slot_ptr = np.searchsorted(slot_order, np.arange(len(self.free) + 1))
+        group = np.repeat(np.arange(len(first)), ends - first)
+        self._largest = int(self.pairs.units.max()) if len(self.pairs) else 0  # most a move frees
+        # Each slot's pairs together, smallest need first: a change of the slot's free units
+        # gives room to (or takes it from) exactly the needs between the old and new value,
+        # one slice found by bisection instead of a test of all ~300 pairs at the slot.
+        by_slot = _stable_order(self.pairs.slot * (self._largest + 1) + self.pairs.units)
+        self._slot_ptr: list[int] = np.searchsorted(
+            self.pairs.slot[by_slot], np.arange(len(self.free) + 1)
+        ).tolist()
+        self._slot_units = self.pairs.units[by_slot]
+        self._slot_group = group[by_slot]
         # Per need: how many of its slots have room for it, kept as capacity changes, so that a
         # search for room skips at once the held needs that could not move anywhere.
-        self._largest = int(self.pairs.units.max()) if len(self.pairs) else 0  # most a move frees
         has_room = self.free[self.pairs.slot] >= self.pairs.units
-        self._roomy = np.bincount(self._group, weights=has_room, minlength=len(first)).astype(
-            np.int64
-        )
+        self._roomy = np.bincount(group, weights=has_room, minlength=len(first)).astype(np.int64)
 
     def options(self, a: int, k: int) -> np.ndarray:
         lo, hi, _ = self._span.get((a, k), (0, 0, 0))
@@ -97,16 +101,20 @@ class Market:
         """Give request a's `units` back to slot si (take them with a negative number)."""
         if self.caps is not None:
             self.caps.add(si, a, units)
-        before = self.free[si]
+        if units == 0:
+            return
+        before = int(self.free[si])
         self.free[si] = before + units
-        at = self._by_slot[self._slot_ptr[si] : self._slot_ptr[si + 1]]
-        need = self.pairs.units[at]
-        self._roomy[self._group[at]] += (before + units >= need).astype(np.int64) - (before >= need)
+        lo, hi = self._slot_ptr[si], self._slot_ptr[si + 1]
+        needs = self._slot_units[lo:hi]  # ascending
+        low, high = sorted((before, before + units))
+        start, stop = lo + np.searchsorted(needs, [low, high], "right")
+        self._roomy[self._slot_group[start:stop]] += 1 if units > 0 else -1  # needs in (low, high]
 
     def hold(self, a: int, taken: Taken) -> None:
         for k, si, units in taken:
             self._add(si, -units, a)
-            self.holders.setdefault(si, {})[(a, k, units)] = None
+            self.holders.setdefault(si, {})[(a, k, units)] = self._span[(a, k)][2]
         self.chosen[a] = list(taken)
 
     def place(self, a: int, *, moves: bool = False) -> bool:
@@ -154,10 +162,13 @@ class Market:
         undo: list[tuple[int, int, int, int, int]],
         moved: set[tuple[int, int]],
     ) -> int | None:
+        roomy = self._roomy
         for si in slots[self.free[slots] + self._largest >= units].tolist():
             room = int(self.free[si])
-            for c, k2, u2 in list(self.holders.get(si, {})):
-                if room + u2 < units or (c, k2) in moved or not self.roomy(c, k2, si):
+            for (c, k2, u2), group in list(self.holders.get(si, {}).items()):
+                if room + u2 < units or (c, k2) in moved:
+                    continue
+                if roomy[group] - (room >= u2) <= 0:  # no other slot of its has room: `roomy`
                     continue
                 dst = self._best_fit(self.options(c, k2), u2, c, avoid=si)
                 if dst is None:
@@ -174,9 +185,16 @@ class Market:
     def _move(self, c: int, k: int, units: int, src: int, dst: int) -> None:
         self._add(src, units, c)
         self._add(dst, -units, c)
-        del self.holders[src][(c, k, units)]
-        self.holders.setdefault(dst, {})[(c, k, units)] = None
+        group = self.holders[src].pop((c, k, units))
+        self.holders.setdefault(dst, {})[(c, k, units)] = group
         self.chosen[c] = [(kk, dst if kk == k else si, u) for kk, si, u in self.chosen[c]]
+
+
+def _stable_order(key: np.ndarray) -> np.ndarray:
+    """A stable argsort of non-negative keys: under 2**16 numpy sorts them by radix, about
+    seven times faster than a merge sort of 1.4 million pairs."""
+    small = len(key) == 0 or int(key.max()) < 1 << 16
+    return np.argsort(key.astype(np.uint16) if small else key, kind="stable")
 
 
 def settle(
