@@ -83,11 +83,6 @@ class Market:
         # search for room skips at once the held needs that could not move anywhere.
         has_room = self.free[self.pairs.slot] >= self.pairs.units
         self._roomy = np.bincount(group, weights=has_room, minlength=len(first)).astype(np.int64)
-        # Per slot: how many needs held there could move to another slot of theirs. Most
-        # searches for room fail; this lets them pass over the slots where nothing can move.
-        self._need_units = self.pairs.units[first]
-        self._held_at = np.full(len(first), -1, dtype=np.int64)
-        self._movable = np.zeros(len(self.free), dtype=np.int64)
 
     def options(self, a: int, k: int) -> np.ndarray:
         lo, hi, _ = self._span.get((a, k), (0, 0, 0))
@@ -114,38 +109,12 @@ class Market:
         needs = self._slot_units[lo:hi]  # ascending
         low, high = sorted((before, before + units))
         start, stop = lo + np.searchsorted(needs, [low, high], "right")
-        changed = self._slot_group[start:stop]  # needs in (low, high]: room here came or went
-        self._roomy[changed] += 1 if units > 0 else -1
-        # Those held elsewhere may now (or no longer) move: to here.
-        at = self._held_at[changed]
-        elsewhere = (at >= 0) & (at != si)
-        if elsewhere.any():
-            changed, at = changed[elsewhere], at[elsewhere]
-            left = self._roomy[changed] - (self.free[at] >= self._need_units[changed])
-            if units > 0:
-                np.add.at(self._movable, at[left == 1], 1)
-            else:
-                np.add.at(self._movable, at[left == 0], -1)
-
-    def _can_move(self, group: int) -> bool:
-        """Whether the need `group`, held somewhere, has another slot with room for it."""
-        at = self._held_at[group]
-        return bool(self._roomy[group] - (self.free[at] >= self._need_units[group]) > 0)
-
-    def _held(self, group: int, si: int) -> None:
-        self._held_at[group] = si
-        self._movable[si] += self._can_move(group)
-
-    def _released(self, group: int) -> None:
-        self._movable[self._held_at[group]] -= self._can_move(group)
-        self._held_at[group] = -1
+        self._roomy[self._slot_group[start:stop]] += 1 if units > 0 else -1  # needs in (low, high]
 
     def hold(self, a: int, taken: Taken) -> None:
         for k, si, units in taken:
             self._add(si, -units, a)
-            group = self._span[(a, k)][2]
-            self.holders.setdefault(si, {})[(a, k, units)] = group
-            self._held(group, si)
+            self.holders.setdefault(si, {})[(a, k, units)] = self._span[(a, k)][2]
         self.chosen[a] = list(taken)
 
     def place(self, a: int, *, moves: bool = False) -> bool:
@@ -194,8 +163,7 @@ class Market:
         moved: set[tuple[int, int]],
     ) -> int | None:
         roomy = self._roomy
-        near = (self.free[slots] + self._largest >= units) & (self._movable[slots] > 0)
-        for si in slots[near].tolist():
+        for si in slots[self.free[slots] + self._largest >= units].tolist():
             room = int(self.free[si])
             for (c, k2, u2), group in list(self.holders.get(si, {}).items()):
                 if room + u2 < units or (c, k2) in moved:
@@ -215,12 +183,10 @@ class Market:
         return None
 
     def _move(self, c: int, k: int, units: int, src: int, dst: int) -> None:
-        group = self.holders[src].pop((c, k, units))
-        self._released(group)
         self._add(src, units, c)
         self._add(dst, -units, c)
+        group = self.holders[src].pop((c, k, units))
         self.holders.setdefault(dst, {})[(c, k, units)] = group
-        self._held(group, dst)
         self.chosen[c] = [(kk, dst if kk == k else si, u) for kk, si, u in self.chosen[c]]
 
 
