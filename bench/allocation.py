@@ -179,7 +179,7 @@ def main() -> dict[str, object]:
         "python": sys.version.split()[0],
         "machine": {"cpus": os.cpu_count(), "load_before": load_before},
         # lp_bound/gap: the whole round's LP relaxation, every slot that fits each need (solved
-        # once here, untimed). model_*: the LP of the model the round kept (top_k slots a need).
+        # once here, untimed). model_*: the LP of the model the round kept.
         "whole_round_lp_seconds": round(whole_seconds, 1),
         "batch": batch(round_result, whole),
         "batch_with_country_share_cap_25pct": batch(fair, whole_fair),

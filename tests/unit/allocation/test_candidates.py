@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 from allocation_factories import T0, requests, slot, slots
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -53,6 +54,26 @@ def test_needs_with_one_window_keep_different_slots() -> None:
     assert len(kept) == 16 and len(set(kept.slot.tolist())) == 16
 
 
+def test_a_need_also_keeps_the_slots_the_round_asks_least_of() -> None:
+    """Five applicants want a unit in the first week, one in either week. Spread alone, the
+    latter may keep a slot of the crowded first week; it also keeps the quiet second week's
+    first slot, which only it wants (so the model can serve all six)."""
+    market = [slot("fr", "FR", "xray", 1, day=d, sid=f"d{d}") for d in range(10)]
+    week = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=6))
+    both = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=11))
+    reqs = [BatchRequest(f"a{i}", "PT", [week]) for i in range(5)]
+    reqs.append(BatchRequest("either", "PT", [both]))
+    pairs = fitting_pairs(reqs, market, frozenset())
+    free = [s.free_units for s in market]
+    spread = pairs.spread(1)
+    kept = pairs.kept(1, 1, np.array(free))
+    alone = [market[i].slot_id for r, i in zip(spread.request, spread.slot, strict=True) if r == 5]
+    theirs = [market[i].slot_id for r, i in zip(kept.request, kept.slot, strict=True) if r == 5]
+    assert len(alone) == 1 and alone[0] in {f"d{d}" for d in range(5)}  # a crowded slot
+    assert theirs == sorted([*alone, "d5"])
+    assert len(kept) == len(spread) + 6  # one more for each need
+
+
 def test_a_round_that_kept_fewer_slots_than_fit_says_its_bound_is_its_own() -> None:
     """Twenty applicants want one unit each in one window of twenty one-unit slots. Keeping 4
     slots a need, the round's LP misses some slots; keeping them all, it sees the whole round.
@@ -61,8 +82,8 @@ def test_a_round_that_kept_fewer_slots_than_fit_says_its_bound_is_its_own() -> N
     need = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=30))
     reqs = [BatchRequest(f"a{i}", "PT", [need]) for i in range(20)]
     whole = full_lp_bound(reqs, market)
-    narrow = solve_round(reqs, market, top_k=4, exact_mip_max_variables=0)
-    wide = solve_round(reqs, market, top_k=20, exact_mip_max_variables=0)
+    narrow = solve_round(reqs, market, spread=4, least_asked=0, exact_mip_max_variables=0)
+    wide = solve_round(reqs, market, spread=20, least_asked=0, exact_mip_max_variables=0)
     assert whole == 20
     assert not narrow.complete and narrow.lp_bound < whole and len(narrow.served) == 20
     assert narrow.objective > narrow.lp_bound and narrow.gap < 0  # the model's bound only
@@ -82,7 +103,7 @@ def test_what_the_model_left_out_is_still_offered_to_those_it_did_not_serve() ->
     ]
     need = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=20))
     reqs = [BatchRequest(name, "PT", [need]) for name in ("a", "b", "c")]
-    result = solve_round(reqs, market, top_k=1, exact_mip_max_variables=0)
+    result = solve_round(reqs, market, spread=1, least_asked=0, exact_mip_max_variables=0)
     assert result.lp_bound == 2
     assert sorted(result.served) == ["a", "b", "c"]
     assert sorted(cs[0].candidate.slot_id for cs in result.served.values()) == [

@@ -167,7 +167,8 @@ def test_a_round_serves_only_what_fits(
         market,
         exempt_forms=exempt,
         country_share_cap=cap,
-        top_k=2,
+        spread=1,
+        least_asked=1,
         exact_mip_max_variables=0,
     )
     used = Counter[str]()

@@ -1,9 +1,10 @@
 """Batch rounds (call cut-off): serve as many priority-weighted applications as capacity allows.
 
 The round is an integer programme (round_model.py) solved with HiGHS through scipy. Only slots
-that fit a need become variables, and each need keeps `top_k` of them, spread over its window
-(candidates.py), which bounds the model. Its LP relaxation gives the round's `lp_bound`; that
-bounds the whole round only when no need had more than `top_k` slots that fit (`complete`);
+that fit a need become variables, and each need keeps `spread` of them spread over its window
+and the `least_asked` others the round asks least of (candidates.py), which bounds the model.
+Its LP relaxation gives the round's `lp_bound`; that bounds the whole round only when the model
+kept every slot that fits (`complete`);
 the benchmark judges the result against the whole round's LP (round_model.full_lp_bound).
 Large rounds turn the LP solution whole (HiGHS's MIP does not reach a good incumbent in
 seconds at 10,000 applications): what the LP serves whole stays, the rest is placed by best fit
@@ -54,14 +55,15 @@ def solve_round(
     *,
     exempt_forms: frozenset[str] = frozenset(),
     country_share_cap: float | None = None,
-    top_k: int = 7,
+    spread: int = 3,
+    least_asked: int = 2,
     time_limit_s: float = 5.0,  # for the exact MIP of a small round only
     mip_gap: float = 0.005,
     exact_mip_max_variables: int = 20_000,
 ) -> RoundResult:
     t0 = time.perf_counter()
     every = fitting_pairs(requests, slots, exempt_forms)
-    kept = every.spread(top_k)
+    kept = every.kept(spread, least_asked, np.array([s.free_units for s in slots]))
     model = build(requests, slots, kept, country_share_cap)
     n_y, n, row = len(model.servable), model.variables, model.rows
     if n_y == 0:
@@ -106,7 +108,7 @@ def solve_round(
     complete = len(kept) == len(every)
     if not complete:  # managers read the status next to the bound
         status += (
-            f"; the bound is over the {top_k} slots kept a need, and the placement used every"
-            " slot that fits, so the round may exceed it"
+            f"; the bound is over the {spread + least_asked} slots kept a need, and the"
+            " placement used every slot that fits, so the round may exceed it"
         )
     return RoundResult(served, objective, lp_bound, gap, status, seconds, n, row, complete)

@@ -53,11 +53,36 @@ class Pairs:
 
     def spread(self, per_need: int) -> Pairs:
         """At most `per_need` pairs of each need, evenly spaced over its window."""
-        if len(self) == 0:
-            return self
+        return self.where(self._spread(per_need))
+
+    def kept(self, spread: int, least_asked: int, free: np.ndarray) -> Pairs:
+        """A round's model: of each need's pairs, `spread` evenly spaced over its window, and
+        the `least_asked` others whose slots the round asks least of (units wanted by every
+        pair at the slot per unit it has free, `free` per slot). The whole round's LP serves
+        its last applications through such quiet slots; a spread alone keeps few of them."""
+        keep = self._spread(spread)
+        if len(self) == 0 or least_asked <= 0:
+            return self.where(keep)
+        wanted = np.bincount(self.slot, weights=self.units, minlength=len(free))
+        asked = (wanted / np.maximum(free, 1))[self.slot]
         first, ends = self.need_spans()
         size = ends - first
+        for _ in range(least_asked):  # each time, each need's least asked slot not yet kept
+            value = np.where(keep, np.inf, asked)
+            least = np.repeat(np.minimum.reduceat(value, first), size)
+            at = np.flatnonzero((value == least) & ~keep)
+            if len(at) == 0:
+                break
+            group = np.searchsorted(first, at, "right")
+            keep[at[np.r_[True, group[1:] != group[:-1]]]] = True  # the first in window order
+        return self.where(keep)
+
+    def _spread(self, per_need: int) -> np.ndarray:
         keep = np.zeros(len(self), dtype=bool)
+        if len(self) == 0:
+            return keep
+        first, ends = self.need_spans()
+        size = ends - first
         small = size <= per_need
         keep[np.repeat(small, size)] = True
         big_first, big_size = first[~small], size[~small]
@@ -68,7 +93,7 @@ class Pairs:
         at = (np.arange(per_need)[None, :] + offset[:, None]) * big_size[:, None] / per_need
         picks = big_first[:, None] + at.astype(np.int64)
         keep[picks.ravel()] = True
-        return self.where(keep)
+        return keep
 
     def where(self, mask: np.ndarray) -> Pairs:
         return Pairs(self.request[mask], self.need[mask], self.slot[mask], self.units[mask])

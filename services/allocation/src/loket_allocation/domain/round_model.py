@@ -137,7 +137,7 @@ def full_lp_bound(
     country_share_cap: float | None = None,
 ) -> float:
     """The LP relaxation of the whole round, every pair that fits in it: the bound a round's
-    result is judged against. A round itself keeps `top_k` pairs a need, so its own LP bounds
+    result is judged against. A round itself keeps a few pairs a need, so its own LP bounds
     only the model it solved. About a minute at 10,000 applications: for benchmarks."""
     model = build(requests, slots, fitting_pairs(requests, slots, exempt_forms), country_share_cap)
     if not model.servable:
