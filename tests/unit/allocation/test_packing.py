@@ -121,6 +121,72 @@ def test_a_need_that_could_move_again_is_moved_after_a_placement_fails() -> None
     assert [market[si].slot_id for _, si, _ in m.chosen[2]] == ["early"]
 
 
+def test_a_slot_where_nothing_could_move_is_searched_again_once_room_changes() -> None:
+    """ "held" sits in "early" and could move only to "mid", which "blocker" fills. A need that
+    fits only "early" fails. Then a need that fits only "mid" moves "blocker" on to "late" and
+    leaves a unit in "mid": now "held" can move, and the first need, tried again, gets in."""
+    market = [
+        slot("fr", "FR", "xray", 2, day=0, sid="early"),
+        slot("de", "DE", "xray", 2, day=10, sid="mid"),
+        slot("it", "IT", "xray", 2, day=15, sid="late"),
+    ]
+    reqs = [
+        BatchRequest("held", "PT", [need(1, last=12)]),
+        BatchRequest("blocker", "PT", [need(2, first=5)]),
+        BatchRequest("early only", "PT", [need(2, last=5)]),
+        BatchRequest("mid only", "PT", [need(1, first=5, last=12)]),
+    ]
+    m = market_of(reqs, market)
+    m.hold(0, [(0, 0, 1)])  # in "early"
+    m.hold(1, [(0, 1, 2)])  # in "mid"
+    assert not m.place(2, moves=True)
+    assert m.place(3, moves=True)
+    assert m.place(2, moves=True)
+    where = {reqs[a].application_id: market[t[0][1]].slot_id for a, t in m.chosen.items()}
+    assert where == {"held": "mid", "blocker": "late", "early only": "early", "mid only": "mid"}
+
+
+def test_a_need_that_arrives_at_a_slot_where_nothing_could_move_can_move_on() -> None:
+    """ "stuck" fits only "early", so a two-unit need there fails. "mover" then best-fits the
+    unit left in "early"; it could go on to "late", so a one-unit need gets "early" by moving it."""
+    market = [
+        slot("fr", "FR", "xray", 3, day=0, sid="early"),
+        slot("de", "DE", "xray", 2, day=10, sid="late"),
+    ]
+    reqs = [
+        BatchRequest("stuck", "PT", [need(2, last=5)]),
+        BatchRequest("two", "PT", [need(2, last=5)]),
+        BatchRequest("mover", "PT", [need(1)]),
+        BatchRequest("one", "PT", [need(1, last=5)]),
+    ]
+    m = market_of(reqs, market)
+    m.hold(0, [(0, 0, 2)])
+    assert not m.place(1, moves=True)
+    assert m.place(2) and m.place(3, moves=True)
+    where = {reqs[a].application_id: market[t[0][1]].slot_id for a, t in m.chosen.items()}
+    assert where == {"stuck": "early", "mover": "late", "one": "early"}
+
+
+def test_a_move_too_small_for_one_need_is_still_made_for_a_smaller_one() -> None:
+    """Moving "small" on to "late" frees one unit in "early": not room for three, but for two."""
+    market = [
+        slot("fr", "FR", "xray", 3, day=0, sid="early"),
+        slot("de", "DE", "xray", 1, day=10, sid="late"),
+    ]
+    reqs = [
+        BatchRequest("small", "PT", [need(1)]),
+        BatchRequest("stuck", "PT", [need(1, last=5)]),
+        BatchRequest("three", "PT", [need(3, last=5)]),
+        BatchRequest("two", "PT", [need(2, last=5)]),
+    ]
+    m = market_of(reqs, market)
+    m.hold(0, [(0, 0, 1)])
+    m.hold(1, [(0, 0, 1)])
+    assert not m.place(2, moves=True)
+    assert m.place(3, moves=True)
+    assert [market[si].slot_id for _, si, _ in m.chosen[0]] == ["late"]
+
+
 @settings(max_examples=200, deadline=None)
 @given(slots(), requests(), st.booleans())
 def test_the_market_keeps_its_books_straight(

@@ -22,6 +22,7 @@ from loket_allocation.domain.round_model import RoundModel, Weighted
 
 Taken = list[tuple[int, int, int]]  # (need index, slot index, units)
 EPS = 1e-6  # an LP value this close to 0 or 1 is 0 or 1
+NONE = -(1 << 40)  # the units a slot's held needs could free when none of them can move
 
 
 @dataclass
@@ -83,6 +84,11 @@ class Market:
         # search for room skips at once the held needs that could not move anywhere.
         has_room = self.free[self.pairs.slot] >= self.pairs.units
         self._roomy = np.bincount(group, weights=has_room, minlength=len(first)).astype(np.int64)
+        # Per slot, the most units a held need there could free by moving (`largest` until a
+        # search finds out): most searches for room fail, and a slot whose held needs cannot
+        # move is passed over until a change of room elsewhere might let one of them move.
+        self._held_at = np.full(len(first), -1, dtype=np.int64)  # group → slot holding it
+        self._movable = np.full(len(self.free), self._largest, dtype=np.int64)
 
     def options(self, a: int, k: int) -> np.ndarray:
         lo, hi, _ = self._span.get((a, k), (0, 0, 0))
@@ -109,13 +115,21 @@ class Market:
         needs = self._slot_units[lo:hi]  # ascending
         low, high = sorted((before, before + units))
         start, stop = lo + np.searchsorted(needs, [low, high], "right")
-        self._roomy[self._slot_group[start:stop]] += 1 if units > 0 else -1  # needs in (low, high]
+        changed = self._slot_group[start:stop]  # needs in (low, high]
+        self._roomy[changed] += 1 if units > 0 else -1
+        held = self._held_at[changed]
+        self._movable[held[held >= 0]] = self._largest  # they may move now, or no longer
 
     def hold(self, a: int, taken: Taken) -> None:
         for k, si, units in taken:
             self._add(si, -units, a)
-            self.holders.setdefault(si, {})[(a, k, units)] = self._span[(a, k)][2]
+            self._held(si, (a, k, units), self._span[(a, k)][2])
         self.chosen[a] = list(taken)
+
+    def _held(self, si: int, holder: tuple[int, int, int], group: int) -> None:
+        self.holders.setdefault(si, {})[holder] = group
+        self._held_at[group] = si
+        self._movable[si] = self._largest
 
     def place(self, a: int, *, moves: bool = False) -> bool:
         """Serve a whole or not at all: each need in its best-fitting slot; with `moves`, a need
@@ -163,12 +177,13 @@ class Market:
         moved: set[tuple[int, int]],
     ) -> int | None:
         roomy = self._roomy
-        for si in slots[self.free[slots] + self._largest >= units].tolist():
-            room = int(self.free[si])
+        for si in slots[self.free[slots] + self._movable[slots] >= units].tolist():
+            room, most = int(self.free[si]), NONE  # most: what a movable holder here frees
             for (c, k2, u2), group in list(self.holders.get(si, {}).items()):
-                if room + u2 < units or (c, k2) in moved:
-                    continue
                 if roomy[group] - (room >= u2) <= 0:  # no other slot of its has room: `roomy`
+                    continue
+                most = max(most, u2)
+                if room + u2 < units or (c, k2) in moved:
                     continue
                 dst = self._best_fit(self.options(c, k2), u2, c, avoid=si)
                 if dst is None:
@@ -180,13 +195,13 @@ class Market:
                 undo.append((c, k2, u2, si, dst))
                 moved.add((c, k2))
                 return int(si)
+            self._movable[si] = most
         return None
 
     def _move(self, c: int, k: int, units: int, src: int, dst: int) -> None:
         self._add(src, units, c)
         self._add(dst, -units, c)
-        group = self.holders[src].pop((c, k, units))
-        self.holders.setdefault(dst, {})[(c, k, units)] = group
+        self._held(dst, (c, k, units), self.holders[src].pop((c, k, units)))
         self.chosen[c] = [(kk, dst if kk == k else si, u) for kk, si, u in self.chosen[c]]
 
 
