@@ -39,7 +39,8 @@ def test_the_pairs_are_exactly_those_that_fit(
 def test_a_need_keeps_slots_spread_over_its_window() -> None:
     market = [slot("fr", "FR", "xray", 1, day=d, sid=f"d{d}") for d in range(40)]
     need = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=45))
-    kept = fitting_pairs([BatchRequest("a", "PT", [need])], market, frozenset()).spread(4)
+    pairs = fitting_pairs([BatchRequest("a", "PT", [need])], market, frozenset())
+    kept = pairs.kept(4, 0, np.ones(len(market)))
     assert [market[i].slot_id for i in kept.slot.tolist()] == ["d0", "d10", "d20", "d30"]
 
 
@@ -50,7 +51,7 @@ def test_needs_with_one_window_keep_different_slots() -> None:
     market = [slot("fr", "FR", "xray", 1, day=d, sid=f"d{d}") for d in range(40)]
     need = Need(service_type="xray", units=1, earliest_start=T0, latest_end=T0 + timedelta(days=45))
     reqs = [BatchRequest(f"a{i}", "PT", [need]) for i in range(4)]
-    kept = fitting_pairs(reqs, market, frozenset()).spread(4)
+    kept = fitting_pairs(reqs, market, frozenset()).kept(4, 0, np.ones(len(market)))
     assert len(kept) == 16 and len(set(kept.slot.tolist())) == 16
 
 
@@ -64,9 +65,9 @@ def test_a_need_also_keeps_the_slots_the_round_asks_least_of() -> None:
     reqs = [BatchRequest(f"a{i}", "PT", [week]) for i in range(5)]
     reqs.append(BatchRequest("either", "PT", [both]))
     pairs = fitting_pairs(reqs, market, frozenset())
-    free = [s.free_units for s in market]
-    spread = pairs.spread(1)
-    kept = pairs.kept(1, 1, np.array(free))
+    free = np.array([s.free_units for s in market])
+    spread = pairs.kept(1, 0, free)
+    kept = pairs.kept(1, 1, free)
     alone = [market[i].slot_id for r, i in zip(spread.request, spread.slot, strict=True) if r == 5]
     theirs = [market[i].slot_id for r, i in zip(kept.request, kept.slot, strict=True) if r == 5]
     assert len(alone) == 1 and alone[0] in {f"d{d}" for d in range(5)}  # a crowded slot

@@ -51,10 +51,6 @@ class Pairs:
         first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         return first, np.r_[first[1:], len(key)]
 
-    def spread(self, per_need: int) -> Pairs:
-        """At most `per_need` pairs of each need, evenly spaced over its window."""
-        return self.where(self._spread(per_need))
-
     def kept(self, spread: int, least_asked: int, free: np.ndarray) -> Pairs:
         """A round's model: of each need's pairs, `spread` evenly spaced over its window, and
         the `least_asked` others whose slots the round asks least of (units wanted by every
@@ -78,6 +74,7 @@ class Pairs:
         return self.where(keep)
 
     def _spread(self, per_need: int) -> np.ndarray:
+        """At most `per_need` pairs of each need, evenly spaced over its window (a mask)."""
         keep = np.zeros(len(self), dtype=bool)
         if len(self) == 0:
             return keep
