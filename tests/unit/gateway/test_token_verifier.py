@@ -1,7 +1,8 @@
 """The gateway's token verifier against a key set served on a real loopback socket (a stand-in
 for the provider's JWKS endpoint; the Keycloak tests cover the real provider): keys are
 fetched once and reused, a key rotation is picked up, made-up key ids cannot make the gateway
-hammer the provider, and a provider that is away is not the caller's fault."""
+hammer the provider, and a provider that is away is not the caller's fault. A token verified
+once is remembered, but never past its expiry or its key set."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from loket_gateway import identity
 from loket_gateway.identity import (
+    KEYS_FRESH_S,
+    LEEWAY_S,
     REFETCH_AFTER_S,
     InvalidToken,
     ProviderUnavailable,
@@ -146,3 +151,54 @@ def test_a_provider_that_is_away_is_not_the_callers_fault(keyset: KeySet) -> Non
     verifier = TokenVerifier(ISSUER, AUDIENCE, keyset.url)
     with pytest.raises(ProviderUnavailable):
         verifier.verify(token(keyset.keys["k1"], "k1"))
+
+
+def test_a_remembered_token_is_refused_once_it_expires(keyset: KeySet) -> None:
+    verifier = TokenVerifier(ISSUER, AUDIENCE, keyset.url)
+    expires = int(time.time()) - LEEWAY_S + 1  # accepted for about one more second
+    nearly = token(keyset.keys["k1"], "k1", exp=expires)
+    assert verifier.verify(nearly).subject == "u-1"
+    assert verifier.ready(nearly)
+    while time.time() <= expires + LEEWAY_S + 1:  # the clock, not something to await
+        time.sleep(0.05)
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier.verify(nearly)
+
+
+def test_a_remembered_token_is_refused_once_the_provider_dropped_its_key(
+    keyset: KeySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(ISSUER, AUDIENCE, keyset.url)
+    old = token(keyset.keys["k1"], "k1")
+    assert verifier.verify(old).subject == "u-1"
+    keyset.add("k2")
+    del keyset.keys["k1"]  # rotated out: tokens it signed must stop working
+    assert verifier.verify(old).subject == "u-1"  # the key set in use is still fresh
+    later = SimpleNamespace(time=time.time, monotonic=lambda: time.monotonic() + KEYS_FRESH_S)
+    monkeypatch.setattr(identity, "time", later)  # the key set in use is no longer fresh
+    with pytest.raises(InvalidToken, match="no signing key"):
+        verifier.verify(old)
+    assert keyset.requests == 2
+
+
+def test_remembered_tokens_are_bounded_and_checked_again_when_forgotten(
+    keyset: KeySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(identity, "VERIFIED_MAX", 2)
+    verifier = TokenVerifier(ISSUER, AUDIENCE, keyset.url)
+    first, *others = (token(keyset.keys["k1"], "k1", sub=f"u-{n}") for n in range(3))
+    for t in (first, *others):
+        verifier.verify(t)
+    assert len(verifier._verified) == 2
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counted(t: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(t)
+        return decode(t, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    assert verifier.verify(others[-1]).subject == "u-2"
+    assert decoded == []  # remembered: no signature checked again
+    assert verifier.verify(first).subject == "u-0"
+    assert decoded == [first]  # forgotten first: checked in full

@@ -163,27 +163,27 @@ class AuditTrail:
         route = scope.get("route")
         params: dict[str, Any] = scope.get("path_params", {})
         state: State = scope["app"].state.loket
-        row = audit.AuditRow(
-            subject=_clean(found.subject, 200),
-            name=_clean(found.name, 200),
-            roles=_clean(",".join(sorted(found.roles)), 200),
-            org=found.org and _clean(found.org, 120),
-            action=_clean(getattr(route, "name", "unknown"), 80),
-            method=scope["method"],
+        entry = {
+            "subject": _clean(found.subject, 200),
+            "name": _clean(found.name, 200),
+            "roles": _clean(",".join(sorted(found.roles)), 200),
+            "org": found.org and _clean(found.org, 120),
+            "action": _clean(getattr(route, "name", "unknown"), 80),
+            "method": scope["method"],
             # What the client sent, refused or not: bounded and without NUL (PostgreSQL
             # text takes none), so recording an attack never fails.
-            path=_clean(scope.get("path", ""), 600),
-            application_id=_clean(
+            "path": _clean(scope.get("path", ""), 600),
+            "application_id": _clean(
                 params.get("application_id") or scope.get("state", {}).get("application_id"),
                 200,
             ),
-            facility_id=_clean(params.get("facility_id"), 200),
-            status=status,
-            request_id=uuid.uuid4().hex,
-        )
+            "facility_id": _clean(params.get("facility_id"), 200),
+            "status": status,
+            "request_id": uuid.uuid4().hex,
+        }
 
         def write() -> None:
             with unit_of_work(state.engine) as session:
-                audit.record(session, row)
+                audit.record(session, **entry)
 
         await asyncio.to_thread(write)
