@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 from loket_contracts.capacity import FacilityProfile, SlotPublished, SlotWithdrawn
-from sqlalchemy import Select, and_, delete, select, update
+from sqlalchemy import Select, Table, Update, and_, bindparam, delete, select, update
 from sqlmodel import Session, col
 
 from loket_allocation.adapters.tables import (
@@ -16,6 +17,27 @@ from loket_allocation.adapters.tables import (
     SlotRow,
 )
 from loket_allocation.domain.model import Candidate
+
+_SLOTS: Table = SlotRow.__table__  # type: ignore[attr-defined]
+# Every hold, booking and release changes a slot's counters: statements built once and run with
+# parameters (building one per call, through the ORM, cost more than running it).
+_UNITS = bindparam("units", type_=_SLOTS.c.held_units.type)
+_SLOT = update(_SLOTS).where(
+    _SLOTS.c.facility_id == bindparam("facility"), _SLOTS.c.slot_id == bindparam("slot")
+)
+_HOLD = _SLOT.where(
+    _SLOTS.c.withdrawn.is_(False),
+    _SLOTS.c.capacity_units - _SLOTS.c.held_units - _SLOTS.c.booked_units >= _UNITS,
+).values(held_units=_SLOTS.c.held_units + _UNITS)
+
+
+@functools.cache
+def _moved(from_: str, to: str | None) -> Update:
+    """Units moved from one counter of a slot to another, or released (`to=None`)."""
+    values = {from_: _SLOTS.c[from_] - _UNITS}
+    if to is not None:
+        values[to] = _SLOTS.c[to] + _UNITS
+    return _SLOT.values(values)
 
 
 class CapacityConflict(Exception):
@@ -137,17 +159,7 @@ def candidates(session: Session, service_types: set[str]) -> list[Candidate]:
 
 def hold_units(session: Session, facility_id: str, slot_id: str, units: int) -> None:
     """Atomic conditional update: holds only if the units are still free right now."""
-    result = session.execute(
-        update(SlotRow)
-        .where(
-            SlotRow.facility_id == facility_id,  # type: ignore[arg-type]
-            SlotRow.slot_id == slot_id,  # type: ignore[arg-type]
-            SlotRow.withdrawn.is_(False),  # type: ignore[attr-defined]
-            col(SlotRow.capacity_units) - col(SlotRow.held_units) - col(SlotRow.booked_units)
-            >= units,
-        )
-        .values(held_units=SlotRow.held_units + units)
-    )
+    result = session.execute(_HOLD, {"facility": facility_id, "slot": slot_id, "units": units})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise CapacityConflict(f"slot {facility_id}/{slot_id} no longer has {units} free units")
 
@@ -158,19 +170,10 @@ def move_units(session: Session, application_id: str, *, from_: str, to: str | N
         select(HoldLineRow).where(HoldLineRow.application_id == application_id)  # type: ignore[arg-type]
     ).all()
     total = 0
+    statement = _moved(from_, to)
     for line in lines:
-        column = getattr(SlotRow, from_)
-        values = {from_: column - line.units}
-        if to is not None:
-            values[to] = getattr(SlotRow, to) + line.units
-        session.execute(
-            update(SlotRow)
-            .where(
-                SlotRow.facility_id == line.facility_id,  # type: ignore[arg-type]
-                SlotRow.slot_id == line.slot_id,  # type: ignore[arg-type]
-            )
-            .values(**values)
-        )
+        where = {"facility": line.facility_id, "slot": line.slot_id, "units": line.units}
+        session.execute(statement, where)
         total += line.units
     return total
 
@@ -192,14 +195,8 @@ def release_undelivered(session: Session, application_id: str) -> tuple[int, int
     for line in booking_lines(session, application_id):
         unused = line.units - line.delivered_units
         if unused:
-            session.execute(
-                update(SlotRow)
-                .where(
-                    col(SlotRow.facility_id) == line.facility_id,
-                    col(SlotRow.slot_id) == line.slot_id,
-                )
-                .values(booked_units=SlotRow.booked_units - unused)
-            )
+            where = {"facility": line.facility_id, "slot": line.slot_id, "units": unused}
+            session.execute(_moved("booked_units", None), where)
         released += unused
         delivered += line.delivered_units
     return released, delivered

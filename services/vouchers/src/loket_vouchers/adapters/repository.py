@@ -16,7 +16,7 @@ from loket_contracts.messages import DeclaredAid, ScreeningRequested
 from loket_contracts.scheme import Scheme
 from loket_messaging.clock import utcnow
 from loket_messaging.db import insert_new
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlmodel import Session, col
 
 from loket_vouchers.adapters.tables import AidRow, CallBudgetRow, DeclaredAidRow, UndertakingRow
@@ -24,6 +24,33 @@ from loket_vouchers.domain.lifecycle import HELD, AidStatus
 from loket_vouchers.domain.state_aid import LedgerEntry, Screening
 
 UNDERTAKINGS: Table = UndertakingRow.__table__  # type: ignore[attr-defined]
+_BUDGET: Table = CallBudgetRow.__table__  # type: ignore[attr-defined]
+# The budget statements, built once and run with parameters (every screening and grant runs
+# one; building it each time, through the ORM, cost more than running it).
+_AMOUNT = bindparam("amount", type_=_BUDGET.c.reserved_eur.type)
+_AREA_BUDGET = update(_BUDGET).where(
+    _BUDGET.c.call_id == bindparam("call"), _BUDGET.c.priority_area == bindparam("area")
+)
+_RESERVE = _AREA_BUDGET.where(
+    _BUDGET.c.total_eur - _BUDGET.c.reserved_eur - _BUDGET.c.granted_eur >= _AMOUNT
+).values(reserved_eur=_BUDGET.c.reserved_eur + _AMOUNT)
+_RELEASE = _AREA_BUDGET.values(reserved_eur=_BUDGET.c.reserved_eur - _AMOUNT)
+_GRANT = _AREA_BUDGET.values(
+    reserved_eur=_BUDGET.c.reserved_eur - _AMOUNT, granted_eur=_BUDGET.c.granted_eur + _AMOUNT
+)
+_GIVE_BACK = _AREA_BUDGET.values(granted_eur=_BUDGET.c.granted_eur - _AMOUNT)
+# The single undertaking's aid, read as the columns the ledger needs (no ORM objects).
+_AID: Table = AidRow.__table__  # type: ignore[attr-defined]
+_LEDGER = select(_AID.c.grant_date, _AID.c.aid_element_eur, _AID.c.instrument).where(
+    _AID.c.undertaking_id.in_(bindparam("ids", expanding=True)),
+    _AID.c.instrument.in_(("de_minimis", "gber_art28")),
+    _AID.c.status.in_(bindparam("statuses", expanding=True)),
+    _AID.c.application_id != bindparam("besides"),
+)
+_DECLARED_AID: Table = DeclaredAidRow.__table__  # type: ignore[attr-defined]
+_DECLARED = select(
+    _DECLARED_AID.c.granted_on, _DECLARED_AID.c.amount_eur, _DECLARED_AID.c.instrument
+).where(_DECLARED_AID.c.undertaking_id.in_(bindparam("ids", expanding=True)))
 
 
 def seed_budgets(session: Session, scheme: Scheme) -> None:
@@ -64,15 +91,11 @@ def ledger(
     besides: str | None = None,
 ) -> list[LedgerEntry]:
     """The single undertaking's aid: what this scheme reserved or granted (`statuses`), plus
-    declared aid; `besides`: leave that application's own row out."""
-    rows = session.scalars(
-        select(AidRow).where(
-            col(AidRow.undertaking_id).in_(undertaking_ids),
-            col(AidRow.instrument).in_(("de_minimis", "gber_art28")),
-            col(AidRow.status).in_(statuses),
-            col(AidRow.application_id) != (besides or ""),
-        )
-    ).all()
+    declared aid; `besides`: leave that application's own row out. Read after
+    `lock_single_undertaking`, whose ORM query flushed what this session changed."""
+    rows = session.execute(
+        _LEDGER, {"ids": undertaking_ids, "statuses": list(statuses), "besides": besides or ""}
+    )
     entries = [LedgerEntry(r.grant_date, r.aid_element_eur, r.instrument) for r in rows]
     entries += [LedgerEntry(d.granted_on, d.amount_eur, d.instrument) for d in declared]
     return entries
@@ -80,9 +103,7 @@ def ledger(
 
 def declared_aid(session: Session, undertaking_ids: list[str]) -> list[DeclaredAid]:
     """Aid declared with earlier applications of any member of the single undertaking."""
-    rows = session.scalars(
-        select(DeclaredAidRow).where(col(DeclaredAidRow.undertaking_id).in_(undertaking_ids))
-    ).all()
+    rows = session.execute(_DECLARED, {"ids": undertaking_ids})
     return merge_declared(
         [
             DeclaredAid(granted_on=r.granted_on, amount_eur=r.amount_eur, instrument=r.instrument)
@@ -162,36 +183,18 @@ def budget_burn(session: Session) -> list[tuple[float, dict[str, str]]]:
 
 
 def reserve_budget(session: Session, call_id: str, area: str, amount: Decimal) -> bool:
-    result = session.execute(
-        update(CallBudgetRow)
-        .where(
-            CallBudgetRow.call_id == call_id,  # type: ignore[arg-type]
-            CallBudgetRow.priority_area == area,  # type: ignore[arg-type]
-            col(CallBudgetRow.total_eur)
-            - col(CallBudgetRow.reserved_eur)
-            - col(CallBudgetRow.granted_eur)
-            >= amount,
-        )
-        .values(reserved_eur=CallBudgetRow.reserved_eur + amount)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    """Reserve `amount` if the area's budget still has it: False if it does not, or if the
+    call has no budget for the area."""
+    found = session.execute(_RESERVE, {"call": call_id, "area": area, "amount": amount})
+    return bool(found.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def move_budget(session: Session, call_id: str, area: str, amount: Decimal, *, grant: bool) -> None:
-    values = {"reserved_eur": CallBudgetRow.reserved_eur - amount}
-    if grant:
-        values["granted_eur"] = CallBudgetRow.granted_eur + amount
-    session.execute(
-        update(CallBudgetRow)
-        .where(CallBudgetRow.call_id == call_id, CallBudgetRow.priority_area == area)  # type: ignore[arg-type]
-        .values(**values)
-    )
+    """A reservation ends: granted (it moves to granted) or given back."""
+    statement = _GRANT if grant else _RELEASE
+    session.execute(statement, {"call": call_id, "area": area, "amount": amount})
 
 
 def give_back_grant(session: Session, call_id: str, area: str, amount: Decimal) -> None:
     """Unused value of a granted voucher returns to the call's available budget."""
-    session.execute(
-        update(CallBudgetRow)
-        .where(col(CallBudgetRow.call_id) == call_id, col(CallBudgetRow.priority_area) == area)
-        .values(granted_eur=CallBudgetRow.granted_eur - amount)
-    )
+    session.execute(_GIVE_BACK, {"call": call_id, "area": area, "amount": amount})

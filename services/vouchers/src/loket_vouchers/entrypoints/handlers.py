@@ -95,14 +95,14 @@ class VoucherHandlers(SchemeHandlers):
                 else "de_minimis_headroom_exhausted"
             )
             return self._refused(app_id, code, result.reason, version)
-        if session.get(CallBudgetRow, (cmd.call_id, cmd.priority_area)) is None:
-            return self._refused(
-                app_id,
-                "unknown_call",
-                f"call {cmd.call_id} has no budget for {cmd.priority_area}",
-                version,
-            )
         if not repo.reserve_budget(session, cmd.call_id, cmd.priority_area, result.aid_element_eur):
+            if session.get(CallBudgetRow, (cmd.call_id, cmd.priority_area)) is None:
+                return self._refused(
+                    app_id,
+                    "unknown_call",
+                    f"call {cmd.call_id} has no budget for {cmd.priority_area}",
+                    version,
+                )
             return self._refused(
                 app_id,
                 "budget_exhausted",
