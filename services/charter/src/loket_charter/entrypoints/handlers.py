@@ -17,6 +17,7 @@ from loket_messaging import Emitter, Outgoing, ServiceRuntime
 from loket_messaging.db import after_commit
 from loket_messaging.failures import Rejected
 from loket_messaging.handlers import answers
+from sqlalchemy import Table, bindparam, select
 from sqlmodel import Session
 
 from loket_charter.adapters.tables import AcceptanceRow, FacilityTermsRow, TermsDocumentRow
@@ -32,6 +33,15 @@ RENDERINGS: dict[str, Callable[[str], bytes]] = {
     "pdf": to_pdf,
 }
 EAGER = ("md", "html")  # cheap; the PDF waits for its first reader
+_DOCUMENTS: Table = TermsDocumentRow.__table__  # type: ignore[attr-defined]
+# Whether an agreement is on file, without loading its text (built once, run with a parameter).
+_KNOWN = select(_DOCUMENTS.c.sha256).where(_DOCUMENTS.c.sha256 == bindparam("sha256"))
+
+
+def _known(session: Session, sha256: str) -> bool:
+    """Whether the agreement with this hash is on file (flushed: the consumer flushes after
+    each record, so one added by an earlier record of the batch is seen)."""
+    return session.execute(_KNOWN, {"sha256": sha256}).first() is not None
 
 
 class CharterHandlers:
@@ -66,7 +76,7 @@ class CharterHandlers:
                     row.safety_rules, row.sample_handling, row.local_law_notes
                 )
         terms = render(cmd, addenda)
-        if session.get(TermsDocumentRow, terms.sha256) is None:
+        if not _known(session, terms.sha256):
             session.add(
                 TermsDocumentRow(
                     sha256=terms.sha256,
@@ -96,7 +106,7 @@ class CharterHandlers:
 
     def on_acceptance_recorded(self, session: Session, event: CloudEvent) -> Sequence[Outgoing]:
         record = event.decode(AcceptanceRecord)
-        if session.get(TermsDocumentRow, record.terms_sha256) is None:
+        if not _known(session, record.terms_sha256):
             raise Rejected(f"acceptance of unknown terms {record.terms_sha256[:12]}…")
         if session.get(AcceptanceRow, (record.application_id, record.terms_sha256)) is None:
             session.add(
