@@ -58,7 +58,7 @@ class TokenVerifier:
         # and checking the signature and claims again was most of the cost of identifying it.
         self._verified: OrderedDict[bytes, tuple[Principal, float, float]] = OrderedDict()
 
-    def _remembered(self, token: str) -> Principal | None:
+    def remembered(self, token: str) -> Principal | None:
         """The principal of a token verified before, while its key set is the one in use and
         fresh and the token has not expired; else None (verify it in full)."""
         digest = hashlib.sha256(token.encode()).digest()
@@ -102,8 +102,6 @@ class TokenVerifier:
     def ready(self, token: str) -> bool:
         """True if verifying `token` needs no network: its key is known and fresh (then
         `verify` is pure CPU, ~0.1 ms, and may run on the event loop)."""
-        if self._remembered(token) is not None:
-            return True
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
@@ -114,7 +112,7 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """Blocking when the key set must be fetched (`ready` says when it need not)."""
-        remembered = self._remembered(token)
+        remembered = self.remembered(token)
         if remembered is not None:
             return remembered
         try:
